@@ -1,0 +1,27 @@
+"""The `grader` command: a thin composition root over grader/commands/."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="grader",
+    help="Grade convolutional-network assignments and solve their theory questions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Each verb lives in its own module; add new verbs here.
+    from grader.commands import theory
+
+    app.add_typer(theory.app, name="theory")
+
+
+_register()
+
+
+def main() -> None:
+    app()
