@@ -18,6 +18,9 @@ def _register() -> None:
     from grader.commands import theory
 
     app.add_typer(theory.app, name="theory")
+    from grader.commands import data
+
+    app.add_typer(data.app, name="data")
 
 
 _register()
