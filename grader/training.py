@@ -1,0 +1,580 @@
+"""Trusted training and evaluation for accuracy checks.
+
+Runs where student code never ran (the verify worker, or `grader reference`).
+
+``train_and_evaluate(model_path, spec)``
+    Rebuilds the model from the *config* in a saved ``.keras`` file, with
+    fresh weights drawn from the spec's seed: weights shipped in the file,
+    trained on anything (the test set included), are never read. Trains with
+    the spec's fixed hyper-parameters on the training split, stops early once
+    the threshold is met on a validation split (never on the test split) or
+    when the time limit is spent, then evaluates once on the held-out test
+    split.
+
+``evaluate_saved_model(model_path, spec)``
+    For tasks whose training is the student's work: the build worker trained
+    on the train/validation splits only (`write_training_splits`); here the
+    saved weights are loaded with ``safe_mode`` and evaluated on the test split.
+
+``write_training_splits(spec, folder)``
+    Writes ``train.npz`` and ``validation.npz`` for the build worker's scratch
+    folder. The test split is never written there.
+
+The spec is the task's ``checks.accuracy`` object of the assignment spec (see
+`AccuracySpec` for the keys and their defaults).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from grader.data import Dataset, load_dataset
+
+#: Final-layer activations that already produce probabilities.
+_PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
+
+
+@dataclass
+class AccuracySpec:
+    """The ``checks.accuracy`` section of a task, with documented defaults."""
+
+    dataset: str
+    threshold: float
+    #: ``accuracy`` or ``macro_f1`` (the unweighted mean of per-class F1).
+    metric: str = "accuracy"
+    epochs: int = 1
+    batch_size: int = 32
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    #: A Keras loss name. ``from_logits`` follows the model's output layer: a
+    #: model that ends without softmax/sigmoid is trained as producing logits.
+    loss: str = "sparse_categorical_crossentropy"
+    seed: int = 0
+    #: Wall clock for training (not evaluation); training stops when it is spent
+    #: and the model is evaluated as it stands, with the stop reason reported.
+    time_limit_s: float = 600.0
+    #: Train on a seeded random subset of this many training images.
+    train_subset: int | None = None
+    #: Evaluate on a seeded subset of the test split (quick checks only).
+    test_subset: int | None = None
+    #: Fraction of the training split held out for early stopping when the
+    #: dataset has no validation split of its own.
+    validation_split: float = 0.1
+    #: Stop as soon as the validation metric reaches ``threshold``.
+    early_stop: bool = True
+    #: ``mixed_float16`` on a GPU; ignored (and said so) on CPU.
+    mixed_precision: bool = False
+    #: (height, width) for image-folder datasets; default: the model's input size.
+    image_size: list[int] | None = None
+    #: ``unit`` scales pixels to [0, 1]; ``raw`` feeds 0..255; ``auto`` feeds raw
+    #: pixels to a model that starts with its own Rescaling layer, else unit.
+    input_scale: str = "auto"
+    #: ``grader``: rebuild and train here. ``student``: the build worker ran the
+    #: student's training on train/validation only; only evaluate here.
+    trained_by: str = "grader"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AccuracySpec:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        extra = {k: v for k, v in data.items() if k not in known and k != "points"}
+        spec = cls(**kwargs, extra=extra)
+        if spec.metric not in ("accuracy", "macro_f1"):
+            raise ValueError(f"accuracy check: metric {spec.metric!r}; use accuracy or macro_f1")
+        if spec.trained_by not in ("grader", "student"):
+            raise ValueError(f"accuracy check: trained_by {spec.trained_by!r}; grader or student")
+        return spec
+
+
+@dataclass
+class TrainResult:
+    """What an accuracy check records. ``value`` is the spec's metric on test."""
+
+    dataset: str
+    metric: str
+    value: float
+    threshold: float
+    passed: bool
+    accuracy: float
+    macro_f1: float
+    val_metric: float | None
+    epochs_run: int
+    epochs_planned: int
+    #: ``threshold`` (met on validation), ``time_limit``, ``epochs`` (all run),
+    #: ``diverged`` (loss became NaN) or ``not_trained`` (student-trained weights).
+    stopped: str
+    train_seconds: float
+    eval_seconds: float
+    device: str
+    mixed_precision: bool
+    trained_by: str
+    samples: dict[str, int]
+    from_logits: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        verdict = "meets" if self.passed else "is below"
+        how = (f"after {self.epochs_run}/{self.epochs_planned} epoch(s), "
+               f"{self.train_seconds:.1f} s on {self.device}" if self.trained_by == "grader"
+               else "with the student's own trained weights")
+        text = (f"test {self.metric} {self.value:.4f} {verdict} the threshold {self.threshold:.4f} "
+                f"({how}; stopped: {self.stopped})")
+        return text + "".join(f"; {n}" for n in self.notes)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def macro_f1(y_true, y_pred, num_classes: int) -> float:
+    """Unweighted mean over classes of F1 = 2PR / (P + R); a class that is
+    never predicted and never present is left out, one that is present but
+    never predicted scores 0.
+
+    >>> import numpy as np
+    >>> round(macro_f1(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), 2), 4)
+    0.7333
+    """
+    import numpy as np
+
+    scores = []
+    for c in range(num_classes):
+        tp = float(np.sum((y_pred == c) & (y_true == c)))
+        fp = float(np.sum((y_pred == c) & (y_true != c)))
+        fn = float(np.sum((y_pred != c) & (y_true == c)))
+        if tp + fp + fn == 0:
+            continue
+        scores.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _labels_from_output(probs):
+    import numpy as np
+
+    probs = np.asarray(probs)
+    if probs.ndim == 1 or probs.shape[-1] == 1:  # one sigmoid unit (or logit)
+        flat = probs.reshape(-1)
+        cut = 0.5 if flat.min() >= 0 and flat.max() <= 1 else 0.0
+        return (flat > cut).astype(np.int64)
+    return probs.argmax(axis=-1).astype(np.int64)
+
+
+def score(model, x, y, num_classes: int, batch_size: int) -> tuple[float, float]:
+    """(accuracy, macro F1) of ``model`` on ``x``, ``y``."""
+    import numpy as np
+
+    predicted = _labels_from_output(model.predict(x, batch_size=batch_size, verbose=0))
+    return float(np.mean(predicted == y)), macro_f1(y, predicted, num_classes)
+
+
+# --------------------------------------------------------------------------- model
+
+
+def read_model_config(model_path: str | os.PathLike) -> dict[str, Any]:
+    """The model's ``config.json`` from a ``.keras`` archive, without its weights."""
+    path = Path(model_path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json"))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable .keras file ({err})") from err
+
+
+def rebuild_fresh(model_path: str | os.PathLike, seed: int):
+    """A new model from the saved config, weights freshly initialised from ``seed``.
+
+    ``safe_mode=True`` refuses lambda bytecode; the weights file in the archive
+    is never opened.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    config = read_model_config(model_path)
+    config.pop("compile_config", None)  # the spec decides optimiser and loss
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as err:
+        raise ValueError(
+            f"{model_path}: cannot rebuild the model from its config with safe_mode "
+            f"({type(err).__name__}: {err}). Custom layers and Lambda layers cannot be "
+            "trained by the grader; use built-in Keras layers."
+        ) from err
+    if not model.built:
+        shape = config.get("build_config", {}).get("input_shape")
+        if shape:
+            model.build(tuple(shape))
+    return model
+
+
+def _final_activation(model) -> str | None:
+    for layer in reversed(model.layers):
+        activation = getattr(layer, "activation", None)
+        if activation is not None:
+            return getattr(activation, "__name__", str(activation))
+        if type(layer).__name__ == "Softmax":
+            return "softmax"
+    return None
+
+
+def _starts_with_rescaling(model) -> bool:
+    for layer in model.layers:
+        name = type(layer).__name__
+        if name == "InputLayer":
+            continue
+        return name == "Rescaling"
+    return False
+
+
+def _feeds_raw_pixels(spec: AccuracySpec, model) -> bool:
+    if spec.input_scale == "auto":
+        return _starts_with_rescaling(model)
+    return spec.input_scale == "raw"
+
+
+def _make_loss(name: str, from_logits: bool):
+    import keras
+
+    if "crossentropy" in name.lower() and from_logits:
+        # The config only reaches a loss *class*; the snake_case names are functions.
+        class_name = "".join(part.capitalize() for part in name.split("_")) if "_" in name else name
+        return keras.losses.get({"class_name": class_name, "config": {"from_logits": True}})
+    return keras.losses.get(name)
+
+
+def _make_optimizer(name: str, learning_rate: float):
+    import keras
+
+    optimizer = keras.optimizers.get(name)
+    optimizer.learning_rate = learning_rate
+    return optimizer
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _subset(rng, n: int, k: int | None):
+    import numpy as np
+
+    if k is None or k >= n:
+        return np.arange(n)
+    return np.sort(rng.permutation(n)[:k])
+
+
+def split_for_training(data: Dataset, spec: AccuracySpec) -> dict[str, tuple[Any, Any]]:
+    """Train / validation / test index selections, seeded: the training subset
+    first, then (when the dataset has no validation split) a validation slice
+    carved from the remaining training images."""
+    import numpy as np
+
+    rng = np.random.default_rng(spec.seed)
+    idx = _subset(rng, len(data.y_train), spec.train_subset)
+    x_train, y_train = data.x_train[idx], data.y_train[idx]
+    if data.x_val is not None and data.y_val is not None:
+        x_val, y_val = data.x_val, data.y_val
+    else:
+        n_val = max(1, int(round(len(y_train) * spec.validation_split)))
+        order = rng.permutation(len(y_train))
+        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        x_val, y_val = x_train[val_idx], y_train[val_idx]
+        x_train, y_train = x_train[train_idx], y_train[train_idx]
+    test_idx = _subset(rng, len(data.y_test), spec.test_subset)
+    return {
+        "train": (x_train, y_train),
+        "validation": (x_val, y_val),
+        "test": (data.x_test[test_idx], data.y_test[test_idx]),
+    }
+
+
+def _input_shape(model) -> tuple:
+    shape = model.input_shape
+    if isinstance(shape, list):
+        raise ValueError("the model has several inputs; accuracy checks need one image input")
+    return tuple(shape[1:])
+
+
+def adapt_images(x, model_shape: tuple, raw: bool):
+    """uint8 ``(N, H, W, C)`` images to float32 in the shape the model takes:
+    ``(H, W, C)``, ``(H, W)`` or flat ``(H*W*C,)``; grey is repeated to three
+    channels for a colour model."""
+    import numpy as np
+
+    x = x.astype(np.float32)
+    if not raw:
+        x /= 255.0
+    if None in model_shape:
+        return x
+    if len(model_shape) == 3 and x.shape[-1] == 1 and model_shape[-1] == 3:
+        x = np.repeat(x, 3, axis=-1)
+    if tuple(x.shape[1:]) != model_shape:
+        if int(np.prod(x.shape[1:])) != int(np.prod(model_shape)):
+            raise ValueError(
+                f"the model takes inputs of shape {model_shape}, the dataset's images are "
+                f"{tuple(x.shape[1:])}; build the model for the dataset's image size"
+            )
+        x = x.reshape((len(x), *model_shape))
+    return x
+
+
+def adapt_labels(y, loss: str, output_units: int):
+    import numpy as np
+
+    if loss in ("categorical_crossentropy", "CategoricalCrossentropy") or (
+        "binary" in loss.lower() and output_units > 1
+    ):
+        return np.eye(output_units, dtype=np.float32)[y]
+    if "binary" in loss.lower():
+        return y.astype(np.float32).reshape(-1, 1)
+    return y
+
+
+def _load(spec: AccuracySpec, data_dir, model=None) -> Dataset:
+    options: dict[str, Any] = {}
+    if spec.dataset in ("cats-dogs", "chest-xray"):
+        size = spec.image_size
+        if size is None and model is not None:
+            shape = _input_shape(model)
+            if len(shape) == 3 and None not in shape[:2]:
+                size = shape[:2]
+        if size:
+            options["image_size"] = tuple(size)
+    return load_dataset(spec.dataset, data_dir, **options)
+
+
+def write_training_splits(spec: AccuracySpec | dict, folder: str | os.PathLike,
+                          data_dir: str | os.PathLike | None = None,
+                          data: Dataset | None = None) -> dict[str, str]:
+    """Writes the training and validation splits (never the test split) as
+    ``train.npz`` and ``validation.npz`` (arrays ``x`` uint8 N x H x W x C,
+    ``y`` int64, plus ``class_names``) into ``folder``, the build worker's
+    scratch space, for tasks whose training is the student's work."""
+    import numpy as np
+
+    spec = spec if isinstance(spec, AccuracySpec) else AccuracySpec.from_dict(spec)
+    data = data if data is not None else _load(spec, data_dir)
+    splits = split_for_training(data, spec)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name in ("train", "validation"):
+        x, y = splits[name]
+        path = folder / f"{name}.npz"
+        np.savez(path, x=x, y=y, class_names=np.array(data.class_names))
+        written[name] = str(path)
+    return written
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def _callbacks(spec: AccuracySpec, x_val, y_val, num_classes: int, state: dict, progress: bool,
+               steps_per_epoch: int):
+    import keras
+    import numpy as np
+
+    class Guard(keras.callbacks.Callback):
+        """Stops on the time limit (checked every batch), on a NaN loss, and
+        once the validation metric reaches the threshold (checked per epoch)."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.monotonic() > state["deadline"]:
+                state["stopped"] = "time_limit"
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            state["epochs_run"] = epoch + 1
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                state["stopped"] = "diverged"
+                self.model.stop_training = True
+                return
+            if state["stopped"] == "time_limit" or epoch + 1 >= spec.epochs:
+                return  # the validation pass could not change anything now
+            predicted = _labels_from_output(
+                self.model.predict(x_val, batch_size=max(spec.batch_size, 256), verbose=0))
+            value = (float(np.mean(predicted == y_val)) if spec.metric == "accuracy"
+                     else macro_f1(y_val, predicted, num_classes))
+            state["val_metric"] = value
+            if spec.early_stop and value >= spec.threshold:
+                state["stopped"] = "threshold"
+                self.model.stop_training = True
+
+    callbacks = [Guard()]
+    if progress:
+        callbacks.append(_rich_progress_class()(spec.epochs, steps_per_epoch))
+    return callbacks
+
+
+def _rich_progress_class():
+    import keras
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    class RichProgress(keras.callbacks.Callback):
+        """An epoch bar over a batch bar on stderr. Updates are throttled to a
+        few per second, so the bar costs nothing measurable per batch."""
+
+        def __init__(self, epochs: int, steps: int):
+            super().__init__()
+            self.progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                console=Console(stderr=True), transient=False, refresh_per_second=4)
+            self.epochs, self.steps, self.last = epochs, steps, 0.0
+
+        def on_train_begin(self, logs=None):
+            self.progress.start()
+            self.epoch_task = self.progress.add_task("epochs", total=self.epochs, info="")
+            self.batch_task = self.progress.add_task("batches", total=self.steps, info="")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.progress.reset(self.batch_task, total=self.steps, info="")
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.monotonic()
+            if now - self.last > 0.25 or batch + 1 == self.steps:
+                self.last = now
+                loss = (logs or {}).get("loss")
+                info = f"loss {float(loss):.4f}" if loss is not None else ""
+                self.progress.update(self.batch_task, completed=batch + 1, info=info)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.progress.update(self.epoch_task, completed=epoch + 1)
+
+        def on_train_end(self, logs=None):
+            self.progress.stop()
+
+    return RichProgress
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _setup_device(spec: AccuracySpec, require_gpu: bool, notes: list[str]):
+    from grader import device as devices
+
+    dev = devices.describe()
+    if require_gpu:
+        devices.require_gpu(dev)
+    mixed = False
+    if spec.mixed_precision:
+        import keras
+
+        if dev.kind == "GPU":
+            keras.mixed_precision.set_global_policy("mixed_float16")
+            mixed = True
+        else:
+            notes.append("mixed precision asked for but ignored on CPU")
+    return dev, mixed
+
+
+def train_and_evaluate(model_path: str | os.PathLike, spec: AccuracySpec | dict,
+                       data_dir: str | os.PathLike | None = None, *,
+                       data: Dataset | None = None, progress: bool | None = None,
+                       require_gpu: bool = False) -> TrainResult:
+    """Rebuilds ``model_path``'s model with fresh seeded weights, trains it with
+    the spec's hyper-parameters and evaluates it on the test split.
+
+    Raises `grader.data.DatasetMissing` when the data is not on disk (the caller
+    reports the check as skipped), `grader.device.GpuRequired` when
+    ``require_gpu`` is set and there is no GPU, and `ValueError` with the fix
+    when the model cannot be rebuilt or does not fit the data.
+    """
+    spec = spec if isinstance(spec, AccuracySpec) else AccuracySpec.from_dict(spec)
+    if spec.trained_by == "student":
+        return evaluate_saved_model(model_path, spec, data_dir, data=data, progress=progress,
+                                    require_gpu=require_gpu)
+    notes: list[str] = []
+    dev, mixed = _setup_device(spec, require_gpu, notes)
+    model = rebuild_fresh(model_path, spec.seed)
+    data = data if data is not None else _load(spec, data_dir, model)
+    splits = split_for_training(data, spec)
+    shape = _input_shape(model)
+    raw = _feeds_raw_pixels(spec, model)
+    units = int(model.output_shape[-1])
+    activation = _final_activation(model)
+    from_logits = activation not in _PROBABILITY_ACTIVATIONS
+    if from_logits and "crossentropy" in spec.loss:
+        notes.append(f"the output layer's activation is {activation!r}: trained as logits")
+    x_train = adapt_images(splits["train"][0], shape, raw)
+    y_train = adapt_labels(splits["train"][1], spec.loss, units)
+    x_val, y_val = adapt_images(splits["validation"][0], shape, raw), splits["validation"][1]
+    x_test, y_test = adapt_images(splits["test"][0], shape, raw), splits["test"][1]
+
+    model.compile(optimizer=_make_optimizer(spec.optimizer, spec.learning_rate),
+                  loss=_make_loss(spec.loss, from_logits))
+    steps = math.ceil(len(x_train) / spec.batch_size)
+    start = time.monotonic()
+    state = {"deadline": start + spec.time_limit_s, "stopped": "epochs", "epochs_run": 0,
+             "val_metric": None}
+    if progress is None:
+        progress = sys.stderr.isatty()
+    model.fit(x_train, y_train, batch_size=spec.batch_size, epochs=spec.epochs, verbose=0,
+              shuffle=True,
+              callbacks=_callbacks(spec, x_val, y_val, data.num_classes, state, progress, steps))
+    train_seconds = time.monotonic() - start
+    start = time.monotonic()
+    accuracy, f1 = score(model, x_test, y_test, data.num_classes, max(spec.batch_size, 256))
+    eval_seconds = time.monotonic() - start
+    value = accuracy if spec.metric == "accuracy" else f1
+    if state["stopped"] == "time_limit":
+        notes.append(f"training stopped at the time limit of {spec.time_limit_s:g} s")
+    return TrainResult(
+        dataset=spec.dataset, metric=spec.metric, value=value, threshold=spec.threshold,
+        passed=value >= spec.threshold, accuracy=accuracy, macro_f1=f1,
+        val_metric=state["val_metric"], epochs_run=state["epochs_run"],
+        epochs_planned=spec.epochs, stopped=state["stopped"], train_seconds=train_seconds,
+        eval_seconds=eval_seconds, device=str(dev), mixed_precision=mixed, trained_by="grader",
+        samples={"train": len(x_train), "validation": len(x_val), "test": len(x_test)},
+        from_logits=from_logits, notes=notes,
+    )
+
+
+def evaluate_saved_model(model_path: str | os.PathLike, spec: AccuracySpec | dict,
+                         data_dir: str | os.PathLike | None = None, *,
+                         data: Dataset | None = None, progress: bool | None = None,
+                         require_gpu: bool = False) -> TrainResult:
+    """Evaluates the weights a student's own training saved, on the test split
+    the build worker never had. Loads with ``safe_mode=True``."""
+    import keras
+
+    spec = spec if isinstance(spec, AccuracySpec) else AccuracySpec.from_dict(spec)
+    notes: list[str] = []
+    dev, mixed = _setup_device(spec, require_gpu, notes)
+    try:
+        model = keras.models.load_model(model_path, safe_mode=True, compile=False)
+    except Exception as err:
+        raise ValueError(f"{model_path}: cannot load the trained model with safe_mode "
+                         f"({type(err).__name__}: {err})") from err
+    data = data if data is not None else _load(spec, data_dir, model)
+    splits = split_for_training(data, spec)
+    shape = _input_shape(model)
+    raw = _feeds_raw_pixels(spec, model)
+    x_test, y_test = adapt_images(splits["test"][0], shape, raw), splits["test"][1]
+    start = time.monotonic()
+    accuracy, f1 = score(model, x_test, y_test, data.num_classes, max(spec.batch_size, 256))
+    value = accuracy if spec.metric == "accuracy" else f1
+    return TrainResult(
+        dataset=spec.dataset, metric=spec.metric, value=value, threshold=spec.threshold,
+        passed=value >= spec.threshold, accuracy=accuracy, macro_f1=f1, val_metric=None,
+        epochs_run=0, epochs_planned=0, stopped="not_trained", train_seconds=0.0,
+        eval_seconds=time.monotonic() - start, device=str(dev), mixed_precision=mixed,
+        trained_by="student", samples={"test": len(x_test)}, notes=notes,
+    )
