@@ -1,0 +1,15 @@
+"""Exact worked answers to the numeric theory questions of the course assignments.
+
+Pure Python (``fractions.Fraction`` for exact arithmetic); no TensorFlow and no
+NumPy at import time, so ``grader theory ...`` starts about as fast as Python
+itself. Tensors are nested lists, channels-last (H x W x C), and kernels are
+laid out as TensorFlow lays them out (Fh x Fw x C_in x C_out).
+
+- ``shapes``:    output-size formula, padding, parameter counts, receptive field
+- ``layers``:    a small layer-list language and shape/parameter propagation
+- ``ops``:       convolution (with worked sums), depthwise convolution, pooling
+- ``parse``:     literal matrices and generators such as ``ones:3x3``
+- ``questions``: the question bank and its seeded variants
+- ``grade``:     grading a student's numeric answers
+- ``render``:    terminal rendering with rich
+"""

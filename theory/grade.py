@@ -1,0 +1,265 @@
+"""Grading a student's numeric theory answers, with partial credit by cell.
+
+A question's answer is compared with every reading the solver gives (the one
+taken and the labelled alternatives); the student gets the best of them, so a
+defensible other reading of an ambiguous question earns its credit. Within a
+reading, each cell of a tensor, each entry of a shape and each named number of
+a record is one cell; the score is ``points * correct / cells``.
+
+>>> result = grade_answers({"answers": {"q7": [126, 126, 15]}}, "cs577-a4")
+>>> [(t["number"], t["score"]) for t in result["tests"] if t["number"] in ("q7", "q8")]
+[('q7', 0.6667), ('q8', 0.0)]
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from theory.answer import Reading, fmt, to_json
+from theory.ops import simplify
+from theory.questions import (
+    Question,
+    UnknownQuestion,
+    get_question,
+    question_ids,
+    solve,
+    variant_params,
+)
+
+__all__ = ["GradeError", "Tolerance", "compare", "grade_answers"]
+
+NO_ANSWER_WORDS = {"none", "undefined", "empty", "no output", "null", "n/a", "0x0"}
+
+
+class GradeError(ValueError):
+    """The answers cannot be graded (the message names the problem and the fix)."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close a number must be: ``|got - expected| <= max(abs, rel * |expected|)``.
+
+    The relative part lets 5.44 stand for 49/9; integers in the answers are
+    exact, so the tolerance only matters for ratios and averages.
+    """
+
+    rel: float = 1e-3
+    abs: float = 1e-6
+
+    def close(self, got: Fraction, expected: Fraction) -> bool:
+        return abs(got - expected) <= max(Fraction(self.abs), Fraction(self.rel) * abs(expected))
+
+
+@dataclass
+class Comparison:
+    correct: int = 0
+    total: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def _number(value: Any) -> Fraction | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(str(value))
+    if isinstance(value, str):
+        try:
+            return Fraction(value.strip())
+        except (ValueError, ZeroDivisionError):
+            return None
+    return None
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    if not isinstance(value, list):
+        return ()
+    if not value:
+        return (0,)
+    inner = [_shape(v) for v in value]
+    if any(s is None or s != inner[0] for s in inner):
+        return None
+    return (len(value), *inner[0])
+
+
+def _squeeze(value: Any) -> Any:
+    """Drops length-1 axes, so a 2x2x1 answer matches a 2x2 key."""
+    while isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+        value = value[0]
+    if isinstance(value, list):
+        value = [_squeeze(v) for v in value]
+        if value and all(isinstance(v, list) and len(v) == 1 and not isinstance(v[0], list)
+                         for v in value):
+            value = [v[0] for v in value]
+    return value
+
+
+def _flatten(value: Any, path: tuple[int, ...] = ()) -> list[tuple[tuple[int, ...], Any]]:
+    if isinstance(value, list):
+        return [cell for i, v in enumerate(value) for cell in _flatten(v, (*path, i))]
+    return [(path, value)]
+
+
+def _cells(expected: Any) -> int:
+    if isinstance(expected, dict):
+        return sum(_cells(v) for v in expected.values())
+    return len(_flatten(expected))
+
+
+def compare(got: Any, expected: Any, answer_type: str, tol: Tolerance = Tolerance(),
+            name: str = "") -> Comparison:
+    """Cells of ``got`` that match ``expected`` (a reading's exact answer)."""
+    where = f"{name}: " if name else ""
+    if answer_type == "none":
+        ok = got is None or got == [] or (isinstance(got, str)
+                                           and got.strip().lower() in NO_ANSWER_WORDS)
+        return Comparison(int(ok), 1, [] if ok else [f"{where}expected no output, got {got!r}"])
+    if answer_type == "record":
+        result = Comparison()
+        if not isinstance(got, dict):
+            result.total = _cells(expected)
+            result.problems.append(f"{where}expected an object with keys {list(expected)}, "
+                                   f"got {type(got).__name__}")
+            return result
+        for key, value in expected.items():
+            kind = "tensor" if isinstance(value, list) else "number"
+            if key not in got:
+                result.total += _cells(value)
+                result.problems.append(f"{where}missing {key!r}")
+                continue
+            part = compare(got[key], value, kind, tol, key)
+            result.correct += part.correct
+            result.total += part.total
+            result.problems += part.problems
+        return result
+    if answer_type in ("tensor", "shape"):
+        exp = _squeeze(expected) if answer_type == "tensor" else expected
+        val = _squeeze(got) if answer_type == "tensor" else got
+        want, have = _shape(exp), _shape(val)
+        total = _cells(expected)
+        if have != want:
+            shown = "not a rectangular array" if have is None else list(have)
+            return Comparison(0, total, [f"{where}expected shape {list(want)}, got {shown}"])
+        result = Comparison(total=total)
+        for (index, e), (_, g) in zip(_flatten(exp), _flatten(val), strict=True):
+            number = _number(g)
+            if number is not None and tol.close(number, Fraction(e)):
+                result.correct += 1
+            else:
+                result.problems.append(f"{where}{list(index)}: expected {fmt(simplify(e))}, "
+                                       f"got {g!r}")
+        return result
+    number = _number(got)
+    if number is not None and tol.close(number, Fraction(expected)):
+        return Comparison(1, 1)
+    return Comparison(0, 1, [f"{where}expected {fmt(simplify(expected))}, got {got!r}"])
+
+
+def _best(got: Any, readings: list[Reading], tol: Tolerance) -> tuple[int, Comparison]:
+    best_index, best = 0, None
+    for k, reading in enumerate(readings):
+        result = compare(got, reading.answer, reading.answer_type, tol)
+        score = Fraction(result.correct, result.total or 1)
+        if best is None or score > Fraction(best.correct, best.total or 1):
+            best_index, best = k, result
+    assert best is not None
+    return best_index, best
+
+
+def _test(question: Question, params: dict, answered: bool, got: Any,
+          tol: Tolerance) -> dict:
+    solution = solve(question, params)
+    readings = [solution.primary, *solution.alternatives]
+    name = f"{question.qid}: {question.title}"
+    if not answered:
+        return {"name": name, "number": question.qid, "score": 0.0,
+                "max_score": question.points, "status": "failed", "visibility": "visible",
+                "output": "no answer given", "tags": [question.qid, "theory", "numeric"],
+                "grader": {"state": "failed", "points": question.points, "check": "theory",
+                           "details": {"answered": False}}}
+    k, result = _best(got, readings, tol)
+    fraction = Fraction(result.correct, result.total or 1)
+    score = round(float(question.points * fraction), 4)
+    reading = readings[k]
+    label = "the reading taken" if k == 0 else f"alternative {k}"
+    lines = [f"{result.correct}/{result.total} cells correct under {label}: {reading.label}"]
+    shown = result.problems[:8]
+    lines += [f"  {p}" for p in shown]
+    if len(result.problems) > len(shown):
+        lines.append(f"  ... {len(result.problems) - len(shown)} more")
+    passed = result.correct == result.total
+    return {"name": name, "number": question.qid, "score": score,
+            "max_score": question.points, "status": "passed" if passed else "failed",
+            "visibility": "visible", "output": "\n".join(lines),
+            "tags": [question.qid, "theory", "numeric"],
+            "grader": {"state": "passed" if passed else "failed", "points": question.points,
+                       "check": "theory", "details": {
+                           "answered": True, "reading": reading.label, "reading_index": k,
+                           "cells_correct": result.correct, "cells_total": result.total,
+                           "expected": to_json(reading.answer)}}}
+
+
+def _manual_test(question: Question, got: Any) -> dict:
+    return {"name": f"{question.qid}: {question.title}", "number": question.qid, "score": 0.0,
+            "max_score": 0.0, "status": "passed", "visibility": "visible",
+            "output": f"graded by a person. Rubric: {question.rubric}",
+            "tags": [question.qid, "theory", "manual"],
+            "grader": {"state": "manual", "points": question.points, "check": "theory",
+                       "details": {"answer": got, "model_answer": question.model_answer,
+                                   "rubric": question.rubric}}}
+
+
+def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
+                  source: str = "answers") -> dict:
+    """Grades an answers object (``theory_answers_file.schema.json``, already validated)
+    and returns the results object (``results.schema.json``)."""
+    start = time.perf_counter()
+    file_assignment = data.get("assignment")
+    if file_assignment and file_assignment != assignment:
+        raise GradeError(f"{source} is for {file_assignment!r} but --assignment is "
+                         f"{assignment!r}; drop one of them or make them agree")
+    answers: dict = data.get("answers", {})
+    seed = data.get("seed")
+    ids = question_ids(assignment)
+    resolved: dict[str, Any] = {}
+    for key, value in answers.items():
+        try:
+            question = get_question(key, assignment)
+        except UnknownQuestion as exc:
+            raise GradeError(f"{source}: {exc}") from None
+        if question.qid in resolved:
+            raise GradeError(f"{source}: question {question.qid} is answered twice "
+                             f"(as {key!r} and another spelling)")
+        resolved[question.qid] = value
+    tests = []
+    for qid in ids:
+        question = get_question(qid, assignment)
+        if question.kind == "manual":
+            if qid in resolved:
+                tests.append(_manual_test(question, resolved[qid]))
+            continue
+        params = question.params if seed is None else variant_params(question, seed)
+        tests.append(_test(question, params, qid in resolved, resolved.get(qid), tol))
+    score = round(sum(t["score"] for t in tests), 4)
+    max_score = sum(t["max_score"] for t in tests)
+    numeric = [t for t in tests if t["grader"]["state"] != "manual"]
+    passed = sum(t["status"] == "passed" for t in numeric)
+    manual = len(tests) - len(numeric)
+    output = (f"{assignment} theory: {score:g}/{max_score:g} points; {passed}/{len(numeric)} "
+              "numeric questions fully correct"
+              + (f"; {manual} answers await a person" if manual else "")
+              + (f"; graded against variant seed {seed}" if seed is not None else ""))
+    exit_code = 0 if passed == len(numeric) else 1
+    return {
+        "score": score, "max_score": max_score,
+        "execution_time": round(time.perf_counter() - start, 4),
+        "output": output, "tests": tests,
+        "grader": {"assignment": assignment, "submission": source, "complete": True,
+                   "exit_code": exit_code, "errors": [],
+                   "theory": {"student": data.get("student"), "seed": seed,
+                              "tolerance": {"rel": tol.rel, "abs": tol.abs}}},
+    }

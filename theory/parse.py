@@ -1,0 +1,126 @@
+"""The small language in which users type matrices on the command line.
+
+A tensor is one or more channels separated by ``|``; each channel is a literal
+matrix or a generator:
+
+==================  ==========================================================
+``1,2;3,4``          rows separated by ``;``, values by ``,`` (or spaces)
+``ones:3x3``         all ones (``zeros:HxW`` likewise)
+``fill:2:4x4``       every value 2
+``rows:1,2,3,4``     row i holds the i-th value; square unless a width follows,
+                     as in ``rows:1,2,3,4:6``
+``cols:1,2,3``       column j holds the j-th value (``cols:1,2,3:5`` for 5 rows)
+``range:3x3``        1, 2, 3, ... row by row
+``eye:3``            the identity matrix
+==================  ==========================================================
+
+Values may be integers, decimals (``0.5``) or fractions (``1/3``); all are
+kept exact.
+
+>>> parse_channels("ones:2x2 | rows:1,2")
+[[[1, 1], [1, 1]], [[1, 1], [2, 2]]]
+>>> parse_channels("1/2, 0.25; -1 3")
+[[[Fraction(1, 2), Fraction(1, 4)], [-1, 3]]]
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from theory.ops import Number, simplify
+from theory.shapes import ShapeError
+
+__all__ = ["MATRIX_GRAMMAR", "parse_number", "parse_matrix", "parse_channels", "parse_pair"]
+
+MATRIX_GRAMMAR = (
+    "channels separated by '|'; each is a literal '1,2;3,4' (rows by ';') or a generator: "
+    "ones:HxW, zeros:HxW, fill:V:HxW, rows:V1,V2,..[:W], cols:V1,V2,..[:H], range:HxW, eye:N; "
+    "values are integers, decimals or fractions like 1/3"
+)
+MAX_SIDE = 64  # worked answers print every cell; larger inputs belong in NumPy, not here
+
+
+def parse_number(text: str) -> Number:
+    """An exact number from ``3``, ``-0.25`` or ``2/3``.
+
+    >>> parse_number("2/4")
+    Fraction(1, 2)
+    """
+    text = text.strip()
+    try:
+        return simplify(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        raise ShapeError(f"{text!r} is not a number (write 3, 0.5 or 1/3)") from None
+
+
+def parse_pair(text: str, what: str = "size") -> tuple[int, int]:
+    """``4x5`` -> ``(4, 5)``; ``4`` -> ``(4, 4)``."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX*]\s*(\d+))?\s*", text)
+    if not match:
+        raise ShapeError(f"{what} must look like 3 or 3x3, got {text!r}")
+    h = int(match.group(1))
+    w = int(match.group(2)) if match.group(2) else h
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+        raise ShapeError(f"{what} {text!r} is out of range: each side must be 1..{MAX_SIDE}")
+    return h, w
+
+
+def _values(text: str) -> list[Number]:
+    items = [v for v in re.split(r"[,\s]+", text.strip()) if v]
+    if not items:
+        raise ShapeError(f"expected a list of numbers, got {text!r}")
+    return [parse_number(v) for v in items]
+
+
+def parse_matrix(text: str) -> list[list[Number]]:
+    """One channel: a literal matrix or a generator (see the module docstring)."""
+    text = text.strip()
+    if not text:
+        raise ShapeError("an empty matrix; write e.g. 1,2;3,4 or ones:3x3")
+    head, _, rest = text.partition(":")
+    head = head.strip().lower()
+    if not rest:
+        if re.fullmatch(r"[a-z]+", head):
+            raise ShapeError(f"{text!r}: a generator needs its size, e.g. {head}:3x3")
+        rows = [_values(r) for r in text.split(";") if r.strip()]
+        if len({len(r) for r in rows}) != 1:
+            raise ShapeError(f"{text!r}: every row needs the same number of values")
+        return rows
+    if head in ("ones", "zeros"):
+        h, w = parse_pair(rest)
+        return [[1 if head == "ones" else 0] * w for _ in range(h)]
+    if head == "fill":
+        value, _, size = rest.rpartition(":")
+        if not value:
+            raise ShapeError(f"{text!r}: write fill:VALUE:HxW, e.g. fill:2:4x4")
+        h, w = parse_pair(size)
+        return [[parse_number(value)] * w for _ in range(h)]
+    if head in ("rows", "cols"):
+        values_text, _, other = rest.partition(":")
+        values = _values(values_text)
+        length = int(other) if other.strip().isdigit() else len(values)
+        if other.strip() and not other.strip().isdigit():
+            raise ShapeError(f"{text!r}: the size after the values must be a number")
+        if not (1 <= length <= MAX_SIDE and len(values) <= MAX_SIDE):
+            raise ShapeError(f"{text!r}: each side must be 1..{MAX_SIDE}")
+        if head == "rows":
+            return [[v] * length for v in values]
+        return [list(values) for _ in range(length)]
+    if head == "range":
+        h, w = parse_pair(rest)
+        return [[i * w + j + 1 for j in range(w)] for i in range(h)]
+    if head == "eye":
+        n, _ = parse_pair(rest)
+        return [[1 if i == j else 0 for j in range(n)] for i in range(n)]
+    raise ShapeError(f"unknown generator {head!r} in {text!r}; use one of: {MATRIX_GRAMMAR}")
+
+
+def parse_channels(text: str) -> list[list[list[Number]]]:
+    """Channels separated by ``|``, each one a matrix; all must have one size."""
+    channels = [parse_matrix(part) for part in text.split("|")]
+    sizes = {(len(ch), len(ch[0])) for ch in channels}
+    if len(sizes) != 1:
+        raise ShapeError(f"{text!r}: the channels have different sizes "
+                         f"{sorted(f'{h}x{w}' for h, w in sizes)}")
+    return channels
