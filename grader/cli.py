@@ -21,6 +21,10 @@ def _register() -> None:
     from grader.commands import data
 
     app.add_typer(data.app, name="data")
+    from grader.commands import batch
+
+    app.add_typer(batch.app, name="batch")
+    app.command("collect")(batch.collect)
 
 
 _register()

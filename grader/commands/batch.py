@@ -1,0 +1,300 @@
+"""`grader batch plan|submit|status` and `grader collect`: a class on a Slurm cluster.
+
+Only typer, rich and the standard library at module level: the work lives in
+grader/batch/, imported inside each command (pandas only for `collect`).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Grade a whole class on a Slurm cluster: plan, submit, status (then `grader collect`).",
+    no_args_is_help=True,
+)
+console = Console(soft_wrap=True)  # long paths must stay on one line for copy and paste
+err = Console(stderr=True, soft_wrap=True)
+
+_STATE_STYLE = {"done": "green", "failed": "red", "running": "cyan", "pending": "blue",
+                "missing": "yellow"}
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _known_assignments() -> list[str]:
+    from importlib import resources
+
+    folder = resources.files("grader") / "assignments"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+@app.command()
+def plan(
+    submissions: Annotated[Path, typer.Argument(
+        help="Folder with one folder, .ipynb or .zip per student; the student id is the name.")],
+    assignment: Annotated[str, typer.Option(
+        "--assignment", "-a", help="Assignment id, e.g. practical2.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create (RUN/).")],
+    partition: Annotated[str | None, typer.Option(
+        help="Slurm partition; default: the cluster's.")] = None,
+    time: Annotated[str, typer.Option(help="Time limit per student (Slurm format).")] = "00:30:00",
+    mem: Annotated[str, typer.Option(help="Memory per student (Slurm format).")] = "8G",
+    cpus: Annotated[int, typer.Option(help="CPU cores per student.")] = 4,
+    gpus: Annotated[int, typer.Option(
+        help="GPUs per student (--gres=gpu:N); 0 for CPU-only nodes.")] = 1,
+    concurrency: Annotated[int | None, typer.Option(
+        help="At most N students at once (--array=...%N).")] = None,
+    container: Annotated[str | None, typer.Option(
+        help="Singularity/Apptainer image (.sif) to grade in.")] = None,
+    bind: Annotated[list[str] | None, typer.Option(
+        "--bind", help="Extra path to bind into the container (repeat it), "
+        "e.g. --bind=/shared/datasets:/data.")] = None,
+    grader_cmd: Annotated[str | None, typer.Option(
+        "--grader", help="How a task starts grader; default: this Python's `-m grader`, or "
+        "`grader` inside the container.")] = None,
+    static: Annotated[bool, typer.Option(
+        "--static", help="Pass --static to grader check (no training).")] = False,
+    check_arg: Annotated[list[str] | None, typer.Option(
+        "--check-arg", help="Extra argument for grader check (repeat it), "
+        "e.g. --check-arg=--build-timeout=30.")] = None,
+    sbatch_option: Annotated[list[str] | None, typer.Option(
+        "--sbatch-option", help="Extra #SBATCH line (repeat it), "
+        "e.g. --sbatch-option=--account=cs577.")] = None,
+    job_name: Annotated[str | None, typer.Option(
+        help="Slurm job name; default grade-ASSIGNMENT.")] = None,
+    template: Annotated[Path | None, typer.Option(
+        help="sbatch template; default the project's slurm/grade.sbatch.")] = None,
+) -> None:
+    """Find the submissions, write RUN/manifest.tsv and RUN/grade.sbatch."""
+    from grader.batch import plan as planning
+
+    known = _known_assignments()
+    if assignment not in known:
+        raise _fail(f"--assignment {assignment!r} is not one of {', '.join(known)}")
+    run = out.resolve()
+    container_path = str(Path(container).resolve()) if container else None
+    the_plan = planning.Plan(
+        assignment=assignment, submissions=str(submissions.resolve()), run=str(run),
+        partition=partition, time=time, mem=mem, cpus=cpus, gpus=gpus, concurrency=concurrency,
+        container=container_path,
+        grader=shlex.split(grader_cmd) if grader_cmd else planning.default_grader(container_path),
+        static=static, check_args=list(check_arg or []),
+        sbatch_options=list(sbatch_option or []), binds=list(bind or []),
+        job_name=job_name or f"grade-{assignment}",
+    )
+    try:
+        planned = planning.make_plan(the_plan, template or planning.TEMPLATE)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+
+    console.print(f"{len(planned.entries)} submissions in {run / 'manifest.tsv'} "
+                  f"({len(planned.added)} new)", highlight=False)
+    if planned.rejected:
+        table = Table(title=f"{len(planned.rejected)} entries not graded "
+                            f"(also in {run / 'rejected.tsv'})")
+        table.add_column("entry")
+        table.add_column("reason")
+        for r in planned.rejected:
+            table.add_row(r.path.name, r.reason)
+        console.print(table)
+    if container_path and not Path(container_path).exists():
+        err.print(f"[yellow]warning:[/yellow] {container_path} does not exist here; it must "
+                  "exist on the compute nodes (build it with `apptainer build grader.sif "
+                  "singularity/grader.def`)", highlight=False)
+    console.print(f"array script: {planned.script}\nnext: grader batch submit {run}",
+                  highlight=False)
+
+
+@app.command()
+def submit(
+    run: Annotated[Path, typer.Argument(help="Run directory written by `grader batch plan`.")],
+    only_missing: Annotated[bool, typer.Option(
+        "--only-missing", help="Only students without a results file (missing or failed) "
+        "whose task is not queued.")] = False,
+    regrade: Annotated[bool, typer.Option(
+        "--regrade", help="Grade again and replace finished results.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the sbatch command; submit nothing.")] = False,
+) -> None:
+    """Submit the array job with sbatch and record its id in RUN/jobs.tsv."""
+    from grader.batch import slurm
+    from grader.batch.plan import SCRIPT, load_plan
+    from grader.batch.state import run_state
+
+    run = run.resolve()
+    if only_missing and regrade:
+        raise _fail("--only-missing and --regrade contradict each other: --regrade grades "
+                    "everyone again, --only-missing only those without a result")
+    try:
+        the_plan = load_plan(run)
+        state = run_state(run)
+    except (FileNotFoundError, slurm.SlurmError) as exc:
+        raise _fail(str(exc)) from None
+
+    # Never queue a second task for a student whose task is still queued or running.
+    active = set(state.indices("running", "pending"))
+    if only_missing:
+        indices = state.indices("missing", "failed")
+    else:
+        indices = [st.entry.index for st in state.students if st.entry.index not in active]
+    if active:
+        console.print(f"{len(active)} students still queued or running; not submitting them again",
+                      highlight=False)
+    if state.squeue_problem and state.students:
+        err.print(f"[yellow]warning:[/yellow] cannot tell which tasks still run "
+                  f"({state.squeue_problem.splitlines()[-1]})", highlight=False)
+    if not indices:
+        console.print("nothing to submit: every student has a result or a queued task",
+                      highlight=False)
+        return
+    done = len(state.indices("done"))
+    if done and not only_missing and not regrade:
+        console.print(f"{done} students already have results; their tasks will skip them "
+                      "(--regrade replaces them, --only-missing leaves them out)", highlight=False)
+
+    command = slurm.sbatch_command(run / SCRIPT, indices, the_plan.concurrency,
+                                   ["--regrade"] if regrade else [])
+    if dry_run:
+        console.print(shlex.join(command), highlight=False, soft_wrap=True)
+        return
+    try:
+        job_id = slurm.submit(command, cwd=run)
+    except slurm.SlurmUnavailable as exc:
+        raise _fail(str(exc)) from None
+    except slurm.SlurmError as exc:
+        raise _fail(f"{exc}\ncommand: {shlex.join(command)}") from None
+    slurm.record_job(run, slurm.JobRecord(job_id, slurm.now(), slurm.array_spec(indices), regrade))
+    console.print(f"submitted job {job_id}: {len(indices)} students "
+                  f"(--array={slurm.array_spec(indices)}); recorded in {run / slurm.JOBS}",
+                  highlight=False)
+
+
+@app.command()
+def status(
+    run: Annotated[Path, typer.Argument(help="Run directory written by `grader batch plan`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Done, failed, running and missing students of a run (running from squeue)."""
+    from grader.batch.slurm import SlurmError
+    from grader.batch.state import STATES, run_state
+
+    run = run.resolve()
+    try:
+        state = run_state(run)
+    except (FileNotFoundError, SlurmError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(json.dumps({
+            "run": str(run), "squeue": state.squeue_available,
+            "squeue_problem": state.squeue_problem, "counts": state.counts(),
+            "students": [{"index": s.entry.index, "student": s.entry.student, "state": s.state,
+                          "score": s.score, "max_score": s.max_score, "job": s.job,
+                          "reason": s.reason} for s in state.students],
+        }, indent=2))
+        return
+    table = Table(title=f"{run}")
+    for col in ("#", "student", "state", "score", "job", "reason"):
+        table.add_column(col, overflow="fold")
+    for s in state.students:
+        score = "" if s.score is None else f"{s.score:g}/{s.max_score:g}"
+        style = _STATE_STYLE[s.state]
+        table.add_row(str(s.entry.index), s.entry.student, f"[{style}]{s.state}[/{style}]",
+                      score, s.job, s.reason)
+    console.print(table)
+    counts = state.counts()
+    line = ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s])
+    if state.squeue_problem:
+        line += (f" (running tasks show as missing: {state.squeue_problem.splitlines()[-1]})")
+    console.print(line, highlight=False)
+
+
+@app.command("run-task", hidden=True)
+def run_task(
+    run: Annotated[Path, typer.Argument()],
+    index: Annotated[int, typer.Argument()],
+    regrade: Annotated[bool, typer.Option("--regrade")] = False,
+) -> None:
+    """Grade one manifest line (what each array task runs; see slurm/grade.sbatch)."""
+    from grader.batch.task import run_task as run_one
+
+    try:
+        code = run_one(run, index, regrade=regrade)
+    except (FileNotFoundError, LookupError) as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
+
+
+def collect(
+    run: Annotated[Path, typer.Argument(help="Run directory written by `grader batch plan`.")],
+    csv: Annotated[Path | None, typer.Option(
+        "--csv", help="Write the gradebook here (LMS import: student id first).")] = None,
+) -> None:
+    """Gradebook of a run: a row per student, a column per task, the total, and a summary.
+
+    Exit status 0 when every student was graded, 1 when some are missing or
+    failed (the CSV is still written, with their cells empty).
+    """
+    from grader.batch import gradebook
+    from grader.batch.slurm import SlurmError
+
+    run = run.resolve()
+    try:
+        book = gradebook.build(run)
+    except (FileNotFoundError, SlurmError) as exc:
+        raise _fail(str(exc)) from None
+
+    table = Table(title=f"gradebook: {run}")
+    for col in book.grades.columns:
+        table.add_column(col, justify="left" if col in ("student", "state") else "right")
+    for row in book.grades.itertuples(index=False):
+        table.add_row(*("" if _isnan(v) else f"{v:g}" if isinstance(v, float) else str(v)
+                        for v in row))
+    console.print(table)
+
+    summary = Table(title="summary")
+    for col in book.summary.columns:
+        summary.add_column(col, justify="left" if col == "task" else "right")
+    for row in book.summary.itertuples(index=False):
+        summary.add_row(row.task, f"{row.out_of:g}", str(row.graded),
+                        *("" if _isnan(v) else f"{v:.2f}" for v in (row.mean, row.median,
+                                                                   row.min, row.max)))
+    console.print(summary)
+
+    if len(book.checks):
+        checks = Table(title="pass rate per check")
+        for col in ("task", "check", "passed", "pass rate"):
+            checks.add_column(col, justify="right" if col in ("passed", "pass rate") else "left")
+        for row in book.checks.itertuples(index=False):
+            checks.add_row(row.task, row.check, f"{row.passed}/{row.graded}",
+                           f"{row.pass_rate:.0%}")
+        console.print(checks)
+
+    if len(book.problems):
+        problems = Table(title=f"{len(book.problems)} students without a grade")
+        for col in ("student", "state", "reason"):
+            problems.add_column(col, overflow="fold")
+        for row in book.problems.itertuples(index=False):
+            problems.add_row(row.student, row.state, row.reason)
+        console.print(problems)
+    else:
+        console.print(f"all {len(book.grades)} students graded", highlight=False)
+
+    if csv is not None:
+        book.to_csv(csv)
+        console.print(f"gradebook written to {csv}", highlight=False)
+    if len(book.problems):
+        raise typer.Exit(1)
+
+
+def _isnan(value: object) -> bool:
+    return isinstance(value, float) and value != value
