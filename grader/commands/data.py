@@ -17,8 +17,9 @@ from rich.table import Table
 
 app = typer.Typer(help="Find, verify and prepare the datasets the accuracy checks use.",
                   no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: messages carry paths and commands that must survive copy and paste.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ZipOption = typer.Option(None, "--zip", help="kagglecatsanddogs_3367a.zip (cats-dogs)")
 TarOption = typer.Option(None, "--tar", help="cifar-10-python.tar.gz (cifar10)")
@@ -124,6 +125,8 @@ def prepare(
                 raise typer.BadParameter(
                     f"--split {split!r}: give three positive counts, e.g. 1000,500,500"
                 ) from None
+            if not zip_path.is_file():
+                raise FileNotFoundError(f"{zip_path}: no such file (the Kaggle cats-and-dogs zip)")
             from grader.data.cats_dogs import prepare_cats_dogs
 
             with _progress() as bar:
