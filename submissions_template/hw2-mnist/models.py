@@ -1,0 +1,145 @@
+"""Homework 2: MNIST DNN, ConvNet and ResNet, learning-rate sweep (your solution).
+
+What the grader does: it imports this file (nothing may train at import time)
+and calls each builder with a learning rate, e.g. `build_convnet(0.001)`. Each
+must return a COMPILED keras.Model with Adam at that learning rate, input
+28x28x1 floats in [0, 1] and output 10 softmax probabilities. It checks the
+layers, the parameter counts, two mistakes the homework's own code makes
+(a softmax output compiled with `from_logits=True`; Dense layers before
+Flatten), and trains the models on MNIST for accuracy and macro F1. It also
+calls `macro_f1` on known labels and checks `early_stopping()`.
+
+`python models.py DATA_DIR [EPOCHS]` runs the whole sweep yourself.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+LEARNING_RATES = (0.1, 0.01, 0.001, 0.0001)
+BATCH_SIZE = 128
+VALIDATION_SPLIT = 0.1
+
+
+def build_dnn(learning_rate: float, hidden_units: tuple[int, ...] = (256, 128)) -> keras.Model:
+    """Fully connected network: Flatten FIRST, then one Dense(units, relu) per
+    entry of `hidden_units`, then Dense(10, softmax). Compile with
+    Adam(learning_rate), SparseCategoricalCrossentropy(from_logits=False) (the
+    output is already a softmax) and metrics=["accuracy"].
+    Default sizes: 235,146 parameters."""
+    raise NotImplementedError("models.py: build_dnn is not implemented yet: return the compiled "
+                              "DNN described in its docstring")
+
+
+def build_convnet(learning_rate: float, filters: tuple[int, ...] = (32, 64, 64)) -> keras.Model:
+    """For every entry of `filters` but the last: Conv2D(f, 3x3, relu) then
+    MaxPooling2D(2); then Conv2D(filters[-1], 3x3, relu), Flatten,
+    Dense(64, relu), Dense(10, softmax). Compile as build_dnn does.
+    Default sizes: 93,322 parameters."""
+    raise NotImplementedError("models.py: build_convnet is not implemented yet: return the "
+                              "compiled ConvNet described in its docstring")
+
+
+def build_resnet(learning_rate: float, num_blocks: int = 1,
+                 filters: tuple[int, int, int] = (64, 64, 256)) -> keras.Model:
+    """Functional ResNet: stem Conv2D(64, 3x3, valid), BatchNormalization, ReLU,
+    MaxPooling2D(3, strides 2); then per stage i (0-based, num_blocks stages)
+    with widths = filters * (i + 1): a conv block (bottleneck 1x1 -> 3x3 same ->
+    1x1, BN after each conv, ReLU between, plus a 1x1 conv + BN projection on
+    the shortcut, Add, ReLU; strides 1 for stage 0, 2 later) then an identity
+    block (same bottleneck, shortcut = the block input unchanged);
+    GlobalAveragePooling2D, Dense(10, softmax). Compile as build_dnn does.
+    Default sizes: 151,946 parameters. The graph check looks for Add layers
+    whose inputs include an earlier tensor (residual connections)."""
+    raise NotImplementedError("models.py: build_resnet is not implemented yet: return the "
+                              "compiled ResNet described in its docstring")
+
+
+BUILDERS = {"DNN": build_dnn, "ConvNet": build_convnet, "ResNet": build_resnet}
+
+
+def macro_f1(y_true, y_pred, num_classes: int = NUM_CLASSES) -> float:
+    """Unweighted mean over classes of F1 = 2 TP / (2 TP + FP + FN).
+
+    y_true, y_pred: integer class labels of equal length. A class that never
+    occurs and is never predicted is left out of the mean. Returns a float in
+    [0, 1]; e.g. macro_f1([0, 1, 2, 2], [0, 1, 1, 2]) == 0.7777...
+    """
+    raise NotImplementedError("models.py: macro_f1 is not implemented yet: return the "
+                              "macro-averaged F1 score described in its docstring")
+
+
+def accuracy(y_true, y_pred) -> float:
+    return float(np.mean(np.asarray(y_true).ravel() == np.asarray(y_pred).ravel()))
+
+
+def early_stopping(patience: int = 2) -> keras.callbacks.EarlyStopping:
+    """A keras EarlyStopping callback on validation loss with this patience that
+    restores the best epoch's weights."""
+    raise NotImplementedError("models.py: early_stopping is not implemented yet: return a "
+                              "keras.callbacks.EarlyStopping on val_loss restoring best weights")
+
+
+def train_and_score(model: keras.Model, x_train, y_train, x_test, y_test,
+                    epochs: int = 20) -> dict:
+    """Fits with early stopping on a validation split; returns
+    {"accuracy": float, "macro_f1": float, "epochs": int} on the test data."""
+    history = model.fit(x_train, y_train, batch_size=BATCH_SIZE, epochs=epochs,
+                        validation_split=VALIDATION_SPLIT, callbacks=[early_stopping()],
+                        verbose=0)
+    predicted = np.argmax(model.predict(x_test, batch_size=1024, verbose=0), axis=1)
+    return {"accuracy": accuracy(y_test, predicted), "macro_f1": macro_f1(y_test, predicted),
+            "epochs": len(history.history["loss"])}
+
+
+def sweep(x_train, y_train, x_test, y_test, epochs: int = 20,
+          learning_rates=LEARNING_RATES) -> dict[str, dict[float, dict]]:
+    """Trains every model at every learning rate: {model: {lr: scores}}."""
+    table: dict[str, dict[float, dict]] = {}
+    for name, build in BUILDERS.items():
+        for lr in learning_rates:
+            keras.utils.set_random_seed(0)
+            table.setdefault(name, {})[lr] = train_and_score(build(lr), x_train, y_train,
+                                                             x_test, y_test, epochs)
+            print(f"{name:8s} lr={lr:<7g} {table[name][lr]}")
+    return table
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Reads an IDX file (optionally gzip-compressed) into a NumPy array."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_mnist(data_dir: str | os.PathLike):
+    """MNIST from its IDX files in `data_dir`; images 28x28x1 float32 in [0, 1]."""
+    root = Path(data_dir)
+
+    def find(stem: str) -> Path:
+        for name in (f"{stem}.gz", stem):
+            if (root / name).exists():
+                return root / name
+        raise FileNotFoundError(f"models.py: {root / stem}[.gz] is missing")
+
+    def images(stem: str) -> np.ndarray:
+        return (read_idx(find(stem)).astype("float32") / 255.0)[..., None]
+
+    return ((images("train-images-idx3-ubyte"), read_idx(find("train-labels-idx1-ubyte"))),
+            (images("t10k-images-idx3-ubyte"), read_idx(find("t10k-labels-idx1-ubyte"))))
+
+
+if __name__ == "__main__":
+    (xtr, ytr), (xte, yte) = load_mnist(sys.argv[1] if len(sys.argv) > 1 else "mnist")
+    sweep(xtr, ytr, xte, yte, epochs=int(sys.argv[2]) if len(sys.argv) > 2 else 20)
