@@ -1,0 +1,41 @@
+"""`grader check SUB/`: grade one submission folder (architecture, parameters, lints)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def check(
+    submission: Annotated[Path, typer.Argument(help="The submission folder.")],
+    assignment: Annotated[Optional[str], typer.Option(  # noqa: UP045 (typer needs Optional)
+        "--assignment", "-a",
+        help="Assignment id; default: the folder's .grader-assignment file.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--json", help="Write the results JSON here (Gradescope-compatible), "
+                       "whatever happens.")] = None,
+    static: Annotated[bool, typer.Option(
+        "--static", help="Skip checks that train (accuracy).")] = False,
+    data_dir: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--data-dir", envvar="GRADER_DATA", help="Datasets for accuracy checks.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal report.")] = False,
+) -> None:
+    """Grade SUBMISSION. Exit 0: every check passed; 1: some failed; 2: could not grade."""
+    # Deferred imports keep `grader --help` fast; none of these imports TensorFlow.
+    from grader import pipeline, report
+    from grader.spec import validation_problems
+
+    grading = pipeline.grade(submission, assignment=assignment, static=static,
+                             data_dir=data_dir)
+    data = report.results(grading)
+    problems = validation_problems(data, "results")
+    if problems:  # a grader bug; say so in the file rather than write nothing
+        data["grader"]["errors"].append("results do not match the schema: "
+                                        + "; ".join(problems[:5]))
+    if json_path is not None:
+        report.write_json_atomic(data, json_path)
+    if not quiet:
+        report.render(data)
+    raise typer.Exit(grading.exit_code)

@@ -1,0 +1,296 @@
+"""The grading pipeline of `grader check`: spec -> build worker -> verify worker -> results.
+
+Runs in the parent process, which imports neither TensorFlow nor student code. The
+build and verify workers run side by side: each model goes to the verify worker as
+soon as the build worker has saved it, so their TensorFlow start-ups overlap.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader import sandbox, submission
+from grader.checks import architecture, graph, lints, params
+from grader.spec import Spec, SpecError, find_assignment, load_spec
+
+# Checks computed in the parent from the verified facts, by spec check name.
+STATIC_CHECKS = {
+    "architecture": architecture.check,
+    "params": params.check,
+    "graph": graph.check,
+    "lints": lints.check,
+}
+FAILED_STATES = {"failed", "error", "unverified", "not_implemented"}
+
+
+@dataclass
+class TaskOutcome:
+    task: dict[str, Any]
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> CheckResult
+    build: dict[str, Any] = field(default_factory=dict)
+    verified: bool | None = None
+    entry_file: str | None = None
+    skipped_cells: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Grading:
+    assignment: str | None
+    submission: Path
+    tasks: list[TaskOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    complete: bool = True
+    fatal: bool = False  # could not grade at all (exit 2)
+    seconds: float = 0.0
+    student_output: str = ""
+    workers: dict[str, int] = field(default_factory=dict)
+    # Seconds since the start at which each worker event arrived (for benchmarks).
+    timeline: list[tuple] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+    @property
+    def exit_code(self) -> int:
+        if self.fatal:
+            return 2
+        states = [c["state"] for t in self.tasks for c in t.checks.values()]
+        return 1 if any(s in FAILED_STATES for s in states) else 0
+
+
+def _fail_all(task: dict[str, Any], state: str, message: str) -> dict[str, dict[str, Any]]:
+    return {name: {"state": state, "message": message, "hints": [], "details": {}}
+            for name in task["checks"]}
+
+
+def grade(sub: Path, assignment: str | None = None, static: bool = False,
+          data_dir: str | None = None, keep_scratch: bool = False) -> Grading:
+    """Grades one submission folder. Never raises for a bad submission; see Grading."""
+    started = time.monotonic()
+    result = Grading(assignment=assignment, submission=sub)
+    try:
+        if not sub.is_dir():
+            raise SpecError(str(sub), ["not a folder; pass the submission folder"])
+        result.assignment = find_assignment(sub, assignment)
+        spec = load_spec(result.assignment)
+    except SpecError as exc:
+        result.fatal, result.complete = True, False
+        result.errors.extend(f"{exc.source}: {p}" for p in exc.problems)
+        result.seconds = time.monotonic() - started
+        return result
+    scratch = Path(tempfile.mkdtemp(prefix="grader-"))
+    try:
+        _grade_with_spec(spec, sub, scratch, static, data_dir, result)
+    except Exception as exc:  # a grader bug: still say what happened, in the results file
+        import traceback
+
+        result.fatal, result.complete = True, False
+        result.errors.append(f"internal error: {type(exc).__name__}: {exc}")
+        result.errors.append(traceback.format_exc()[-3000:])
+    finally:
+        if not keep_scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
+                     data_dir: str | None, result: Grading) -> None:
+    outcomes = {t["id"]: TaskOutcome(task=t) for t in spec.tasks}
+    result.tasks = list(outcomes.values())
+    entry_files: dict[str, str] = {}
+    for task in spec.tasks:
+        out = outcomes[task["id"]]
+        if task.get("framework", "keras") != "keras":
+            out.checks = _fail_all(task, "skipped", f"skipped: {task['framework']} tasks are "
+                                   "not checked automatically yet")
+            continue
+        found = submission.resolve_entry_file(sub, task["entry"])
+        if found is None:
+            names = " or ".join(submission.entry_candidates(task["entry"]))
+            out.checks = _fail_all(task, "error", f"{names} not found in the submission; "
+                                   f"keep the file name the template uses")
+            continue
+        out.entry_file = found
+        entry_files[task["id"]] = found
+    work = scratch / "submission"
+    models = scratch / "models"
+    models.mkdir()
+    prepared = submission.prepare(sub, work, sorted(set(entry_files.values())))
+
+    jobs: list[dict[str, Any]] = []
+    for task_id, rel in entry_files.items():
+        out = outcomes[task_id]
+        source = prepared[rel]
+        out.skipped_cells = [vars(c) for c in source.skipped_cells]
+        if source.syntax_error:
+            out.checks = _fail_all(out.task, "error", source.syntax_error)
+            continue
+        entry = out.task["entry"]
+        limits = spec.limits(out.task)
+        jobs.append({
+            "id": task_id, "file": rel, "module_path": source.module_path,
+            "function": entry["function"], "args": entry.get("args", []),
+            "kwargs": entry.get("kwargs", {}), "globals": entry.get("globals", {}),
+            "input_shape": out.task.get("input_shape"), "memory_mb": limits["memory_mb"],
+            "build_timeout_s": limits["build_timeout_s"],
+        })
+    if not jobs:
+        result.workers = {"build": 0, "verify": 0}
+        return
+
+    sandbox.become_subreaper()
+    limits0 = spec.limits(spec.tasks[0])
+    build_q: queue.Queue = queue.Queue()
+    verify_q: queue.Queue = queue.Queue()
+    for job in jobs:
+        build_q.put(job)
+    build_q.put(None)
+    by_task = {t["id"]: t for t in spec.tasks}
+
+    def on_built(job_id: str, res: dict[str, Any]) -> None:
+        outcomes[job_id].build = res
+        if res.get("state") == "built":
+            task = by_task[job_id]
+            verify_q.put({"id": job_id, "model_path": res["model_path"], "task": task,
+                          "static": static, "data_dir": data_dir,
+                          "timeout": _verify_timeout(spec, task, static)})
+
+    file_of = {j["id"]: j["file"] for j in jobs}
+
+    def on_build_failure(job_id: str, failure: sandbox.Failure) -> list[str]:
+        # An import that hangs or kills the worker would do the same for every task
+        # of that file: fail them together instead of retrying each.
+        if failure.phase == "import":
+            return [j for j, f in file_of.items() if f == file_of[job_id] and j != job_id]
+        return []
+
+    verify_spec = sandbox.WorkerSpec(
+        argv=[sys.executable, "-I", "-m", "grader.worker_verify"],
+        cwd=_mkdir(scratch / "verify"),
+        env=sandbox.scrubbed_env(scratch / "verify",
+                                 {"GRADER_DATA": data_dir} if data_dir else None),
+        # No student code runs here, but the model file is the student's: keep a
+        # limit, a roomier one since training happens here (none on GPUs; see sandbox).
+        memory_mb=None if sandbox.gpu_visible() else 2 * limits0["memory_mb"],
+        output_limit=1 << 20,
+        job_timeout=lambda job: job["timeout"],
+        eager=True,
+    )
+    verify_sup = sandbox.Supervisor(verify_spec)
+    verify_thread = threading.Thread(
+        target=verify_sup.run, args=(verify_q, lambda j, r: None, lambda j, f: []),
+        daemon=True)
+    verify_thread.start()
+
+    build_env = sandbox.scrubbed_env(_mkdir(scratch / "home"), {"CUDA_VISIBLE_DEVICES": ""})
+    build_spec = sandbox.WorkerSpec(
+        argv=[sys.executable, "-m", "grader.worker_build", str(models)],
+        cwd=work, env=build_env, memory_mb=limits0["memory_mb"],
+        output_limit=limits0["output_limit_bytes"],
+        job_timeout=lambda job: job["build_timeout_s"],
+    )
+    build_sup = sandbox.Supervisor(build_spec)
+    try:
+        build = build_sup.run(build_q, on_built, on_build_failure)
+    finally:
+        verify_q.put(None)
+    verify_thread.join()
+    verify = verify_sup.outcome
+    result.workers = {"build": build.workers_started, "verify": verify.workers_started}
+    result.timeline = sorted([(round(t - result.started, 3), "build", e, j)
+                              for t, e, j in build.timeline]
+                             + [(round(t - result.started, 3), "verify", e, j)
+                                for t, e, j in verify.timeline])
+    result.student_output = build.output.decode(errors="replace")
+    if build.output_dropped:
+        result.student_output += f"\n[... {build.output_dropped:,} more bytes not kept]"
+
+    unverified_policy = {t["id"]: spec.limits(t)["unverified"] for t in spec.tasks}
+    for job in jobs:
+        out = outcomes[job["id"]]
+        task = out.task
+        if job["id"] in build.failures:
+            failure = build.failures[job["id"]]
+            call = f"{job['function']}({', '.join(map(repr, job['args']))})"
+            out.build = {"state": "error", "message": f"{job['file']}: {call}: "
+                         f"{failure.message}"}
+        if out.build.get("state") != "built":
+            state = out.build.get("state", "error")
+            out.checks = _fail_all(task, state if state in FAILED_STATES else "error",
+                                   out.build.get("message", "the build failed"))
+            continue
+        if job["id"] in verify.failures:
+            failure = verify.failures[job["id"]]
+            if failure.kind == "start":
+                result.fatal, result.complete = True, False
+                result.errors.append(f"verify worker: {failure.message}")
+            out.checks = _fail_all(task, "error", f"verifying the saved model failed: "
+                                   f"{failure.message}")
+            continue
+        verified = verify.results.get(job["id"], {})
+        if verified.get("state") == "verified":
+            out.verified = True
+            out.checks = _run_checks(task, verified["facts"], verified.get("checks", {}))
+        elif verified.get("state") == "unverified":
+            out.verified = False
+            out.checks = _unverified(task, out.build.get("facts"), verified["message"],
+                                     unverified_policy[job["id"]])
+        else:
+            out.checks = _fail_all(task, "error", "the saved model could not be loaded: "
+                                   + verified.get("message", "no result from the verify worker"))
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _verify_timeout(spec: Spec, task: dict[str, Any], static: bool) -> float:
+    timeout = float(spec.limits(task)["verify_timeout_s"])
+    acc = task["checks"].get("accuracy")
+    if acc and not static:
+        timeout += float(acc.get("time_limit_s", 600))
+    return timeout
+
+
+def _run_checks(task: dict[str, Any], facts: dict[str, Any],
+                worker_checks: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, check_spec in task["checks"].items():
+        if name in STATIC_CHECKS:
+            out[name] = STATIC_CHECKS[name](facts, check_spec, task)
+        elif name in worker_checks:
+            out[name] = {"hints": [], "details": {}, **worker_checks[name]}
+        else:
+            out[name] = {"state": "skipped", "message": f"skipped: no {name} check available",
+                         "hints": [], "details": {}}
+    return out
+
+
+def _unverified(task: dict[str, Any], facts: dict[str, Any] | None, why: str,
+                policy: str) -> dict[str, dict[str, Any]]:
+    """Checks of a model the verify worker could not load with safe_mode."""
+    reason = ("the saved model could not be loaded with safe_mode (a custom or Lambda "
+              f"layer?): {why[:300]}")
+    if facts is None:
+        return _fail_all(task, "unverified", reason)
+    checks = _run_checks(task, facts, {})
+    for res in checks.values():
+        if res["state"] == "skipped":
+            continue
+        said = f"the build worker's own facts say: {res['state']}: {res['message']}"
+        if policy == "trust":
+            res["message"] = f"{said} (unverified: {reason})"
+            res["unverified"] = True
+        else:
+            res.update(state="unverified", message=f"needs a person to review; {reason}; {said}")
+            res["hints"] = res["hints"] + ["use only built-in Keras layers so the grader can "
+                                           "load your model with safe_mode=True"]
+    return checks

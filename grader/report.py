@@ -1,0 +1,181 @@
+"""Results of a grading: the Gradescope-compatible JSON and the terminal report.
+
+The JSON is written atomically (a temporary file, then os.replace) so a reader never
+sees half a file, and it is written whatever happened, with ``grader.complete`` false
+when grading stopped part-way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from grader import __version__
+
+SCORELESS_STATES = {"skipped", "manual"}
+_STYLE = {"passed": "green", "failed": "red", "error": "red", "not_implemented": "yellow",
+          "unverified": "magenta", "skipped": "dim", "manual": "cyan"}
+_LABEL = {"not_implemented": "not implemented"}
+
+
+def _test(task: dict[str, Any], name: str, res: dict[str, Any]) -> dict[str, Any]:
+    points = float(task["checks"][name].get("points", 0))
+    state = res["state"]
+    fraction = res.get("fraction", 1.0 if state == "passed" else 0.0)
+    max_score = 0.0 if state in SCORELESS_STATES else points
+    output = res.get("message", "")
+    hints = [h for h in res.get("hints", []) if h not in output]
+    if hints:
+        output += "\n" + "\n".join(f"hint: {h}" for h in hints)
+    tags = [task["id"], name] + (["unverified"] if res.get("unverified") else [])
+    return {
+        "name": f"{task['id']}: {name}",
+        "score": round(max_score * fraction, 4),
+        "max_score": max_score,
+        # Gradescope knows only passed/failed; a skipped check scores 0 of 0 and is
+        # shown as passed, with grader.state saying what really happened.
+        "status": "passed" if state in ("passed", *SCORELESS_STATES) else "failed",
+        "output": output,
+        "visibility": task.get("visibility", "visible"),
+        "tags": tags,
+        "grader": {"state": state, "points": points, "check": name,
+                   "hints": res.get("hints", []), "details": res.get("details", {})},
+    }
+
+
+def results(grading: Any) -> dict[str, Any]:
+    """The results object of a Grading (see grader/schemas/results.schema.json)."""
+    tests = []
+    tasks_info: dict[str, Any] = {}
+    for out in grading.tasks:
+        for name in out.task["checks"]:
+            if name in out.checks:
+                tests.append(_test(out.task, name, out.checks[name]))
+        facts = (out.build or {}).get("facts") or {}
+        tasks_info[out.task["id"]] = {
+            "title": out.task["title"],
+            "entry_file": out.entry_file,
+            "build": {k: v for k, v in (out.build or {}).items() if k in ("state", "message")},
+            "verified": out.verified,
+            "skipped_cells": out.skipped_cells,
+            "build_worker_params": {k: facts[k] for k in
+                                    ("trainable_params", "non_trainable_params", "total_params")
+                                    if k in facts},
+        }
+    score = sum(t["score"] for t in tests)
+    max_score = sum(t["max_score"] for t in tests)
+    exit_code = grading.exit_code
+    lines = [f"{grading.assignment or '?'}: {score:g} / {max_score:g} points"]
+    lines += grading.errors[:5]
+    failing = [t["name"] for t in tests if t["status"] == "failed"]
+    if failing:
+        lines.append(f"{len(failing)} check(s) not passed: {', '.join(failing)}")
+    return {
+        "score": round(score, 4),
+        "max_score": max_score,
+        "execution_time": round(grading.seconds, 3),
+        "output": "\n".join(lines),
+        "visibility": "visible",
+        "tests": tests,
+        "grader": {
+            "version": __version__,
+            "assignment": grading.assignment,
+            "submission": str(grading.submission),
+            "complete": grading.complete,
+            "exit_code": exit_code,
+            "errors": grading.errors,
+            "tasks": tasks_info,
+            "workers_started": grading.workers,
+            "timeline": grading.timeline,
+            "student_output": grading.student_output[-20000:],
+        },
+    }
+
+
+def write_json_atomic(data: dict[str, Any], path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, default=str)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def render(data: dict[str, Any], console: Any = None) -> None:
+    """The terminal report: a table per task, the diffs and hints, the total, next steps."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    info = data["grader"]
+    console.print(f"[bold]{info.get('assignment') or '?'}[/bold]  {info['submission']}")
+    for error in info["errors"]:
+        console.print(f"[red]error:[/red] {error.splitlines()[0] if error else error}")
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for test in data["tests"]:
+        by_task.setdefault(test["tags"][0], []).append(test)
+    for task_id, task in info["tasks"].items():
+        tests = by_task.get(task_id, [])
+        where = f" ({task['entry_file']})" if task.get("entry_file") else ""
+        unverified = " [magenta]unverified[/magenta]" if task.get("verified") is False else ""
+        table = Table(title=f"{task_id}: {task['title']}{where}{unverified}",
+                      title_justify="left", expand=False)
+        table.add_column("check")
+        table.add_column("points", justify="right")
+        table.add_column("status")
+        table.add_column("summary", overflow="fold", max_width=70)
+        outputs = {t["output"] for t in tests}
+        # A task that failed to build fails every check with the same message: say it once.
+        shared = outputs.pop() if len(tests) > 1 and len(outputs) == 1 and all(
+            t["grader"]["state"] != "passed" for t in tests) else None
+        for test in tests:
+            state = test["grader"]["state"]
+            style = _STYLE.get(state, "")
+            points = (f"{test['score']:g}/{test['max_score']:g}" if test["max_score"]
+                      else f"-/{test['grader']['points']:g}")
+            summary = "" if shared is not None else (
+                test["output"].splitlines()[0] if test["output"] else "")
+            table.add_row(test["grader"]["check"], points,
+                          f"[{style}]{_LABEL.get(state, state)}[/{style}]", summary,
+                          )
+        console.print(table)
+        if shared:
+            console.print(f"  {shared}", markup=False, highlight=False)
+        for cell in task.get("skipped_cells", []):
+            console.print(f"  notebook cell {cell['index']} not run ({cell['reason']}): "
+                          f"{cell['first_line']}", style="dim", markup=False, highlight=False)
+        for test in ([] if shared else tests):
+            state = test["grader"]["state"]
+            lines = test["output"].splitlines()
+            if state not in ("passed", "skipped") and len(lines) > 1:
+                console.print(f"  {test['grader']['check']}:", style="bold")
+                for line in lines:
+                    console.print(f"    {line}", markup=False, highlight=False)
+            elif state == "passed" and test["grader"]["hints"]:
+                for hint in test["grader"]["hints"]:
+                    console.print(f"  warning: {hint}", style="yellow", markup=False,
+                                  highlight=False)
+    console.print(f"[bold]total: {data['score']:g} / {data['max_score']:g}[/bold]"
+                  f"  ({data['execution_time']:.1f} s)")
+    failing = [t for t in data["tests"] if t["status"] == "failed"]
+    if info["exit_code"] == 2:
+        console.print("next: fix the problem above; nothing could be graded")
+    elif failing:
+        first = failing[0]
+        console.print(f"next: start with {first['name']}: "
+                      f"{first['output'].splitlines()[0] if first['output'] else ''}",
+                      highlight=False)
+        console.print("       (--json PATH keeps every message and the details)")
+    else:
+        console.print("[green]every check passed[/green]")

@@ -1,0 +1,165 @@
+"""Finds a task's entry point in a submission and prepares the files the build worker imports.
+
+Runs in the parent process: it parses source with ``ast`` and never executes it.
+Notebooks are reduced to their definitions (imports, functions, classes, constant
+assignments) so that top-level training code in a cell never runs when grading.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Files in a submission that the build worker never needs and that can be huge.
+_SKIP_COPY = shutil.ignore_patterns(
+    "__pycache__", ".git", ".ipynb_checkpoints", "*.keras", "*.h5", "*.npz", "*.npy",
+    "*.gz", "*.zip", "*.tar", "data", "datasets",
+)
+FILTERED_SUFFIX = "__grader_defs.py"
+"""A notebook ``nb.ipynb`` is imported from ``nb__grader_defs.py`` in the scratch copy."""
+
+
+@dataclass
+class SkippedCell:
+    index: int  # 1-based, as Jupyter shows execution order to students
+    reason: str
+    first_line: str
+
+
+@dataclass
+class SourceFile:
+    """One entry file of a submission, as the build worker will import it."""
+
+    relpath: str  # as named in the spec (the candidate that exists)
+    module_path: str  # relative to the scratch copy: the file to import
+    syntax_error: str | None = None
+    skipped_cells: list[SkippedCell] = field(default_factory=list)
+    notebook: bool = False
+
+
+def resolve_entry_file(submission: Path, entry: dict[str, Any]) -> str | None:
+    """The first candidate of ``entry.file`` that exists in the submission, or None."""
+    candidates = entry["file"] if isinstance(entry["file"], list) else [entry["file"]]
+    for name in candidates:
+        if (submission / name).is_file():
+            return name
+    return None
+
+
+def entry_candidates(entry: dict[str, Any]) -> list[str]:
+    return entry["file"] if isinstance(entry["file"], list) else [entry["file"]]
+
+
+def _is_constant_expr(node: ast.AST) -> bool:
+    """Literals and expressions built only from literals and names: safe to evaluate."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return all(_is_constant_expr(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(k is None or _is_constant_expr(k) for k in node.keys) and all(
+            _is_constant_expr(v) for v in node.values)
+    if isinstance(node, ast.UnaryOp):
+        return _is_constant_expr(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _is_constant_expr(node.left) and _is_constant_expr(node.right)
+    # Names and attribute chains (`layers = keras.layers`) only alias what exists.
+    if isinstance(node, ast.Name):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _is_constant_expr(node.value)
+    return False
+
+
+def _keep(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
+                         ast.ClassDef)):
+        return True
+    if isinstance(stmt, ast.Assign):
+        return all(isinstance(t, (ast.Name, ast.Tuple)) for t in stmt.targets) and \
+            _is_constant_expr(stmt.value)
+    if isinstance(stmt, ast.AnnAssign):
+        return stmt.value is None or _is_constant_expr(stmt.value)
+    return False
+
+
+_MAGIC = re.compile(r"^\s*[%!]")
+
+
+def _cell_source(cell: Any) -> str:
+    # IPython magics and shell escapes are not Python; blank them so the rest parses
+    # and line numbers still match the cell.
+    return "\n".join("" if _MAGIC.match(line) else line for line in cell.source.splitlines())
+
+
+def filter_notebook(path: Path) -> tuple[str, list[SkippedCell]]:
+    """Python source holding only the definitions of a notebook's code cells.
+
+    Returns the source and the cells (wholly or partly) left out, each with a reason.
+    """
+    import nbformat  # deferred: only notebooks need it
+
+    nb = nbformat.read(str(path), as_version=4)
+    kept: list[str] = []
+    skipped: list[SkippedCell] = []
+    code_index = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        code_index += 1
+        source = _cell_source(cell)
+        first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            skipped.append(SkippedCell(code_index, f"syntax error on line {exc.lineno}: "
+                                                   f"{exc.msg}", first))
+            continue
+        keep = [s for s in tree.body if _keep(s)]
+        dropped = [s for s in tree.body if not _keep(s)]
+        if dropped:
+            lines = source.splitlines()
+            what = lines[dropped[0].lineno - 1].strip() if dropped[0].lineno <= len(lines) else ""
+            reason = ("top-level code not run" if not keep
+                      else f"{len(dropped)} top-level statement(s) not run")
+            skipped.append(SkippedCell(code_index, reason, what[:80]))
+        if keep:
+            kept.append(f"# --- notebook code cell {code_index} ---\n"
+                        + ast.unparse(ast.Module(body=keep, type_ignores=[])))
+    return "\n\n".join(kept) + "\n", skipped
+
+
+def prepare(submission: Path, scratch: Path, entry_files: list[str]) -> dict[str, SourceFile]:
+    """Copies the submission into ``scratch`` and readies each entry file for import.
+
+    Syntax errors are found here, by parsing, so they are reported with file and line
+    without starting a worker.
+    """
+    shutil.copytree(submission, scratch, ignore=_SKIP_COPY, dirs_exist_ok=True)
+    prepared: dict[str, SourceFile] = {}
+    for rel in entry_files:
+        src = submission / rel
+        if rel.endswith(".ipynb"):
+            try:
+                code, skipped = filter_notebook(src)
+            except Exception as exc:  # nbformat raises several kinds for broken JSON
+                prepared[rel] = SourceFile(rel, rel, syntax_error=f"{rel}: not a readable "
+                                           f"notebook ({type(exc).__name__}: {exc})",
+                                           notebook=True)
+                continue
+            module_rel = rel[: -len(".ipynb")] + FILTERED_SUFFIX
+            (scratch / module_rel).write_text(code)
+            prepared[rel] = SourceFile(rel, module_rel, skipped_cells=skipped, notebook=True)
+        else:
+            error = None
+            try:
+                ast.parse(src.read_bytes(), filename=rel)
+            except SyntaxError as exc:
+                error = (f"{rel} line {exc.lineno}: SyntaxError: {exc.msg}; fix it so that "
+                         f"`python {rel}` starts")
+            prepared[rel] = SourceFile(rel, rel, syntax_error=error)
+    return prepared

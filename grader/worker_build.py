@@ -1,0 +1,171 @@
+"""The build worker: the only process that runs student code.
+
+Started by grader/sandbox.py in a scratch copy of the submission, with a scrubbed
+environment and an address-space limit. For each job it imports the entry file
+(once per file), sets the spec's globals, calls the builder, and saves the returned
+model as ``<out>/<task>.keras``. It also computes the model's facts here, but those
+are only used when the verify worker cannot load the file (they are "unverified":
+student code ran in this process and could have forged them).
+
+Usage: python -m grader.worker_build OUT_DIR --jobs-fd N --events-fd M
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox import EventWriter, read_jobs
+
+
+def _call_repr(job: dict[str, Any]) -> str:
+    parts = [repr(a) for a in job["args"]] + [f"{k}={v!r}" for k, v in job["kwargs"].items()]
+    return f"{job['function']}({', '.join(parts)})"
+
+
+def _student_frame(tb: Any) -> str:
+    """`file line N` of the deepest traceback frame inside the submission."""
+    where = ""
+    for frame, lineno in traceback.walk_tb(tb):
+        filename = os.path.basename(frame.f_code.co_filename)
+        if os.path.abspath(frame.f_code.co_filename).startswith(os.getcwd()):
+            where = f"{filename} line {lineno}"
+    return where
+
+
+def _describe_exception(exc: BaseException, job: dict[str, Any], during: str) -> dict:
+    where = _student_frame(exc.__traceback__)
+    if where.startswith(job["file"]):
+        origin = where
+    else:
+        origin = job["file"] + (f" ({where})" if where else "")
+    if isinstance(exc, NotImplementedError):
+        return {"state": "not_implemented",
+                "message": f"{origin}: {_call_repr(job)} is not implemented yet "
+                           f"(it raises NotImplementedError); build and return the model"}
+    if isinstance(exc, SystemExit):
+        return {"state": "error",
+                "message": f"{origin}: {during} called sys.exit({exc.code!r}); a builder "
+                           "must return the model, never end the program"}
+    if isinstance(exc, MemoryError):
+        return {"state": "error",
+                "message": f"{origin}: {during} ran out of memory (the limit is "
+                           f"{job['memory_mb']} MiB); build a smaller model or drop "
+                           "data loading from the builder"}
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    fix = {
+        ModuleNotFoundError: "install or remove that import; the grader has TensorFlow, "
+                             "Keras, NumPy and pandas",
+        ImportError: "fix the import",
+    }.get(type(exc), "run the function yourself and fix the error")
+    return {"state": "error", "message": f"{origin}: {during} raised {text}; {fix}",
+            "traceback": traceback.format_exc()[-4000:]}
+
+
+def _import(path: str, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _resolve(module: Any, dotted: str) -> Any:
+    obj = module
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out_dir")
+    parser.add_argument("--jobs-fd", type=int, required=True)
+    parser.add_argument("--events-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    events = EventWriter(args.events_fd)
+    out_dir = Path(args.out_dir)
+
+    # Import the framework before any student code, so its start-up is not charged to
+    # the student's time limit, and so a student patch of keras cannot precede it.
+    import keras  # noqa: F401
+
+    from grader.checks.facts import model_facts
+
+    sys.path.insert(0, os.getcwd())  # student helper modules next to the entry file
+    modules: dict[str, Any] = {}
+    import_errors: dict[str, dict] = {}
+    events.send("ready", pid=os.getpid())
+    for job in read_jobs(args.jobs_fd):
+        job_id = job["id"]
+        path = job["module_path"]
+        if path not in modules and path not in import_errors:
+            events.send("start", job=job_id, phase="import")
+            try:
+                modules[path] = _import(path, "student_" + Path(path).stem.replace("-", "_"))
+            except BaseException as exc:  # SystemExit and friends fail this file, not us
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                import_errors[path] = _describe_exception(exc, job, f"importing {job['file']}")
+        if path in import_errors:
+            events.send("done", job=job_id, result=import_errors[path])
+            continue
+        events.send("start", job=job_id, phase="call")
+        result = _build_one(job, modules[path], out_dir, model_facts)
+        events.send("done", job=job_id, result=result)
+    return 0
+
+
+def _build_one(job: dict[str, Any], module: Any, out_dir: Path, model_facts: Any) -> dict:
+    import keras
+
+    call = _call_repr(job)
+    try:
+        builder = _resolve(module, job["function"])
+    except AttributeError:
+        return {"state": "not_implemented" if job.get("template_hint") else "error",
+                "message": f"{job['file']}: no function {job['function']!r}; define "
+                           f"{job['function']}() as the template does"}
+    for name, value in job.get("globals", {}).items():
+        setattr(module, name, value)
+    try:
+        model = builder(*job["args"], **job["kwargs"])
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return _describe_exception(exc, job, call)
+    if model is None:
+        return {"state": "not_implemented",
+                "message": f"{job['file']}: {call} returned None; return the keras.Model "
+                           "you built (for example `return model`)"}
+    if not isinstance(model, keras.Model):
+        return {"state": "error",
+                "message": f"{job['file']}: {call} returned {type(model).__name__}, not a "
+                           "keras.Model; return the model object itself"}
+    try:
+        if not model.built and job.get("input_shape"):
+            # An unbuilt Sequential has no weights yet; give it the spec's input shape.
+            model.build((None, *job["input_shape"]))
+        facts = model_facts(model)
+    except Exception as exc:
+        return {"state": "error", "message": f"{job['file']}: the model from {call} cannot "
+                f"be inspected ({type(exc).__name__}: {exc}); give it an Input layer"}
+    target = out_dir / f"{job['id']}.keras"
+    try:
+        model.save(target)
+    except Exception as exc:
+        return {"state": "error", "message": f"{job['file']}: the model from {call} cannot be "
+                f"saved as .keras ({type(exc).__name__}: {exc}); build it from Keras layers "
+                "and give it an Input layer", "facts": facts}
+    return {"state": "built", "model_path": str(target.resolve()), "facts": facts}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The verify worker: computes everything that scores, and never imports student code.
+
+Started by grader/sandbox.py in an empty private directory with ``python -I`` (so no
+file of the submission can shadow a module). For each job it loads the saved model
+with ``keras.saving.load_model(path, safe_mode=True)`` (which refuses Lambda layers
+and unknown classes, so no student code can come back in through the file) and
+returns its facts. Checks that need the live model (training for accuracy) are
+registered in VERIFY_CHECKS and run here as well.
+
+Usage: python -I -m grader.worker_verify --jobs-fd N --events-fd M
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox import EventWriter, read_jobs
+
+
+@dataclass
+class VerifyContext:
+    """What a check that runs in the verify worker gets."""
+
+    model: Any  # the keras.Model loaded with safe_mode
+    model_path: Path
+    task: dict[str, Any]  # the task's spec
+    check: dict[str, Any]  # this check's part of the spec
+    static: bool  # `grader check --static`: no training
+    data_dir: str | None  # --data-dir / GRADER_DATA, never visible to the build worker
+    seed: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+CheckResult = dict[str, Any]
+"""{"state": "passed"|"failed"|"skipped"|"error", "message": str, "fraction": 0..1
+(optional partial credit), "hints": [str], "details": {...}}"""
+
+
+def accuracy_check(ctx: VerifyContext) -> CheckResult:
+    """Trains the loaded model with the spec's fixed hyper-parameters and evaluates it.
+
+    The training code (grader/training.py) plugs in here; until it exists, or with
+    --static, the check is reported as skipped and scores nothing either way.
+    """
+    if ctx.static:
+        return {"state": "skipped", "message": "skipped: --static (no training)"}
+    try:
+        import grader.training  # noqa: F401
+    except ImportError:
+        return {"state": "skipped", "message": "skipped: training not available"}
+    return {"state": "skipped", "message": "skipped: training not wired in yet"}
+
+
+VERIFY_CHECKS: dict[str, Callable[[VerifyContext], CheckResult]] = {
+    "accuracy": accuracy_check,
+}
+"""Checks that need the loaded model, by spec check name. Each gets a VerifyContext."""
+
+
+def _load(path: Path) -> tuple[Any, dict[str, Any] | None]:
+    import keras
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=True), None
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {exc}"
+        # safe_mode refuses Lambda layers; an unknown class means a student-defined
+        # layer whose code lives only in the submission. Both are "cannot verify".
+        unsafe = ("safe_mode" in text or "Lambda" in text or "Could not locate class" in text
+                  or "Unknown layer" in text or "custom" in text.lower())
+        return None, {"state": "unverified" if unsafe else "error", "message": text[:2000]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs-fd", type=int, required=True)
+    parser.add_argument("--events-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    events = EventWriter(args.events_fd)
+
+    import keras  # noqa: F401  (imported before the first job, so start-up is not charged to it)
+
+    from grader.checks.facts import model_facts
+
+    events.send("ready", pid=os.getpid())
+    for job in read_jobs(args.jobs_fd):
+        events.send("start", job=job["id"], phase="verify")
+        started = time.monotonic()
+        path = Path(job["model_path"])
+        model, problem = _load(path)
+        if problem is not None:
+            events.send("done", job=job["id"], result=problem)
+            continue
+        result: dict[str, Any] = {"state": "verified", "facts": model_facts(model), "checks": {}}
+        for name, check in job["task"].get("checks", {}).items():
+            if name in VERIFY_CHECKS:
+                ctx = VerifyContext(model=model, model_path=path, task=job["task"], check=check,
+                                    static=job.get("static", False),
+                                    data_dir=job.get("data_dir"), seed=check.get("seed", 0))
+                try:
+                    result["checks"][name] = VERIFY_CHECKS[name](ctx)
+                except Exception as exc:
+                    result["checks"][name] = {"state": "error", "message":
+                                              f"{name} check crashed: {type(exc).__name__}: {exc}"}
+        result["seconds"] = round(time.monotonic() - started, 3)
+        # No keras.backend.clear_session() here: it costs 0.2-0.4 s per model, more
+        # than loading one; dropping the reference is enough for a handful of models.
+        del model
+        events.send("done", job=job["id"], result=result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
