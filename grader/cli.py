@@ -24,9 +24,6 @@ def _register() -> None:
     from grader.commands import check
 
     app.command("check")(check.check)
-    from grader.commands import check
-
-    app.command("check")(check.check)
     from grader.commands import batch
 
     app.add_typer(batch.app, name="batch")
