@@ -34,4 +34,9 @@ _register()
 
 
 def main() -> None:
+    # typer would import pydantic (~0.25 s) just to process absent flags such as
+    # --help; `grader theory` has a start-up budget (benchmarks/theory_startup.py).
+    from grader.commands.theory import skip_coercion_of_missing_values
+
+    skip_coercion_of_missing_values()
     app()

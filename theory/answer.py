@@ -12,16 +12,20 @@ Steps are plain dicts so that the terminal renderer and ``--json`` share them:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["Reading", "Solution", "to_json", "fmt"]
+__all__ = ["Reading", "Solution", "GradeError", "to_json", "fmt"]
 
 ANSWER_TYPES = ("tensor", "shape", "integer", "number", "record", "text", "none")
 
 
-@dataclass
+class GradeError(ValueError):
+    """Answers that cannot be graded (the message names the problem and the fix)."""
+
+
+# Plain classes, not dataclasses: each @dataclass costs a few milliseconds at
+# import, and `grader theory` has a start-up budget (benchmarks/theory_startup.py).
 class Reading:
     """One way to read a question, with its answer.
 
@@ -32,23 +36,30 @@ class Reading:
     says why).
     """
 
-    label: str
-    answer: Any
-    answer_type: str
-    steps: list[dict] = field(default_factory=list)
-    note: str = ""
+    __slots__ = ("label", "answer", "answer_type", "steps", "note")
 
-    def __post_init__(self) -> None:
-        if self.answer_type not in ANSWER_TYPES:
-            raise ValueError(f"answer_type {self.answer_type!r} is not one of {ANSWER_TYPES}")
+    def __init__(self, label: str, answer: Any, answer_type: str,
+                 steps: list[dict] | None = None, note: str = "") -> None:
+        if answer_type not in ANSWER_TYPES:
+            raise ValueError(f"answer_type {answer_type!r} is not one of {ANSWER_TYPES}")
+        self.label = label
+        self.answer = answer
+        self.answer_type = answer_type
+        self.steps = steps if steps is not None else []
+        self.note = note
+
+    def __repr__(self) -> str:
+        return f"Reading({self.label!r}, {self.answer!r}, {self.answer_type!r})"
 
 
-@dataclass
 class Solution:
     """A question's answer: the reading taken and the labelled alternatives."""
 
-    primary: Reading
-    alternatives: list[Reading] = field(default_factory=list)
+    __slots__ = ("primary", "alternatives")
+
+    def __init__(self, primary: Reading, alternatives: list[Reading] | None = None) -> None:
+        self.primary = primary
+        self.alternatives = alternatives if alternatives is not None else []
 
 
 def to_json(value: Any) -> Any:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from theory.answer import Reading, fmt, to_json
+from theory.answer import GradeError, Reading, fmt, to_json
 from theory.ops import simplify
 from theory.questions import (
     Question,
@@ -32,10 +32,6 @@ from theory.questions import (
 __all__ = ["GradeError", "Tolerance", "compare", "grade_answers"]
 
 NO_ANSWER_WORDS = {"none", "undefined", "empty", "no output", "null", "n/a", "0x0"}
-
-
-class GradeError(ValueError):
-    """The answers cannot be graded (the message names the problem and the fix)."""
 
 
 @dataclass(frozen=True)

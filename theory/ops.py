@@ -17,7 +17,6 @@ the filter is not flipped)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 from numbers import Rational
 
@@ -126,23 +125,27 @@ def _exact_tensor(tensor: object) -> Tensor:
     return _exact(tensor)
 
 
-@dataclass
 class ConvResult:
     """A convolution with everything a worked answer shows.
 
     ``terms[i][j][m]`` lists, per input channel, the ``(input, weight)`` pairs
     that output cell ``(i, j, m)`` sums; ``padded`` is the input after padding.
+    (A plain class: dataclasses cost import time that `grader theory` cannot spare.)
     """
 
-    output: Tensor
-    padded: Tensor
-    pads: tuple[int, int, int, int]
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
-    kernel_shape: tuple[int, int, int, int]
-    input_shape: tuple[int, int, int]
-    terms: list
-    depthwise: bool = False
+    def __init__(self, output: Tensor, padded: Tensor, pads: tuple[int, int, int, int],
+                 stride: tuple[int, int], dilation: tuple[int, int],
+                 kernel_shape: tuple[int, int, int, int], input_shape: tuple[int, int, int],
+                 terms: list, depthwise: bool = False) -> None:
+        self.output = output
+        self.padded = padded
+        self.pads = pads
+        self.stride = stride
+        self.dilation = dilation
+        self.kernel_shape = kernel_shape
+        self.input_shape = input_shape
+        self.terms = terms
+        self.depthwise = depthwise
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
@@ -243,16 +246,18 @@ def depthwise_conv2d(image: Tensor, kernel: Tensor, stride: tuple[int, int] = (1
                       depthwise=True)
 
 
-@dataclass
 class PoolResult:
-    """Pooling with each output cell's window (in-bounds values only) kept."""
+    """Pooling with each output cell's window (in-bounds values only) kept;
+    ``windows[i][j][c]`` holds the values pooled into output cell ``(i, j, c)``."""
 
-    output: Tensor
-    pads: tuple[int, int, int, int]
-    size: tuple[int, int]
-    stride: tuple[int, int]
-    kind: str
-    windows: list  # windows[i][j][c] = values pooled into output cell (i, j, c)
+    def __init__(self, output: Tensor, pads: tuple[int, int, int, int], size: tuple[int, int],
+                 stride: tuple[int, int], kind: str, windows: list) -> None:
+        self.output = output
+        self.pads = pads
+        self.size = size
+        self.stride = stride
+        self.kind = kind
+        self.windows = windows
 
     @property
     def output_shape(self) -> tuple[int, int, int]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -30,21 +29,34 @@ __all__ = ["Question", "ASSIGNMENTS", "BANK", "UnknownQuestion", "get_question",
 ASSIGNMENTS = ("cs577-a4", "ds-ag-021", "practical2", "hw2-mnist")
 
 
-@dataclass(frozen=True)
 class Question:
-    """One theory question; ``kind`` is ``numeric`` (solved) or ``manual`` (a person grades)."""
+    """One theory question; ``kind`` is ``numeric`` (solved) or ``manual`` (a person grades).
 
-    assignment: str
-    qid: str
-    title: str
-    kind: str
-    text: Callable[[dict], str]
-    params: dict = field(default_factory=dict)
-    solver: Callable[[dict], Solution] | None = None
-    vary: Callable[[random.Random], dict] | None = None
-    model_answer: str = ""
-    rubric: str = ""
-    points: float = 1.0
+    A plain class rather than a dataclass, for start-up time (see theory/answer.py).
+    """
+
+    __slots__ = ("assignment", "qid", "title", "kind", "text", "params", "solver", "vary",
+                 "model_answer", "rubric", "points")
+
+    def __init__(self, assignment: str, qid: str, title: str, kind: str,
+                 text: Callable[[dict], str], params: dict | None = None,
+                 solver: Callable[[dict], Solution] | None = None,
+                 vary: Callable[[random.Random], dict] | None = None,
+                 model_answer: str = "", rubric: str = "", points: float = 1.0) -> None:
+        self.assignment = assignment
+        self.qid = qid
+        self.title = title
+        self.kind = kind
+        self.text = text
+        self.params = params if params is not None else {}
+        self.solver = solver
+        self.vary = vary
+        self.model_answer = model_answer
+        self.rubric = rubric
+        self.points = points
+
+    def __repr__(self) -> str:
+        return f"Question({self.assignment!r}, {self.qid!r}, {self.kind!r})"
 
 
 class UnknownQuestion(KeyError):

@@ -7,7 +7,7 @@ also the worked example a student reads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "ShapeError",
@@ -186,8 +186,7 @@ def separable_conv2d_params(fh: int, fw: int, c_in: int, c_out: int, multiplier:
     return fh * fw * c_in * multiplier + c_in * multiplier * c_out + (c_out if use_bias else 0)
 
 
-@dataclass(frozen=True)
-class RFStep:
+class RFStep(NamedTuple):
     """One layer of a receptive-field computation, after that layer."""
 
     kernel: int

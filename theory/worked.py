@@ -5,11 +5,14 @@ with the numbers substituted."""
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from theory.answer import Reading, fmt
-from theory.layers import LayerRow, parse_layers, propagate
 from theory.ops import ConvResult, PoolResult, conv2d, depthwise_conv2d, pool2d
 from theory.shapes import effective_kernel, output_size, resolve_padding
+
+if TYPE_CHECKING:
+    from theory.layers import LayerRow
 
 __all__ = ["conv_reading", "pool_reading", "size_formula", "shape_reading", "params_reading"]
 
@@ -190,6 +193,8 @@ def layer_table(rows: list[LayerRow]) -> dict:
 
 def params_reading(label: str, spec: str) -> Reading:
     """Parameter counts of a layer list (``theory.layers`` syntax), per layer and in total."""
+    from theory.layers import parse_layers, propagate
+
     rows = propagate(parse_layers(spec))
     trainable = sum(r.trainable for r in rows)
     frozen = sum(r.non_trainable for r in rows)

@@ -26,14 +26,87 @@ MATRIX_HELP = (
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
 
+def _plain_coercion(command: Any) -> None:
+    """Gives this verb's str/int/float/Path parameters a plain coercion.
+
+    typer 0.29 coerces every parameter value through a pydantic TypeAdapter,
+    and importing pydantic costs about 0.25 s: more than all of NumPy, and over
+    the start-up budget of `grader theory` (benchmarks/theory_startup.py). Our
+    parameters are plain types that need no validation beyond int()/Path().
+    This uses typer internals, so anything unexpected leaves typer's own path.
+    """
+    try:
+        from typer._click.exceptions import BadParameter
+        from typer._coercion import RuntimeParam
+    except ImportError:
+        return
+
+    class PlainParam(RuntimeParam):
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            kind = self.annotation
+            if isinstance(value, (list, tuple)):
+                return [self._coerce_value(v, param, ctx) for v in value]
+            try:
+                return value if kind is str else kind(value)
+            except (TypeError, ValueError):
+                raise BadParameter(f"{value!r} is not a valid {kind.__name__}", ctx=ctx,
+                                   param=param) from None
+
+    plain = {str: str, int: int, float: float, Path: Path, list[str]: str}
+    for param in getattr(command, "params", []):
+        descriptor = getattr(param, "type_descriptor", None)
+        if getattr(param, "_runtime_param", "absent") is not None or descriptor is None:
+            continue
+        kind = plain.get(descriptor.annotation)
+        if kind is None or descriptor.file_annotation is not None:
+            continue
+        param._runtime_param = PlainParam(parameter_info=descriptor.parameter_info,
+                                          annotation=kind)
+
+
+def skip_coercion_of_missing_values() -> None:
+    """Makes typer leave absent parameter values alone without building a pydantic adapter.
+
+    typer 0.29 builds a pydantic TypeAdapter for every parameter it processes,
+    even the `--help` flag of every group when it is absent; the first one
+    imports pydantic (about 0.25 s). typer's own coercion of a missing value is
+    "None stays None, a missing multi-value is ()", so doing that here changes
+    nothing but the start-up time. grader/cli.py calls this before `app()`;
+    if typer's internals differ, nothing is patched.
+    """
+    try:
+        from typer.core import _TyperParameter
+    except ImportError:
+        return
+    original = getattr(_TyperParameter, "process_value", None)
+    if original is None or getattr(original, "_grader_skips_missing", False):
+        return
+
+    def process_value(self: Any, ctx: Any, value: Any) -> Any:
+        if value is None and getattr(self, "_runtime_param", None) is None:
+            value = () if (self.multiple or self.nargs == -1) else None
+            if self.required and self.value_is_missing(value):
+                return original(self, ctx, value)
+            if self.callback is not None:
+                value = self.callback(ctx, self, value)
+            return value
+        return original(self, ctx, value)
+
+    process_value._grader_skips_missing = True  # type: ignore[attr-defined]
+    _TyperParameter.process_value = process_value
+
+
 class _QuestionGroup(TyperGroup):
     """Lets `grader theory QID` stand for `grader theory show QID`: a first word that is
     not a sub-command is a question id."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
-            return "show", self.commands["show"], args
-        return super().resolve_command(ctx, args)
+            name, command, rest = "show", self.commands["show"], args
+        else:
+            name, command, rest = super().resolve_command(ctx, args)
+        _plain_coercion(command)
+        return name, command, rest
 
 
 app = typer.Typer(
@@ -64,7 +137,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Runs a solver call and turns its errors into a one-line message and exit 2: a
     user's typo must never end in a traceback."""
-    from theory.grade import GradeError
+    from theory.answer import GradeError
     from theory.questions import UnknownQuestion
     from theory.shapes import ShapeError
 
@@ -79,7 +152,7 @@ def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
 
 
 def _print_json(obj: Any) -> None:
