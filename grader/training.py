@@ -118,6 +118,7 @@ class TrainResult:
     mixed_precision: bool
     trained_by: str
     samples: dict[str, int]
+    num_classes: int = 0
     from_logits: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -410,9 +411,34 @@ def _callbacks(spec: AccuracySpec, x_val, y_val, num_classes: int, state: dict, 
                 self.model.stop_training = True
 
     callbacks = [Guard()]
-    if progress:
+    if callable(progress):
+        callbacks.append(_EventProgress(progress, spec.epochs, steps_per_epoch))
+    elif progress:
         callbacks.append(_rich_progress_class()(spec.epochs, steps_per_epoch))
     return callbacks
+
+
+def _EventProgress(send, epochs: int, steps: int):  # noqa: N802 (builds a Callback)
+    """Reports progress as small dicts to ``send`` (the verify worker forwards
+    them to the parent, which draws the bar), at most four times a second."""
+    import keras
+
+    class EventProgress(keras.callbacks.Callback):
+        last = 0.0
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.monotonic()
+            if now - self.last > 0.25 or batch + 1 == steps:
+                self.last = now
+                loss = (logs or {}).get("loss")
+                send({"epoch": self.epoch + 1, "epochs": epochs, "batch": batch + 1,
+                      "steps": steps, "loss": None if loss is None else float(loss)})
+
+    return EventProgress()
 
 
 def _rich_progress_class():
@@ -487,7 +513,7 @@ def _setup_device(spec: AccuracySpec, require_gpu: bool, notes: list[str]):
 
 def train_and_evaluate(model_path: str | os.PathLike, spec: AccuracySpec | dict,
                        data_dir: str | os.PathLike | None = None, *,
-                       data: Dataset | None = None, progress: bool | None = None,
+                       data: Dataset | None = None, progress: Any = None,
                        require_gpu: bool = False) -> TrainResult:
     """Rebuilds ``model_path``'s model with fresh seeded weights, trains it with
     the spec's hyper-parameters and evaluates it on the test split.
@@ -496,6 +522,10 @@ def train_and_evaluate(model_path: str | os.PathLike, spec: AccuracySpec | dict,
     reports the check as skipped), `grader.device.GpuRequired` when
     ``require_gpu`` is set and there is no GPU, and `ValueError` with the fix
     when the model cannot be rebuilt or does not fit the data.
+
+    ``progress``: True draws a rich progress bar on stderr, a callable receives
+    ``{"epoch", "epochs", "batch", "steps", "loss"}`` dicts a few times a second,
+    None draws the bar only when stderr is a terminal.
     """
     spec = spec if isinstance(spec, AccuracySpec) else AccuracySpec.from_dict(spec)
     if spec.trained_by == "student":
@@ -543,26 +573,28 @@ def train_and_evaluate(model_path: str | os.PathLike, spec: AccuracySpec | dict,
         epochs_planned=spec.epochs, stopped=state["stopped"], train_seconds=train_seconds,
         eval_seconds=eval_seconds, device=str(dev), mixed_precision=mixed, trained_by="grader",
         samples={"train": len(x_train), "validation": len(x_val), "test": len(x_test)},
-        from_logits=from_logits, notes=notes,
+        num_classes=data.num_classes, from_logits=from_logits, notes=notes,
     )
 
 
 def evaluate_saved_model(model_path: str | os.PathLike, spec: AccuracySpec | dict,
                          data_dir: str | os.PathLike | None = None, *,
-                         data: Dataset | None = None, progress: bool | None = None,
-                         require_gpu: bool = False) -> TrainResult:
+                         data: Dataset | None = None, progress: Any = None,
+                         require_gpu: bool = False, model: Any = None) -> TrainResult:
     """Evaluates the weights a student's own training saved, on the test split
-    the build worker never had. Loads with ``safe_mode=True``."""
+    the build worker never had. Loads with ``safe_mode=True`` (or takes the
+    ``model`` the verify worker already loaded that way)."""
     import keras
 
     spec = spec if isinstance(spec, AccuracySpec) else AccuracySpec.from_dict(spec)
     notes: list[str] = []
     dev, mixed = _setup_device(spec, require_gpu, notes)
-    try:
-        model = keras.models.load_model(model_path, safe_mode=True, compile=False)
-    except Exception as err:
-        raise ValueError(f"{model_path}: cannot load the trained model with safe_mode "
-                         f"({type(err).__name__}: {err})") from err
+    if model is None:
+        try:
+            model = keras.models.load_model(model_path, safe_mode=True, compile=False)
+        except Exception as err:
+            raise ValueError(f"{model_path}: cannot load the trained model with safe_mode "
+                             f"({type(err).__name__}: {err})") from err
     data = data if data is not None else _load(spec, data_dir, model)
     splits = split_for_training(data, spec)
     shape = _input_shape(model)
@@ -576,5 +608,6 @@ def evaluate_saved_model(model_path: str | os.PathLike, spec: AccuracySpec | dic
         passed=value >= spec.threshold, accuracy=accuracy, macro_f1=f1, val_metric=None,
         epochs_run=0, epochs_planned=0, stopped="not_trained", train_seconds=0.0,
         eval_seconds=time.monotonic() - start, device=str(dev), mixed_precision=mixed,
-        trained_by="student", samples={"test": len(x_test)}, notes=notes,
+        trained_by="student", samples={"test": len(x_test)}, num_classes=data.num_classes,
+        notes=notes,
     )

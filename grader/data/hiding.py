@@ -1,0 +1,107 @@
+"""Keeping the datasets, and above all their test labels, out of the build
+worker's reach.
+
+The scrubbed environment already drops ``$GRADER_DATA`` and gives the worker
+its own HOME, but the files are still on disk: Debian installs Fashion-MNIST
+world-readable under ``/usr/share/datasets``. `hide_prefix` returns a command
+prefix that starts the worker
+
+1. in a user + mount namespace where every data root (``--data-dir``,
+   ``$GRADER_DATA``, the real Keras cache, the system locations) is covered by
+   an empty, read-only tmpfs, and then
+2. in a nested user + mount + PID namespace, so those covering mounts are
+   locked (a process there cannot unmount them to look beneath, even as its
+   namespace's root) and ``/proc`` shows only the worker's own processes (the
+   verify worker's memory, which holds the test set, is out of sight).
+
+Unprivileged user namespaces make this work without root; where the kernel or
+a container forbids them, `hide_prefix` returns None and the caller says that
+the data could not be hidden.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from grader.data.locations import search_roots
+
+# Run by `sh -c` inside the outer namespaces. Arguments: dirs to cover, then
+# files to cover, each list ended by "--", then the worker's argv.
+_SCRIPT = r"""
+set -e
+while [ "$1" != "--" ]; do mount -t tmpfs -o ro,size=4k,mode=0555 grader-hidden "$1"; shift; done
+shift
+while [ "$1" != "--" ]; do mount --bind /dev/null "$1"; shift; done
+shift
+exec unshare --user --map-root-user --mount --pid --fork --mount-proc --kill-child "$@"
+"""
+
+# Entries a data root may hold, for roots that cannot be covered whole
+# because they also hold the grader's own scratch space (e.g. GRADER_DATA=/tmp).
+_DATASET_ENTRIES = ("fashion-mnist", "fashion_mnist", "mnist", "mnist.npz", "cifar-10-batches-py",
+                    "cifar-10-batches-py-target", "cifar-10-python.tar.gz", "cifar10",
+                    "cats-dogs", "chest_xray", "chest-xray")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def paths_to_hide(data_dir: str | os.PathLike | None,
+                  keep: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(folders, files) to cover: each existing data root, or, when a root
+    contains a folder in ``keep`` (the worker's scratch space), the dataset
+    entries inside it."""
+    folders: list[Path] = []
+    files: list[Path] = []
+    for root in search_roots(data_dir):
+        if not root.exists():
+            continue
+        if any(_inside(k, root) for k in keep) or root.resolve() == Path("/"):
+            for name in _DATASET_ENTRIES:
+                entry = root / name
+                if entry.is_dir():
+                    folders.append(entry.resolve())
+                elif entry.is_file():
+                    files.append(entry.resolve())
+        elif root.is_dir():
+            folders.append(root.resolve())
+    unique_folders = sorted(set(folders))
+    # A folder inside another covered folder is already hidden (and its mount point would be too).
+    folders = [f for f in unique_folders
+               if not any(f != o and _inside(f, o) for o in unique_folders)]
+    files = [f for f in sorted(set(files)) if not any(_inside(f, o) for o in folders)]
+    return folders, files
+
+
+@functools.lru_cache(maxsize=1)
+def namespaces_available() -> bool:
+    """Whether this machine lets us build the namespaces (probed once, ~10 ms)."""
+    if shutil.which("unshare") is None:
+        return False
+    probe = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+             "mount -t tmpfs none /mnt 2>/dev/null || mount -t tmpfs none /tmp && "
+             "exec unshare --user --map-root-user --mount --pid --fork --mount-proc true"]
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path]) -> list[str] | None:
+    """The argv prefix that starts a command with the data roots hidden, or
+    None when namespaces are unavailable here."""
+    if not namespaces_available():
+        return None
+    folders, files = paths_to_hide(data_dir, keep)
+    return ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private",
+            "sh", "-c", _SCRIPT, "grader-hide",
+            *map(str, folders), "--", *map(str, files), "--"]
