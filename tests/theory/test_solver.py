@@ -12,7 +12,7 @@ from theory import shapes
 from theory.layers import parse_layers, propagate
 from theory.ops import conv2d, filters_from_2d, pool2d, stack_channels
 from theory.parse import parse_channels, parse_matrix
-from theory.questions import BANK, get_question, solve, solution_json, variant_params
+from theory.questions import BANK, get_question, solution_json, solve, variant_params
 from theory.shapes import ShapeError
 
 CS577_I = stack_channels([[[1] * 4] * 4, [[2] * 4] * 4, [[v] * 4 for v in (1, 2, 3, 4)]])
