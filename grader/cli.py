@@ -28,6 +28,9 @@ def _register() -> None:
 
     app.add_typer(batch.app, name="batch")
     app.command("collect")(batch.collect)
+    from grader.commands import reference
+
+    app.add_typer(reference.app, name="reference")
 
 
 _register()

@@ -30,7 +30,10 @@ def make_datasets(train_dir: str | Path, val_dir: str | Path,
 
 
 def augmentation() -> keras.Sequential:
-    """A Sequential of random layers: rotation, translation, shear, zoom, horizontal flip."""
+    """A Sequential of random layers: rotation, translation, shear, zoom, horizontal flip.
+    The model must load with keras.saving.load_model(safe_mode=True): in Keras 3.15
+    give RandomShear explicit ranges, e.g. x_factor=(0.0, 0.1), since a scalar
+    factor does not survive saving."""
     raise NotImplementedError("q9_directory_training.py: augmentation is not implemented yet")
 
 
