@@ -46,6 +46,10 @@ def _task_scores(data: dict) -> tuple[dict[str, float], dict[str, float], list[t
         task = tags[0]
         scores[task] = scores.get(task, 0.0) + float(test.get("score", 0))
         out_of[task] = out_of.get(task, 0.0) + float(test.get("max_score", 0))
+        # A skipped check (accuracy under --static) or one a person grades says
+        # nothing about how many students passed it.
+        if (test.get("grader") or {}).get("state") in ("skipped", "manual"):
+            continue
         checks.append((task, test.get("name", "?"), test.get("status") == "passed",
                        float(test.get("max_score", 0))))
     return scores, out_of, checks
@@ -100,6 +104,9 @@ def build(run: Path, state: RunState | None = None) -> Gradebook:
     checks = (check_frame.groupby(["task", "check"], sort=False)
               .agg(graded=("passed", "size"), passed=("passed", "sum"))
               .reset_index())
+    # Tasks in gradebook order; checks of one task in the order the results list them.
+    checks = checks.sort_values("task", key=lambda col: col.map(tasks.index), kind="stable")
+    checks = checks.reset_index(drop=True)
     checks["passed"] = checks["passed"].astype(int)
     checks["pass_rate"] = checks["passed"] / checks["graded"]
 

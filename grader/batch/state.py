@@ -90,7 +90,8 @@ def run_state(run: Path, use_squeue: bool = True) -> RunState:
                                          data.get("max_score"), batch.get("job", "")))
         elif task is not None:
             state = "pending" if task.state == "PENDING" else "running"
-            students.append(StudentState(entry, state, task.state.lower(),
+            detail = "" if task.state in ("PENDING", "RUNNING") else task.state.lower()
+            students.append(StudentState(entry, state, detail,
                                          job=f"{task.job_id}_{task.index}"))
         elif failed_path(run, entry.student).exists():
             record = json.loads(failed_path(run, entry.student).read_text())

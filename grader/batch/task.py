@@ -120,16 +120,36 @@ def _unpack_zip(zip_path: Path, into: Path) -> Path:
     return into
 
 
-def prepare(entry: manifest.Entry, scratch: Path) -> Path:
-    """The folder `grader check` should grade for this manifest entry."""
+def prepare(entry: manifest.Entry, scratch: Path, notebook_name: str | None = None) -> Path:
+    """The folder `grader check` should grade for this manifest entry.
+
+    A lone notebook (`alice.ipynb`) is graded under the notebook name the spec
+    expects (`cnn.ipynb`) when the spec names exactly one.
+    """
     if entry.kind == "folder":
         return entry.path
     if entry.kind == "notebook":
         target = scratch / entry.student
         target.mkdir()
-        shutil.copy2(entry.path, target / entry.path.name)
+        shutil.copy2(entry.path, target / (notebook_name or entry.path.name))
         return target
     return _unpack_zip(entry.path, scratch / entry.student)
+
+
+def _spec_notebook_name(assignment: str) -> str | None:
+    """The one .ipynb entry file the assignment's spec names, if exactly one."""
+    from grader.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(assignment)
+    except SpecError:
+        return None  # grader check will say what is wrong with the spec
+    names = set()
+    for task in spec.tasks:
+        files = task["entry"]["file"]
+        names.update(f for f in ([files] if isinstance(files, str) else files)
+                     if f.endswith(".ipynb"))
+    return names.pop() if len(names) == 1 else None
 
 
 def _find_entry(run: Path, index: int) -> manifest.Entry:
@@ -174,7 +194,7 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
     started = time.time()
     try:
         try:
-            folder = prepare(entry, scratch)
+            folder = prepare(entry, scratch, _spec_notebook_name(plan.assignment))
         except (ValueError, OSError, zipfile.BadZipFile) as exc:
             return _fail(run, entry, ids, f"could not unpack the submission: {exc}", None, None)
         cmd = [sys.executable, "-m", "grader", "check", str(folder),

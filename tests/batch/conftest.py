@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[2]
 DAEMONS = ("/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd")
 CLIENTS = ("munge", "sbatch", "squeue", "scancel", "sinfo")
 
@@ -75,6 +77,11 @@ class SlurmCluster:
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(list(args), env=self.env, capture_output=True, text=True,
                               timeout=60, check=check)
+
+    def grader(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Runs `python -m grader ARGS` as a user on the login node would, against this cluster."""
+        return subprocess.run([sys.executable, "-m", "grader", *args], env=self.env,
+                              cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
     def active_tasks(self, job_id: str) -> dict[int, str]:
         """index -> state for the array tasks of JOB that squeue still lists."""

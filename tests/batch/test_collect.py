@@ -1,0 +1,114 @@
+"""`grader collect` on a run directory whose tasks have finished, failed or
+never run: the gradebook, its summary and the CSV an LMS imports. The results
+files are written in the format `grader check --json` produces and are
+validated against grader/schemas/results.schema.json first."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def result(scores: dict[str, tuple[float, float, str]]) -> dict:
+    """A results file: {check name: (score, max_score, state)}; the task is the prefix."""
+    tests = []
+    for name, (score, max_score, state) in scores.items():
+        task, check = name.split(": ")
+        tests.append({"name": name, "score": score, "max_score": max_score,
+                      "status": "passed" if state in ("passed", "skipped") else "failed",
+                      "output": "", "visibility": "visible", "tags": [task, check],
+                      "grader": {"state": state, "check": check}})
+    return {"score": sum(t["score"] for t in tests),
+            "max_score": sum(t["max_score"] for t in tests),
+            "execution_time": 9.5, "output": "", "tests": tests,
+            "grader": {"assignment": "practical2", "exit_code": 0, "complete": True}}
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of the rich tables in TEXT, as lists of stripped cells."""
+    return [[cell.strip() for cell in line.strip().strip("│").split("│")]
+            for line in text.splitlines() if line.startswith("│")]
+
+
+@pytest.fixture
+def run(grader, tmp_path) -> Path:
+    subs = tmp_path / "subs"
+    for student in ("ann", "ben", "cat", "dan", "eve"):
+        (subs / student).mkdir(parents=True)
+        (subs / student / "cnn.py").write_text("MODEL_NUMBER = 1\n")
+    run = tmp_path / "run"
+    proc = grader("batch", "plan", str(subs), "--assignment", "practical2", "--out", str(run))
+    assert proc.returncode == 0, proc.stderr
+    schema = json.loads((REPO / "grader" / "schemas" / "results.schema.json").read_text())
+    checks = ("model1: architecture", "model1: accuracy", "model2: architecture",
+              "model2: params")
+    skipped = (0, 0, "skipped")  # accuracy under --static
+    graded = {
+        "ann": result(dict(zip(checks, [(2, 2, "passed"), skipped, (4, 4, "passed"),
+                                        (2, 2, "passed")], strict=True))),
+        "ben": result(dict(zip(checks, [(0, 2, "failed"), skipped, (4, 4, "passed"),
+                                        (0, 2, "failed")], strict=True))),
+        "cat": result(dict(zip(checks, [(2, 2, "passed"), skipped, (0, 4, "error"),
+                                        (0, 2, "error")], strict=True))),
+    }
+    for student, data in graded.items():
+        jsonschema.validate(data, schema)
+        (run / "results" / f"{student}.json").write_text(json.dumps(data))
+    # dan's task ran and could not grade; eve's was never run.
+    (run / "failed" / "dan.json").write_text(json.dumps(
+        {"student": "dan", "reason": "grader check exited 2: cnn.py not found", "exit_code": 2}))
+    return run
+
+
+def test_gradebook_has_a_row_per_student_and_a_column_per_task(grader, run, tmp_path):
+    out = tmp_path / "gradebook.csv"
+    proc = grader("collect", str(run), "--csv", str(out))
+    # Exit 1: the gradebook is written, but not everyone has a grade.
+    assert proc.returncode == 1, proc.stderr
+    with out.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [
+        ["student", "model1", "model2", "total", "max_score", "state"],
+        ["ann", "2", "6", "8", "8", "done"],
+        ["ben", "0", "4", "4", "8", "done"],
+        ["cat", "2", "0", "2", "8", "done"],
+        ["dan", "", "", "", "", "failed"],
+        ["eve", "", "", "", "", "missing"],
+    ]
+
+
+def test_summary_gives_mean_median_and_pass_rate_per_check(grader, run):
+    proc = grader("collect", str(run))
+    rows = table_rows(proc.stdout)
+
+    # task, out of, graded, mean, median, min, max
+    assert ["model1", "2", "3", "1.33", "2.00", "0.00", "2.00"] in rows
+    assert ["model2", "6", "3", "3.33", "4.00", "0.00", "6.00"] in rows
+    assert ["total", "8", "3", "4.67", "4.00", "2.00", "8.00"] in rows
+    # Pass rates count graded students; the skipped accuracy check is left out.
+    assert ["model1", "model1: architecture", "2/3", "67%"] in rows
+    assert ["model2", "model2: params", "1/3", "33%"] in rows
+    assert "accuracy" not in proc.stdout
+
+
+def test_students_without_a_grade_are_listed_with_the_reason(grader, run):
+    proc = grader("collect", str(run))
+    assert "2 students without a grade" in proc.stdout
+    assert "grader check exited 2: cnn.py not found" in proc.stdout
+    assert "never ran" in proc.stdout
+
+
+def test_status_counts_each_state(grader, run):
+    proc = grader("batch", "status", str(run), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["counts"] == {"done": 3, "failed": 1, "running": 0, "pending": 0, "missing": 1}
+    by_student = {s["student"]: s for s in report["students"]}
+    assert (by_student["ann"]["score"], by_student["ann"]["max_score"]) == (8, 8)
+    assert by_student["dan"]["reason"] == "grader check exited 2: cnn.py not found"
