@@ -1,0 +1,469 @@
+"""Visual tasks: activation maps, filter visualisation by gradient ascent, Grad-CAM.
+
+Split across the trust boundary like everything else:
+
+``produce(model, check, load_function, out_dir, task_id)`` runs in the build
+    worker, where student code may run. It calls the student's function on the
+    model the builder just returned (and the build worker saved) and a fixed
+    probe image, and stores the raw outputs in ``<task>.visual/outputs.npz``
+    (plus the student's own figure, when the spec names a figure function).
+    Nothing it records is trusted.
+
+``run(ctx)`` runs in the verify worker. It recomputes everything that decides
+    the score from the saved model (loaded with safe_mode) and the same probe
+    image, compares the student's arrays with it, and renders PNGs of what the
+    student's functions produced next to the outputs, so a person can look.
+
+The spec's ``checks.visual`` keys: ``kind`` (``grad_cam``, ``activation_maps``,
+``filter_pattern``), ``file`` and ``function`` (the student's function),
+``image_shape``; for Grad-CAM ``class_index`` or ``class_indices`` and
+optionally ``figure_function``; for activation maps optionally
+``layer_names`` (default: the first two Conv2D layers); for filter patterns
+optionally ``layer_name`` (default: the first Conv2D layer), ``filter_index``
+(default 0) and ``steps`` (default 30). Thresholds, with their defaults:
+``min_correlation`` 0.9 (Grad-CAM: Pearson correlation with the reference map
+of the same model, image and class), ``atol`` 1e-4 (activation maps, relative
+to the layer's largest activation).
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CheckResult = dict[str, Any]
+DEFAULT_MIN_CORRELATION = 0.9
+DEFAULT_ATOL = 1e-4
+OUTPUTS = "outputs.npz"
+META = "meta.json"
+
+
+def probe_image(shape: tuple[int, ...] | list[int], seed: int = 0) -> np.ndarray:
+    """A deterministic, smooth test image in [0, 1] of ``shape`` (H, W, C):
+    a few soft blobs over a gentle gradient, plus light noise, so that
+    convolution filters respond in some places and not in others.
+
+    >>> img = probe_image((8, 6, 1)); img.shape, img.dtype.name, bool(img.min() >= 0)
+    ((8, 6, 1), 'float32', True)
+    """
+    h, w, c = (int(s) for s in shape)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.zeros((h, w, c), dtype=np.float32)
+    for ch in range(c):
+        plane = 0.3 * (xx / max(w - 1, 1)) + 0.2 * (yy / max(h - 1, 1))
+        for _ in range(3):
+            cy, cx = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w
+            sigma = rng.uniform(0.08, 0.2) * max(h, w)
+            plane += rng.uniform(0.5, 1.0) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2)
+                                                     / (2 * sigma ** 2))
+        plane += 0.05 * rng.standard_normal((h, w))
+        img[..., ch] = plane
+    img -= img.min()
+    img /= max(float(img.max()), 1e-6)
+    return img.astype(np.float32)
+
+
+def _conv_layer_names(model) -> list[str]:
+    import keras
+
+    return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def _classes(check: dict[str, Any]) -> list[int]:
+    if "class_indices" in check:
+        return [int(c) for c in check["class_indices"]]
+    return [int(check.get("class_index", 0))]
+
+
+def plan(model, check: dict[str, Any]) -> dict[str, Any]:
+    """The exact calls both workers agree on, from the spec and the model's
+    layer names (a public fact of the saved file)."""
+    kind = check["kind"]
+    convs = _conv_layer_names(model)
+    shape = list(check.get("image_shape") or model.input_shape[1:])
+    out: dict[str, Any] = {"kind": kind, "image_shape": shape, "seed": int(check.get("seed", 0))}
+    if kind == "grad_cam":
+        out["classes"] = _classes(check)
+    elif kind == "activation_maps":
+        out["layer_names"] = list(check.get("layer_names") or convs[:2])
+    elif kind == "filter_pattern":
+        out["layer_name"] = check.get("layer_name") or (convs[0] if convs else None)
+        out["filter_index"] = int(check.get("filter_index", 0))
+        out["steps"] = int(check.get("steps", 30))
+    else:
+        raise ValueError(f"visual check: unknown kind {kind!r}")
+    return out
+
+
+def start_image(shape, seed: int) -> np.ndarray:
+    """Gradient ascent starts from grey with a little noise, as is customary:
+    every filter then sees a mixture of positive and negative inputs."""
+    rng = np.random.default_rng(seed + 1)
+    return np.clip(0.5 + 0.1 * rng.standard_normal(shape), 0.0, 1.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- build side
+
+
+def produce(model, check: dict[str, Any], load_function: Callable[[str], Callable],
+            out_dir: str | Path, task_id: str) -> dict[str, Any]:
+    """Runs the student's visual function(s) in the build worker and stores
+    what they return. Never raises: an error is recorded for the verify side."""
+    folder = Path(out_dir) / f"{task_id}.visual"
+    folder.mkdir(parents=True, exist_ok=True)
+    where = f"{check.get('file', '?')}: {check.get('function', '?')}"
+    record: dict[str, Any] = {"folder": str(folder.resolve()), "error": None, "figure": None}
+    try:
+        calls = plan(model, check)
+    except Exception as err:
+        record["error"] = f"cannot plan the visual check: {err}"
+        return record
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        function = load_function(check["function"])
+        image = probe_image(calls["image_shape"], calls["seed"])
+        if calls["kind"] == "grad_cam":
+            for c in calls["classes"]:
+                arrays[f"cam_{c}"] = np.asarray(function(model, image.copy(), c), dtype=np.float32)
+        elif calls["kind"] == "activation_maps":
+            maps = function(model, image.copy(), list(calls["layer_names"]))
+            if not isinstance(maps, dict):
+                raise TypeError(f"returned {type(maps).__name__}, not a dict of layer name -> "
+                                "array")
+            for name, value in maps.items():
+                arrays[f"act_{name}"] = np.asarray(value, dtype=np.float32)
+        else:
+            start = start_image(calls["image_shape"], calls["seed"])
+            arrays["pattern"] = np.asarray(
+                function(model, calls["layer_name"], calls["filter_index"], start.copy(),
+                         steps=calls["steps"]), dtype=np.float32)
+    except NotImplementedError:
+        record["error"] = f"{where} is not implemented yet (it raises NotImplementedError)"
+        record["not_implemented"] = True
+    except BaseException as err:
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        text = "".join(traceback.format_exception_only(type(err), err)).strip()
+        record["error"] = f"{where} raised {text}; call it yourself on your model and fix it"
+    if arrays:
+        np.savez(folder / OUTPUTS, **arrays)
+        record["outputs"] = str((folder / OUTPUTS).resolve())
+    figure_fn = check.get("figure_function")
+    if figure_fn and calls["kind"] == "grad_cam" and record["error"] is None:
+        target = folder / "student_figure.png"
+        try:
+            images = np.stack([probe_image(calls["image_shape"], calls["seed"] + i)
+                               for i in range(len(calls["classes"]))])
+            load_function(figure_fn)(model, images, list(calls["classes"]), str(target))
+            record["figure"] = str(target.resolve()) if target.is_file() else None
+            if record["figure"] is None:
+                record["figure_error"] = f"{check['file']}: {figure_fn} wrote no file at {target}"
+        except NotImplementedError:
+            record["figure_error"] = f"{check['file']}: {figure_fn} is not implemented yet"
+        except BaseException as err:
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            record["figure_error"] = f"{check['file']}: {figure_fn} raised {err!r}"
+    (folder / META).write_text(json.dumps(record))
+    return record
+
+
+# --------------------------------------------------------------------------- reference maths
+
+
+def _trace(model, batch, layer_name: str):
+    """(the named layer's output, the last layer's input, the model's output),
+    running a Sequential layer by layer: a Sequential grown with add() keeps
+    stale tensors in layer.output, which can disconnect a probe model."""
+    import keras
+
+    if isinstance(model, keras.Sequential):
+        x, found, head_input = batch, None, None
+        for i, layer in enumerate(model.layers):
+            if i == len(model.layers) - 1:
+                head_input = x
+            x = layer(x, training=False)
+            if layer.name == layer_name:
+                found = x
+        if found is None:
+            raise ValueError(f"the model has no layer named {layer_name!r}")
+        return found, head_input, x
+    probe = keras.Model(model.inputs[0], [model.get_layer(layer_name).output,
+                                          model.layers[-1].input, model.outputs[0]])
+    return probe(batch, training=False)
+
+
+def reference_grad_cam(model, image: np.ndarray, class_index: int, layer_name: str | None = None,
+                       use_logit: bool = True) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al.): the chosen conv layer's feature maps A^k
+    weighted by the spatial mean of d score / d A^k, summed over channels,
+    ReLU, bilinearly resized to the image, divided by its maximum (all zeros
+    when nothing is positive). ``score`` is the output layer's pre-activation
+    (logit) when ``use_logit`` and the head is a Dense layer, else the output;
+    for a single sigmoid unit, class 0 is the negated score."""
+    import keras
+    import tensorflow as tf
+
+    convs = _conv_layer_names(model)
+    layer_name = layer_name or (convs[-1] if convs else None)
+    if layer_name is None:
+        raise ValueError("the model has no Conv2D layer; Grad-CAM needs one")
+    head = model.layers[-1]
+    logit_ok = use_logit and isinstance(head, keras.layers.Dense)
+    batch = tf.convert_to_tensor(np.asarray(image, np.float32)[None])
+    with tf.GradientTape() as tape:
+        maps, head_input, output = _trace(model, batch, layer_name)
+        scores = tf.matmul(head_input, head.kernel) + head.bias if logit_ok else output
+        if scores.shape[-1] == 1:
+            score = scores[:, 0] if class_index == 1 else -scores[:, 0]
+        else:
+            score = scores[:, class_index]
+    grads = tape.gradient(score, maps)
+    weights = tf.reduce_mean(grads, axis=(1, 2))
+    cam = tf.nn.relu(tf.einsum("bhwc,bc->bhw", maps, weights))[0]
+    cam = tf.image.resize(cam[..., None], image.shape[:2], method="bilinear")[..., 0].numpy()
+    peak = float(cam.max())
+    return np.zeros(image.shape[:2], np.float32) if peak <= 0 else (cam / peak).astype(np.float32)
+
+
+def layer_output(model, image: np.ndarray, layer_name: str) -> np.ndarray:
+    import tensorflow as tf
+
+    out, _, _ = _trace(model, tf.convert_to_tensor(np.asarray(image, np.float32)[None]),
+                       layer_name)
+    return np.asarray(out)[0]
+
+
+def filter_mean_activation(model, image: np.ndarray, layer_name: str, index: int) -> float:
+    return float(layer_output(model, image, layer_name)[..., index].mean())
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two maps (1.0 when both are constant and equal)."""
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    sa, sb = a.std(), b.std()
+    if sa < 1e-12 or sb < 1e-12:
+        return 1.0 if (sa < 1e-12 and sb < 1e-12 and np.allclose(a, b, atol=1e-6)) else 0.0
+    return float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _colormap(values: np.ndarray) -> np.ndarray:
+    v = np.clip(np.nan_to_num(values), 0.0, 1.0)[..., None]
+    rgb = [np.clip(1.5 - np.abs(4 * v - k), 0, 1) for k in (3, 2, 1)]
+    return (np.concatenate(rgb, axis=-1) * 255).astype(np.uint8)
+
+
+def _to_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.clip(np.nan_to_num(image), 0, 1)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    return (image[..., :3] * 255).astype(np.uint8)
+
+
+def _normalise(a: np.ndarray) -> np.ndarray:
+    a = np.nan_to_num(a.astype(np.float32))
+    lo, hi = float(a.min()), float(a.max())
+    return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+
+
+def save_png(array: np.ndarray, path: Path, min_side: int = 128) -> str:
+    """Writes uint8 (H, W, 3) as PNG, enlarged (nearest) so small maps are visible."""
+    from PIL import Image
+
+    scale = max(1, min_side // max(1, min(array.shape[:2])))
+    img = Image.fromarray(array).resize((array.shape[1] * scale, array.shape[0] * scale),
+                                        Image.Resampling.NEAREST)
+    img.save(path)
+    return str(path)
+
+
+def _grid(maps: np.ndarray, columns: int = 8, limit: int = 16) -> np.ndarray:
+    tiles = [_colormap(_normalise(maps[..., i])) for i in range(min(limit, maps.shape[-1]))]
+    h, w = maps.shape[:2]
+    rows = []
+    for start in range(0, len(tiles), columns):
+        row = tiles[start:start + columns]
+        row += [np.zeros((h, w, 3), np.uint8)] * (columns - len(row))
+        rows.append(np.concatenate(row, axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+# --------------------------------------------------------------------------- verify side
+
+
+def _bad_array(name: str, value: np.ndarray, shape: tuple) -> str | None:
+    if tuple(value.shape) != tuple(shape):
+        return f"{name} has shape {tuple(value.shape)}, expected {tuple(shape)}"
+    if not np.all(np.isfinite(value)):
+        return f"{name} holds NaN or infinite values"
+    return None
+
+
+def run(ctx: Any) -> CheckResult:
+    """The verify worker's visual check; reads what `produce` stored."""
+    check, model = ctx.check, ctx.model
+    record = (getattr(ctx, "notes", None) or {}).get("visual")
+    where = f"{check.get('file', '?')}: {check.get('function', '?')}"
+    if record is None:
+        return {"state": "error", "message": f"{where}: the build worker produced no visual "
+                "outputs for this task"}
+    if record.get("error"):
+        state = "not_implemented" if record.get("not_implemented") else "failed"
+        return {"state": state, "message": record["error"], "fraction": 0.0}
+    try:
+        calls = plan(model, check)
+    except ValueError as err:
+        return {"state": "error", "message": str(err)}
+    folder = Path(record["folder"])
+    try:
+        with np.load(folder / OUTPUTS, allow_pickle=False) as f:
+            outputs = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as err:
+        return {"state": "error", "message": f"{where}: outputs unreadable ({err})"}
+    kind = calls["kind"]
+    checker = {"grad_cam": _check_grad_cam, "activation_maps": _check_activation_maps,
+               "filter_pattern": _check_filter_pattern}[kind]
+    result = checker(model, check, calls, outputs, folder, where)
+    if kind == "grad_cam" and check.get("figure_function"):
+        result = _check_figure(result, record, check)
+    result.setdefault("details", {})["images"] = sorted(
+        str(p) for p in folder.glob("*.png"))
+    return result
+
+
+def _check_grad_cam(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:
+    threshold = float(check.get("min_correlation", DEFAULT_MIN_CORRELATION))
+    image = probe_image(calls["image_shape"], calls["seed"])
+    problems, per_class, agreeing = [], {}, 0
+    for c in calls["classes"]:
+        cam = outputs.get(f"cam_{c}")
+        if cam is None:
+            problems.append(f"no map for class {c}")
+            continue
+        bad = _bad_array(f"the map for class {c}", cam, image.shape[:2])
+        if bad is None and (cam.min() < -1e-6 or cam.max() > 1 + 1e-6):
+            bad = f"the map for class {c} spans [{cam.min():.3g}, {cam.max():.3g}], not [0, 1]"
+        if bad:
+            problems.append(bad)
+            continue
+        # The docstring asks for the logit; a probability-based map is accepted too.
+        refs = {"logit": reference_grad_cam(model, image, c, use_logit=True),
+                "output": reference_grad_cam(model, image, c, use_logit=False)}
+        scores = {k: correlation(cam, r) for k, r in refs.items()}
+        best = max(scores, key=scores.get)
+        per_class[str(c)] = {"correlation": round(scores[best], 4), "score": best}
+        save_png(np.concatenate([_to_rgb(image), _colormap(cam), _colormap(refs[best])], axis=1),
+                 folder / f"grad_cam_class{c}_student_vs_reference.png")
+        if scores[best] < threshold:
+            problems.append(f"class {c}: correlation with the reference Grad-CAM "
+                            f"{scores[best]:.3f} < {threshold}")
+        else:
+            agreeing += 1
+    fraction = agreeing / max(1, len(calls["classes"]))
+    details = {"classes": per_class, "min_correlation": threshold}
+    if problems:
+        return {"state": "failed", "message": f"{where}: " + "; ".join(problems),
+                "fraction": fraction, "details": details,
+                "hints": ["weight the last conv layer's maps by the spatial mean of the class "
+                          "score's gradient, sum over channels, ReLU, resize to the image, "
+                          "divide by the maximum"]}
+    summary = ", ".join(f"class {c}: r={v['correlation']:.3f}" for c, v in per_class.items())
+    return {"state": "passed", "message": f"{where}: Grad-CAM agrees with the reference "
+            f"(Pearson r >= {threshold}; {summary})", "fraction": 1.0, "details": details}
+
+
+def _check_activation_maps(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:
+    atol = float(check.get("atol", DEFAULT_ATOL))
+    image = probe_image(calls["image_shape"], calls["seed"])
+    problems, seen = [], {}
+    for name in calls["layer_names"]:
+        got = outputs.get(f"act_{name}")
+        if got is None:
+            problems.append(f"no activations for layer {name!r}")
+            continue
+        want = layer_output(model, image, name)
+        bad = _bad_array(f"layer {name!r}", got, want.shape)
+        if bad is None:
+            scale = max(1.0, float(np.abs(want).max()))
+            err = float(np.abs(got - want).max()) / scale
+            seen[name] = {"shape": list(want.shape), "max_relative_error": err}
+            if err > atol:
+                bad = (f"layer {name!r} differs from its true output by up to {err:.3g} "
+                       f"(relative; allowed {atol:g})")
+        if bad:
+            problems.append(bad)
+        if got.ndim == 3:
+            save_png(_grid(got), folder / f"activations_{name}.png")
+    details = {"layers": seen, "atol": atol}
+    if problems:
+        return {"state": "failed", "message": f"{where}: " + "; ".join(problems),
+                "fraction": 0.0, "details": details,
+                "hints": ["return {name: the layer's output for the image, batch axis removed} "
+                          "computed in inference mode (training=False)"]}
+    return {"state": "passed", "message": f"{where}: activations of "
+            f"{', '.join(calls['layer_names'])} match the layers' true outputs",
+            "fraction": 1.0, "details": details}
+
+
+def _check_filter_pattern(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:
+    start = start_image(calls["image_shape"], calls["seed"])
+    pattern = outputs.get("pattern")
+    layer, index = calls["layer_name"], calls["filter_index"]
+    if pattern is None:
+        return {"state": "failed", "message": f"{where}: returned no pattern", "fraction": 0.0}
+    bad = _bad_array("the pattern", pattern, start.shape)
+    if bad is None and (pattern.min() < -1e-6 or pattern.max() > 1 + 1e-6):
+        bad = f"the pattern spans [{pattern.min():.3g}, {pattern.max():.3g}], not [0, 1]"
+    if bad:
+        return {"state": "failed", "message": f"{where}: {bad}", "fraction": 0.0,
+                "hints": ["clip the image to [0, 1] after every step and return (H, W, C)"]}
+    save_png(np.concatenate([_to_rgb(start), _to_rgb(_normalise(pattern))], axis=1),
+             folder / f"filter_{layer}_{index}_start_vs_pattern.png")
+    before = filter_mean_activation(model, start, layer, index)
+    after = filter_mean_activation(model, pattern, layer, index)
+    details = {"layer": layer, "filter_index": index, "mean_activation_start": before,
+               "mean_activation_pattern": after}
+    if after > before + 1e-6:
+        return {"state": "passed", "message": f"{where}: the pattern raises filter {index} of "
+                f"{layer!r} from {before:.4g} to {after:.4g} (mean activation)",
+                "fraction": 1.0, "details": details}
+    return {"state": "failed", "message": f"{where}: the pattern does not raise filter {index} of "
+            f"{layer!r} ({before:.4g} on the start image, {after:.4g} on the pattern)",
+            "fraction": 0.0, "details": details,
+            "hints": ["step along the gradient of the filter's mean activation with respect to "
+                      "the image (ascent: add it), normalised, and clip to [0, 1]"]}
+
+
+def _check_figure(result: CheckResult, record: dict[str, Any], check: dict[str, Any]):
+    problem = record.get("figure_error")
+    if problem is None and record.get("figure"):
+        from PIL import Image
+
+        try:
+            with Image.open(record["figure"]) as img:
+                if img.format != "PNG":
+                    problem = f"{check['figure_function']} wrote a {img.format}, not a PNG"
+                result.setdefault("details", {})["figure_size"] = list(img.size)
+        except Exception as err:
+            problem = f"{check['figure_function']} wrote an unreadable image ({err})"
+    elif problem is None:
+        problem = f"{check['figure_function']} wrote no figure"
+    if problem:
+        result["message"] += f"; figure: {problem}"
+        if result["state"] == "passed":
+            result["state"] = "failed"
+            result["fraction"] = 0.5
+    else:
+        result["message"] += f"; figure written ({Path(record['figure']).name})"
+    return result
