@@ -13,9 +13,9 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from grader.checks import visual  # noqa: E402
+from grader.worker_verify import VerifyContext  # noqa: E402
 
 pytestmark = pytest.mark.slow
-from grader.worker_verify import VerifyContext  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 GRADCAM_CHECK = {"points": 6, "kind": "grad_cam", "file": "gradcam.py", "function": "grad_cam",
