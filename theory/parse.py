@@ -35,7 +35,7 @@ __all__ = ["MATRIX_GRAMMAR", "parse_number", "parse_matrix", "parse_channels", "
 
 MATRIX_GRAMMAR = (
     "channels separated by '|'; each is a literal '1,2;3,4' (rows by ';') or a generator: "
-    "ones:HxW, zeros:HxW, fill:V:HxW, rows:V1,V2,..[:W], cols:V1,V2,..[:H], range:HxW, eye:N; "
+    "ones:HxW, zeros:HxW, fill:VALUE:HxW, rows:V1,V2,..[:W], cols:V1,V2,..[:H], range:HxW, eye:N; "
     "values are integers, decimals or fractions like 1/3"
 )
 MAX_SIDE = 64  # worked answers print every cell; larger inputs belong in NumPy, not here

@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 MATRIX_HELP = (
     "Tensors: channels separated by '|', each a literal such as '1,2;3,4' (rows separated by ';') "
-    "or a generator: ones:HxW, zeros:HxW, fill:V:HxW, rows:V1,V2,... (row i holds Vi; "
+    "or a generator: ones:HxW, zeros:HxW, fill:VALUE:HxW, rows:V1,V2,... (row i holds Vi; "
     "rows:1,2,3:5 makes it 5 wide), cols:V1,V2,..., range:HxW (1, 2, 3, ... row by row), eye:N. "
     "Values are integers, decimals or fractions like 1/3."
 )
