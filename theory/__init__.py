@@ -9,7 +9,9 @@ laid out as TensorFlow lays them out (Fh x Fw x C_in x C_out).
 - ``layers``:    a small layer-list language and shape/parameter propagation
 - ``ops``:       convolution (with worked sums), depthwise convolution, pooling
 - ``parse``:     literal matrices and generators such as ``ones:3x3``
-- ``questions``: the question bank and its seeded variants
-- ``grade``:     grading a student's numeric answers
+- ``answer``:    a reading (one way to read a question), its answer and steps
+- ``worked``:    worked steps: padded inputs, every cell's sum, formulas with numbers
+- ``questions``: the question bank, its seeded variants and the ``--json`` object
+- ``grade``:     grading a student's numeric answers, partial credit by cell
 - ``render``:    terminal rendering with rich
 """

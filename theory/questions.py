@@ -648,6 +648,84 @@ def _practical2() -> list[Question]:
         qs.append(Question(a, model, f"parameter counts of {model}", "numeric",
                            _practical2_text(model), PRACTICAL2_PARAMS[model],
                            _practical2_solver(model), _practical2_vary(model)))
+    # The discussion questions depend on each student's own runs, so the model
+    # answers give the expected shape of the argument and the rubric asks for
+    # the student's measured numbers.
+    discussion = [
+        ("dense-vs-cnn", "model 1 (dense) versus model 2 (CNN)", 13,
+         "Compare the trainable parameters and scores of model 1 (dense) and model 2 (CNN).",
+         "Model 2 has fewer weights (61,514 against 101,770 for the assumed 128-unit dense "
+         "baseline) yet usually scores as well or better, because its convolutions share one "
+         "small filter across all positions and build in locality: the dense model spends a "
+         "separate weight on every pixel for every unit and has no notion that neighbouring "
+         "pixels belong together. Parameter count alone does not decide accuracy; how well the "
+         "architecture fits the structure of images does.",
+         "Full credit: both counts from their own run, both scores, and weight sharing/locality "
+         "as the reason. Half: numbers without an explanation."),
+        ("cnn-vs-fc", "model 2 (CNN) versus model 3 (dense)", 12,
+         "Compare the trainable parameters and scores of model 2 (CNN) and model 3 (dense).",
+         "The two are almost the same size (61,514 and 62,350), so the comparison isolates the "
+         "architecture. The CNN typically reaches the higher test accuracy once trained for a "
+         "few epochs, at a much higher cost per step (convolutions over 28x28 maps against a few "
+         "matrix products); the dense model trains fastest but treats every pixel position as "
+         "unrelated to its neighbours, so a shifted garment looks new to it.",
+         "Full credit: notes the near-equal counts, compares measured scores and time, and "
+         "attributes the gap to convolution. Half: one of those."),
+        ("best-model", "which model performs best", 10,
+         "Ignoring parameter counts, does one model stand out in score? Which one?",
+         "Usually model 4: the deepest CNN, with batch normalization and the most filters, "
+         "reaches the highest test accuracy when trained long enough. With very short training "
+         "its BatchNormalization moving statistics may not have settled and its test score can "
+         "be misleadingly low; the answer must rest on the student's measured scores.",
+         "Full credit: names the model with the best measured score and supports it with the "
+         "numbers; credit a different model if their numbers show it. Half: no numbers."),
+        ("params-vs-time", "parameters versus training time", 10,
+         "Between the models with the most and fewest parameters, how does the parameter count "
+         "relate to training time? Do more parameters always mean longer training?",
+         "Not necessarily. Time follows the computation per example, not the number of weights: "
+         "a convolution reuses each weight at every position, so a CNN with fewer weights can "
+         "take far longer per epoch than a dense net with more (model 2 against model 3 on "
+         "Fashion-MNIST), while a dense layer's cost is close to its weight count. Memory "
+         "traffic, batch size and hardware also matter.",
+         "Full credit: measured times, and computation (FLOPs, weight reuse) rather than "
+         "parameters as the driver. Half: a yes/no with times only."),
+        ("depth", "depth, memory and accuracy", 15,
+         "How does CNN depth relate to memory use and accuracy? Do more layers always help?",
+         "Deeper networks store more activations for back-propagation (memory grows with the "
+         "sum of all feature-map sizes times the batch), and more weights. They can learn more "
+         "abstract features and often classify better, but returns diminish: beyond what the "
+         "data needs, extra depth brings overfitting, vanishing gradients and longer training "
+         "unless countered by batch normalization, residual connections or regularisation. "
+         "Model 4 against model 2 shows both the gain and the cost.",
+         "Full credit: activation memory and parameter memory, accuracy gains with diminishing "
+         "returns, remedies named. Half: 'deeper is better' or 'deeper is worse' alone."),
+        ("fixed-hyperparameters", "one set of hyperparameters for all models", 10,
+         "What are the limits of training every architecture with the same hyperparameters, and "
+         "how would you tune each one?",
+         "Each architecture has its own best learning rate, batch size and number of epochs: a "
+         "deep BN network tolerates a larger learning rate and needs more steps for its "
+         "statistics to settle, a small dense model may overfit with the same epochs. One fixed "
+         "setting can favour some models and handicap others, so the comparison measures the "
+         "setting as much as the architecture. Tune per model on a validation split with a "
+         "grid or random search (or Bayesian optimisation), use learning-rate schedules and "
+         "early stopping, and compare models at their own best settings.",
+         "Full credit: why one setting is unfair, a concrete tuning strategy on validation "
+         "data. Half: only one of the two."),
+        ("gradcam", "Grad-CAM on three classes", 30,
+         "Implement Grad-CAM for one of the CNNs, show maps for at least three Fashion-MNIST "
+         "classes, and compare its insight with Yosinski-style neuron visualisation.",
+         "Grad-CAM takes the gradients of one class score with respect to the last conv layer's "
+         "maps, averages them per channel to weight the maps, and shows the ReLU of the "
+         "weighted sum, upsampled over the image. For Fashion-MNIST the maps typically light up "
+         "the sleeves and collar of shirts, the sole and heel of shoes and the handle of bags. "
+         "Unlike neuron visualisation, which shows what a unit responds to in general, "
+         "Grad-CAM explains one decision for one image and one class.",
+         "Full credit: working maps for three or more classes, commentary per class, and the "
+         "class-specific versus unit-centred contrast. Graded with the programming part."),
+    ]
+    for qid, title, points, text, answer, rubric in discussion:
+        qs.append(Question(a, qid, title, "manual", _static(text), model_answer=answer,
+                           rubric=rubric, points=points))
     return qs
 
 
