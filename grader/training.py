@@ -80,6 +80,14 @@ class AccuracySpec:
     #: ``grader``: rebuild and train here. ``student``: the build worker ran the
     #: student's training on train/validation only; only evaluate here.
     trained_by: str = "grader"
+    #: For ``trained_by: "student"``: the student's function in the task's entry
+    #: file, called in the build worker as ``f(model, x_train, y_train, x_val,
+    #: y_val, **train_kwargs)`` on the model the builder returned (scaled float32
+    #: images in the model's input shape, int labels). It trains ``model`` in
+    #: place or returns the trained model; its return value is otherwise
+    #: ignored, since any score it computes is the student's claim.
+    train_function: str | None = None
+    train_kwargs: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -92,6 +100,8 @@ class AccuracySpec:
             raise ValueError(f"accuracy check: metric {spec.metric!r}; use accuracy or macro_f1")
         if spec.trained_by not in ("grader", "student"):
             raise ValueError(f"accuracy check: trained_by {spec.trained_by!r}; grader or student")
+        if spec.trained_by == "student" and not spec.train_function:
+            raise ValueError("accuracy check: trained_by 'student' needs train_function")
         return spec
 
 
@@ -611,3 +621,57 @@ def evaluate_saved_model(model_path: str | os.PathLike, spec: AccuracySpec | dic
         trained_by="student", samples={"test": len(x_test)}, num_classes=data.num_classes,
         notes=notes,
     )
+
+
+# --------------------------------------------------------------------------- student training
+
+
+def prepare_student_training(check: dict[str, Any], folder: str | os.PathLike,
+                             data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Parent side, before the build worker starts: writes the train and
+    validation splits (never the test split) into ``folder`` inside the build
+    worker's scratch space and returns the job's ``train`` entry. Imports no
+    TensorFlow. Raises `grader.data.DatasetMissing` when the data is absent."""
+    spec = AccuracySpec.from_dict(check)
+    written = write_training_splits(spec, folder, data_dir)
+    return {"function": spec.train_function, "kwargs": dict(spec.train_kwargs),
+            "splits": written, "input_scale": spec.input_scale, "seed": spec.seed}
+
+
+def student_training(model, train: dict[str, Any], load_function, out_dir: str | os.PathLike,
+                     task_id: str) -> dict[str, Any]:
+    """Build-worker side: runs the student's training function on the splits
+    `prepare_student_training` wrote and saves the trained model as
+    ``<task>.trained.keras``. Never raises; errors are recorded for the verify
+    worker, which alone measures the score, on the test split."""
+    import keras
+    import numpy as np
+
+    where = f"{train.get('function')}(model, x_train, y_train, x_val, y_val)"
+    record: dict[str, Any] = {"trained_model_path": None, "error": None}
+    try:
+        arrays = {}
+        for name, path in train["splits"].items():
+            with np.load(path, allow_pickle=False) as f:
+                arrays[name] = (f["x"], f["y"])
+        spec = AccuracySpec(dataset="", threshold=0, input_scale=train.get("input_scale", "auto"))
+        shape, raw = _input_shape(model), _feeds_raw_pixels(spec, model)
+        x_train, y_train = adapt_images(arrays["train"][0], shape, raw), arrays["train"][1]
+        x_val, y_val = adapt_images(arrays["validation"][0], shape, raw), arrays["validation"][1]
+        function = load_function(train["function"])
+        keras.utils.set_random_seed(int(train.get("seed", 0)))
+        start = time.monotonic()
+        returned = function(model, x_train, y_train, x_val, y_val, **train.get("kwargs", {}))
+        record["seconds"] = round(time.monotonic() - start, 3)
+        trained = returned if isinstance(returned, keras.Model) else model
+        target = Path(out_dir) / f"{task_id}.trained.keras"
+        trained.save(target)
+        record["trained_model_path"] = str(target.resolve())
+    except NotImplementedError:
+        record["error"] = f"{where} is not implemented yet (it raises NotImplementedError)"
+        record["not_implemented"] = True
+    except BaseException as err:
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        record["error"] = f"{where} raised {type(err).__name__}: {err}"
+    return record

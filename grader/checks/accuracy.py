@@ -61,7 +61,12 @@ def run(ctx: Any) -> CheckResult:
     require_gpu = bool(getattr(ctx, "require_gpu", False))
     try:
         if spec.trained_by == "student":
-            result = evaluate_saved_model(ctx.model_path, spec, ctx.data_dir, model=ctx.model,
+            training = (getattr(ctx, "notes", None) or {}).get("student_training") or {}
+            if not training.get("trained_model_path"):
+                state = "not_implemented" if training.get("not_implemented") else "failed"
+                return {"state": state, "fraction": 0.0, "message": training.get("error") or
+                        "the build worker saved no trained model for this task"}
+            result = evaluate_saved_model(training["trained_model_path"], spec, ctx.data_dir,
                                           require_gpu=require_gpu)
         else:
             result = train_and_evaluate(ctx.model_path, spec, ctx.data_dir,

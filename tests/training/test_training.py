@@ -133,7 +133,7 @@ def test_student_trained_weights_are_evaluated_not_retrained(tmp_path, fashion):
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(fashion.x_train[:3000] / 255.0, fashion.y_train[:3000], epochs=1, verbose=0)
     path = save(model, tmp_path / "trained.keras")
-    spec = quick(trained_by="student")
+    spec = quick(trained_by="student", train_function="train")
     result = evaluate_saved_model(path, spec, data=fashion)
     assert result.trained_by == "student" and result.epochs_run == 0
     assert result.stopped == "not_trained" and result.samples == {"test": 2000}
