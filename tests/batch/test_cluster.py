@@ -48,11 +48,16 @@ def spec(tmp_path_factory) -> Path:
     return path
 
 
+# What `grader check --static` decides without training; accuracy and the
+# Grad-CAM visual check need a trained model and are skipped.
+STATIC_CHECKS = ("architecture", "params", "lints")
+
+
 def static_points(spec: Path) -> dict[str, float]:
-    """Points per task that `--static` can award: every check but accuracy."""
+    """Points per task that `--static` can award."""
     tasks = json.loads(spec.read_text())["tasks"]
     return {t["id"]: float(sum(c["points"] for name, c in t["checks"].items()
-                               if name != "accuracy")) for t in tasks}
+                               if name in STATIC_CHECKS)) for t in tasks}
 
 
 def add_reference(subs: Path, student: str) -> Path:
@@ -226,10 +231,10 @@ def test_a_task_cancelled_mid_run_is_missing_then_resubmitted_alone(slurm_cluste
     subs.mkdir()
     add_reference(subs, "alice")
     add_template_zip(subs, "bob")
-    add_reference(subs, "erin")
     plan(slurm_cluster, subs, run, spec)
     job = submit(slurm_cluster, run)
-    # alice's task starts first and grades for about ten seconds: cancel it then.
+    # Both tasks start at once; alice's (the reference) grades for ten seconds or
+    # more: cancel it while it runs.
     victim = "alice"
     index = rows_index(run, victim)
 
@@ -244,7 +249,7 @@ def test_a_task_cancelled_mid_run_is_missing_then_resubmitted_alone(slurm_cluste
 
     states = status(slurm_cluster, run)
     assert {s: states[s]["state"] for s in states} == {
-        "alice": "missing", "bob": "done", "erin": "done"}
+        "alice": "missing", "bob": "done"}
     assert "terminated by Slurm" in states[victim]["reason"]
     assert not (run / "results" / f"{victim}.json").exists()
     gradebook = run / "gradebook.csv"
@@ -265,14 +270,13 @@ def test_a_task_cancelled_mid_run_is_missing_then_resubmitted_alone(slurm_cluste
     complete = slurm_cluster.grader("collect", str(run), "--csv", str(gradebook))
     assert complete.returncode == 0, complete.stdout + complete.stderr
     _, rows = read_gradebook(gradebook)
-    assert {s: r["state"] for s, r in rows.items()} == dict.fromkeys(["alice", "bob", "erin"],
-                                                                       "done")
-    assert rows["alice"]["total"] == rows["erin"]["total"] != ""
+    assert {s: r["state"] for s, r in rows.items()} == {"alice": "done", "bob": "done"}
+    assert rows["alice"]["total"] == rows["alice"]["max_score"] != ""
     # Nobody graded twice: the results graded by the first job are untouched, and
     # every student has exactly one finished attempt.
     after = results_bytes(run)
     assert {s: after[s] for s in graded_before} == graded_before
-    for student in ("alice", "bob", "erin"):
+    for student in ("alice", "bob"):
         assert [e for e, _ in attempts(run, student)].count("finished") == 1
     assert attempts(run, victim) == [("started", f"{job}_{index}"),
                                      ("cancelled", f"{job}_{index}"),
