@@ -32,6 +32,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -240,24 +241,26 @@ class Supervisor:
         spec = self.spec
         job_r, job_w = os.pipe()
         ev_r, ev_w = os.pipe()
-        out_r, out_w = os.pipe()
+        # Student output goes to a file, not a pipe: the worker stamps each event with
+        # the file's size, so output is charged to the job that printed it exactly,
+        # and the parent can watch the size without reading megabytes.
+        out_fd, out_path = tempfile.mkstemp(prefix="worker-output-", dir=spec.cwd.parent)
         argv = [*spec.argv, "--jobs-fd", str(job_r), "--events-fd", str(ev_w)]
         try:
             with SPAWN_LOCK:
                 proc = subprocess.Popen(
-                    argv, cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL, stdout=out_w,
-                    stderr=out_w, pass_fds=(job_r, ev_w), start_new_session=True,
+                    argv, cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL, stdout=out_fd,
+                    stderr=out_fd, pass_fds=(job_r, ev_w), start_new_session=True,
                     preexec_fn=_preexec(spec.memory_mb), close_fds=True)
                 LIVE_WORKERS.add(proc.pid)
         except OSError as exc:
-            for fd in (job_r, job_w, ev_r, ev_w, out_r, out_w):
+            for fd in (job_r, job_w, ev_r, ev_w, out_fd):
                 os.close(fd)
             return self._Run(waiting, closed, Failure("start", f"cannot start worker: {exc}"))
         self.outcome.workers_started += 1
-        for fd in (job_r, ev_w, out_w):
+        for fd in (job_r, ev_w):
             os.close(fd)
-        for fd in (ev_r, out_r):
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        fcntl.fcntl(ev_r, fcntl.F_SETFL, fcntl.fcntl(ev_r, fcntl.F_GETFL) | os.O_NONBLOCK)
         jobs_file = os.fdopen(job_w, "w", buffering=1)
         sent: list[dict[str, Any]] = []
         for job in waiting:
@@ -270,27 +273,14 @@ class Supervisor:
         ready = False
         deadline = time.monotonic() + spec.startup_timeout
         step_output_start = 0
-        total_output = 0
         ev_buf = b""
         failure: Failure | None = None
         fatal: Failure | None = None
-        out_open = ev_open = True
 
-        def drain_output() -> None:
-            nonlocal total_output, out_open
-            while out_open:
-                try:
-                    chunk = os.read(out_r, 65536)
-                except BlockingIOError:
-                    return
-                if not chunk:
-                    out_open = False
-                    return
-                total_output += len(chunk)
-                room = spec.output_limit - len(self.outcome.output)
-                if room > 0:
-                    self.outcome.output += chunk[:room]
-                self.outcome.output_dropped += max(0, len(chunk) - max(room, 0))
+        def flooded(size: int) -> Failure:
+            return Failure("output", f"printed more than {spec.output_limit:,} bytes of "
+                           "output; remove the print calls or model.summary() loops from "
+                           "the builder", phase)
 
         try:
             while True:
@@ -310,17 +300,13 @@ class Supervisor:
                 if closed and not remaining:
                     break
                 timeout = max(0.0, deadline - time.monotonic())
-                fds = [fd for fd, is_open in ((ev_r, ev_open), (out_r, out_open)) if is_open]
-                if not fds:
+                readable, _, _ = select.select([ev_r], [], [], min(timeout, 0.05))
+                if current is not None and \
+                        os.fstat(out_fd).st_size - step_output_start > spec.output_limit:
+                    failure = flooded(os.fstat(out_fd).st_size)
                     break
-                readable, _, _ = select.select(fds, [], [], min(timeout, 0.05))
-                drain_output()
-                if current is not None and total_output - step_output_start > spec.output_limit:
-                    failure = Failure("output", f"printed more than {spec.output_limit:,} bytes"
-                                      " of output; remove the print calls or model.summary()"
-                                      " loops from the builder", phase)
-                    break
-                if ev_r in readable:
+                ev_open = True
+                if readable:
                     try:
                         chunk = os.read(ev_r, 65536)
                     except BlockingIOError:
@@ -329,34 +315,40 @@ class Supervisor:
                         ev_open = False
                     elif chunk:
                         ev_buf += chunk
-                    while b"\n" in ev_buf:
-                        line, ev_buf = ev_buf.split(b"\n", 1)
-                        try:
-                            event = json.loads(line)
-                        except json.JSONDecodeError:
-                            continue
-                        kind = event.get("event")
-                        self.outcome.timeline.append(
-                            (time.time(), f"{kind}:{event.get('phase', '')}",
-                             str(event.get("job", ""))))
-                        if kind == "ready":
-                            ready = True
-                            deadline = time.monotonic() + 3600 * 24
-                        elif kind == "start" and event.get("job") in by_id:
-                            current = event["job"]
-                            phase = event.get("phase")
-                            step_output_start = total_output
-                            deadline = time.monotonic() + spec.job_timeout(by_id[current])
-                        elif kind == "done" and event.get("job") in by_id:
-                            job_id = event["job"]
-                            if job_id not in self.outcome.results:
-                                self.outcome.results[job_id] = event.get("result", {})
-                                on_result(job_id, event.get("result", {}))
-                            current = None
-                            phase = None
-                            deadline = time.monotonic() + 3600 * 24
-                    if not ev_open:
-                        break
+                while b"\n" in ev_buf and failure is None:
+                    line, ev_buf = ev_buf.split(b"\n", 1)
+                    try:
+                        event = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    kind = event.get("event")
+                    out_size = int(event.get("out", 0) or 0)
+                    self.outcome.timeline.append(
+                        (time.time(), f"{kind}:{event.get('phase', '')}",
+                         str(event.get("job", ""))))
+                    if kind == "ready":
+                        ready = True
+                        deadline = time.monotonic() + 3600 * 24
+                    elif kind == "start" and event.get("job") in by_id:
+                        if event["job"] != current:
+                            step_output_start = out_size
+                        current = event["job"]
+                        phase = event.get("phase")
+                        deadline = time.monotonic() + spec.job_timeout(by_id[current])
+                    elif kind == "done" and event.get("job") in by_id:
+                        job_id = event["job"]
+                        if out_size - step_output_start > spec.output_limit:
+                            # The builder returned, so the worker is still usable: fail
+                            # the job and go on without a restart.
+                            self._fail(job_id, flooded(out_size), on_failure, doomed)
+                        elif job_id not in self.outcome.results:
+                            self.outcome.results[job_id] = event.get("result", {})
+                            on_result(job_id, event.get("result", {}))
+                        current = None
+                        phase = None
+                        deadline = time.monotonic() + 3600 * 24
+                if failure is not None or not ev_open:
+                    break
                 if time.monotonic() >= deadline:
                     if current is None and not ready:
                         fatal = Failure("start", f"the worker did not start within "
@@ -382,9 +374,10 @@ class Supervisor:
             with SPAWN_LOCK:
                 LIVE_WORKERS.discard(proc.pid)
                 reap_orphans(LIVE_WORKERS)
-            drain_output()
-            for fd in (ev_r, out_r):
-                os.close(fd)
+            self._keep_output(out_fd)
+            os.close(out_fd)
+            os.unlink(out_path)
+            os.close(ev_r)
             if not jobs_file.closed:
                 try:
                     jobs_file.close()
@@ -418,6 +411,14 @@ class Supervisor:
                 and j["id"] not in self.outcome.failures and j["id"] not in doomed]
         return self._Run(left, closed, fatal)
 
+    def _keep_output(self, fd: int) -> None:
+        """Appends the head of a finished worker's output to the outcome, within the cap."""
+        size = os.fstat(fd).st_size
+        room = max(0, self.spec.output_limit - len(self.outcome.output))
+        if room:
+            self.outcome.output += os.pread(fd, room, 0)
+        self.outcome.output_dropped += max(0, size - room)
+
 
 def read_jobs(fd: int):
     """Worker side: yields job dicts from the parent until it closes the pipe."""
@@ -441,5 +442,9 @@ class EventWriter:
                 stream.flush()
             except Exception:  # a student may have replaced sys.stdout
                 pass
-        self._fh.write(json.dumps({"event": event, **data}, default=str) + "\n")
+        try:
+            out = os.fstat(1).st_size  # output so far, so the parent can charge each job
+        except OSError:
+            out = 0
+        self._fh.write(json.dumps({"event": event, "out": out, **data}, default=str) + "\n")
         self._fh.flush()

@@ -1,0 +1,211 @@
+"""Fixtures of the engine tests: real submissions on disk, graded once per session.
+
+Each `grader check` run starts two TensorFlow processes (several seconds each), so
+the expensive runs are session-scoped and many tests assert on one run's results.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# The model of models.small(): Conv2D(4, 3x3, same, relu), MaxPooling2D(2), Flatten,
+# Dense(3, softmax) on 8x8x1 inputs; 40 + 0 + 0 + 195 = 235 parameters.
+SMALL_LAYERS = [
+    {"type": "Conv2D", "filters": 4, "kernel_size": [3, 3], "padding": "same",
+     "activation": "relu"},
+    {"type": "MaxPooling2D", "pool_size": [2, 2]},
+    {"type": "Flatten"},
+    {"type": "Dense", "units": 3, "activation": "softmax"},
+]
+SMALL = {"architecture": {"points": 2, "layers": SMALL_LAYERS},
+         "params": {"points": 1, "trainable": 235, "total": 235}}
+
+
+@dataclass
+class Run:
+    """One `grader check` run: its exit code, terminal report and results JSON."""
+
+    code: int
+    stdout: str
+    stderr: str
+    results: dict
+    modules: dict  # what the parent process had imported when it finished
+
+    def test(self, task: str, check: str) -> dict:
+        name = f"{task}: {check}"
+        for test in self.results["tests"]:
+            if test["name"] == name:
+                return test
+        raise KeyError(f"no test {name!r} in {[t['name'] for t in self.results['tests']]}")
+
+    def state(self, task: str, check: str) -> str:
+        return self.test(task, check)["grader"]["state"]
+
+
+# Runs the real CLI in a child process and reports, after it finishes, whether that
+# process (the parent of the workers) ever imported TensorFlow, Keras or student code.
+_PROBE = """
+import json, sys
+sys.argv = ["grader", *sys.argv[1:]]
+code = 0
+try:
+    from grader.cli import main
+    main()
+except SystemExit as exc:
+    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+names = [m for m in sys.modules if m.split(".")[0] in
+         ("tensorflow", "keras", "models", "cheat", "broken_import", "student")]
+sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "imported": names}) + "\\n")
+sys.exit(code)
+"""
+
+
+def run_check(*args: str, json_path: Path, timeout: float = 900) -> Run:
+    proc = subprocess.run([sys.executable, "-c", _PROBE, "check", *args, "--json",
+                           str(json_path)], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+    probe = {}
+    for line in proc.stderr.splitlines():
+        if line.startswith("PROBE "):
+            probe = json.loads(line[len("PROBE "):])
+    results = json.loads(json_path.read_text()) if json_path.exists() else {}
+    return Run(proc.returncode, proc.stdout, proc.stderr, results, probe)
+
+
+def task(task_id: str, function: str, checks: dict, file: str | list = "models.py",
+         **extra) -> dict:
+    return {"id": task_id, "title": task_id.replace("_", " "),
+            "entry": {"file": file, "function": function, **extra.pop("entry", {})},
+            "input_shape": [8, 8, 1], "num_classes": 3, "checks": checks, **extra}
+
+
+ONE_POINT = {"params": {"points": 1, "trainable": 235}}
+QUICK = {"limits": {"build_timeout_s": 5}}
+
+
+def zoo_spec(pidfile: Path) -> dict:
+    graph = lambda *need: {"graph": {"points": 1, "require": list(need)}}  # noqa: E731
+    return {
+        "id": "zoo", "title": "Engine test zoo", "marker": "zoo",
+        "tasks": [
+            task("ok", "small", {**SMALL, "lints": {"points": 1, "rules": [
+                "softmax_from_logits", "dense_before_flatten", "output_classes"]}}),
+            task("activation_apart", "activation_apart", SMALL),
+            task("wrong_padding", "wrong_padding", SMALL),
+            task("missing_pool", "missing_pool", SMALL),
+            task("returns_none", "returns_none", ONE_POINT),
+            task("raises", "raises", ONE_POINT),
+            task("not_a_model", "not_a_model", ONE_POINT),
+            task("calls_exit", "calls_exit", ONE_POINT),
+            task("memory_hog", "memory_hog", ONE_POINT),
+            task("hard_exit", "hard_exit", ONE_POINT),
+            task("after_hard_exit", "small", ONE_POINT),
+            task("hangs", "hangs", ONE_POINT, **QUICK),
+            task("floods", "floods", ONE_POINT),
+            task("daemon", "daemon", ONE_POINT, entry={"kwargs": {"pidfile": str(pidfile)}}),
+            task("from_logits", "from_logits", {"lints": {"points": 1,
+                                                          "rules": ["softmax_from_logits"]}}),
+            task("dense_first", "dense_first", {"lints": {"points": 1,
+                                                          "rules": ["dense_before_flatten"]}}),
+            task("sigmoid_two", "sigmoid_two", {"lints": {
+                "points": 1, "rules": ["binary_sigmoid_units"],
+                "warnings": ["output_classes"]}}, num_classes=2),
+            task("inception", "inception", graph("inception"), input_shape=[8, 8, 3]),
+            task("residual", "residual", graph("residual"), input_shape=[8, 8, 4]),
+            task("no_blocks", "small", graph("inception", "residual")),
+            task("frozen", "with_base", graph("frozen_base", "augmentation"),
+                 entry={"args": [2]}, input_shape=[8, 8, 3]),
+            task("fine_tuned", "with_base", graph("fine_tuned_base"),
+                 entry={"args": [1]}, input_shape=[8, 8, 3]),
+            task("not_frozen", "with_base", graph("frozen_base"),
+                 entry={"args": [0]}, input_shape=[8, 8, 3]),
+            task("custom_layer", "custom_layer", SMALL),
+            task("lambda_layer", "lambda_layer", ONE_POINT),
+            task("notebook", "build", {
+                "architecture": {"points": 1, "layers": SMALL_LAYERS[2:]},
+                "params": {"points": 1, "trainable": 195}},
+                file=["solution.py", "student.ipynb"]),
+            task("syntax_error", "build", ONE_POINT, file="syntax.py"),
+            task("import_error", "build", ONE_POINT, file="broken_import.py"),
+            task("import_hangs_a", "a", ONE_POINT, file="hangs_on_import.py", **QUICK),
+            task("import_hangs_b", "b", ONE_POINT, file="hangs_on_import.py", **QUICK),
+            task("missing_file", "build", ONE_POINT, file="nowhere.py"),
+            # Last: its monkeypatches stay in the worker for every later task.
+            task("cheat", "forged", SMALL, file="cheat.py"),
+        ],
+    }
+
+
+def write_notebook(path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# My solution"),
+        nbformat.v4.new_code_cell("%matplotlib inline\nimport numpy as np\nimport keras\n"
+                                  "from keras import layers"),
+        nbformat.v4.new_code_cell("UNITS = 3\nSHAPE = (8, 8, 1)"),
+        nbformat.v4.new_code_cell(
+            "def build():\n"
+            "    m = keras.Sequential([keras.Input(SHAPE), layers.Flatten(),\n"
+            "                          layers.Dense(UNITS, activation='softmax')])\n"
+            "    m.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
+            "    return m"),
+        # Top-level training: if the grader ran this cell, the import would never end.
+        nbformat.v4.new_code_cell(
+            "model = build()\nx = np.random.rand(64, 8, 8, 1)\n"
+            "model.fit(x, np.zeros(64), epochs=1)\nwhile True:\n    pass"),
+        nbformat.v4.new_code_cell("import sys\nsys.exit(1)"),
+        nbformat.v4.new_code_cell("print('unbalanced'"),
+    ]
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture(scope="session")
+def zoo_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("zoo")
+    sub = root / "submission"
+    shutil.copytree(FIXTURES / "zoo", sub, ignore=shutil.ignore_patterns("__pycache__"))
+    (sub / ".grader-assignment").write_text("zoo\n")
+    (sub / "syntax.py").write_text("import keras\n\n\ndef build(:\n    pass\n")
+    (sub / "broken_import.py").write_text("import keras_addons_that_is_not_installed\n\n\n"
+                                          "def build():\n    pass\n")
+    (sub / "hangs_on_import.py").write_text(
+        "import time\n\nwhile True:\n    time.sleep(0.01)\n\n\ndef a():\n    pass\n\n\n"
+        "def b():\n    pass\n")
+    write_notebook(sub / "student.ipynb")
+    (root / "zoo.json").write_text(json.dumps(zoo_spec(root / "daemon.pid"), indent=1))
+    return root
+
+
+@pytest.fixture(scope="session")
+def zoo(zoo_dir) -> Run:
+    return run_check(str(zoo_dir / "submission"), "--assignment", str(zoo_dir / "zoo.json"),
+                 "--static", json_path=zoo_dir / "results.json")
+
+
+@pytest.fixture(scope="session")
+def practical2_as_text(tmp_path_factory) -> Run:
+    """Practical 2 with model 2's second convolution 'valid' and model 4 exactly as
+    the text lists it (no 10-way output layer); models 1 and 3 right."""
+    root = tmp_path_factory.mktemp("p2text")
+    sub = root / "submission"
+    shutil.copytree(FIXTURES / "practical2_as_text", sub,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return run_check(str(sub), "--static", json_path=root / "results.json")
+
+
+@pytest.fixture(scope="session")
+def grade():
+    """`grade(*args, json_path=...)`: runs `grader check ARGS --json PATH`, returns a Run."""
+    return run_check
