@@ -136,7 +136,7 @@ def prepare(entry: manifest.Entry, scratch: Path, notebook_name: str | None = No
     return _unpack_zip(entry.path, scratch / entry.student)
 
 
-def _spec_notebook_name(assignment: str) -> str | None:
+def spec_notebook_name(assignment: str) -> str | None:
     """The one .ipynb entry file the assignment's spec names, if exactly one."""
     from grader.spec import SpecError, load_spec
 
@@ -194,7 +194,7 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
     started = time.time()
     try:
         try:
-            folder = prepare(entry, scratch, _spec_notebook_name(plan.assignment))
+            folder = prepare(entry, scratch, spec_notebook_name(plan.assignment))
         except (ValueError, OSError, zipfile.BadZipFile) as exc:
             return _fail(run, entry, ids, f"could not unpack the submission: {exc}", None, None)
         cmd = [sys.executable, "-m", "grader", "check", str(folder),
@@ -210,8 +210,9 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
         if code not in EXIT_GRADED or data is None:
             reason = (f"grader check exited {code}" + ("" if data is not None
                       else " without writing its results file"))
-            if data is not None and data.get("output"):
-                reason += f": {data['output'].strip().splitlines()[0]}"
+            errors = (data or {}).get("grader", {}).get("errors") or []
+            if errors:
+                reason += f": {errors[0]}"
             return _fail(run, entry, ids, reason, code, data)
         # Grading is over: from here a SIGTERM must not split "result moved in
         # place" from "attempt logged". Slurm's SIGKILL after KillWait still ends us.

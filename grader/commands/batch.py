@@ -31,13 +31,6 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _known_assignments() -> list[str]:
-    from importlib import resources
-
-    folder = resources.files("grader") / "assignments"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
-
-
 @app.command()
 def plan(
     submissions: Annotated[Path, typer.Argument(
@@ -77,18 +70,17 @@ def plan(
 ) -> None:
     """Find the submissions, write RUN/manifest.tsv and RUN/grade.sbatch."""
     from grader.batch import plan as planning
+    from grader.spec import SpecError, load_spec
 
-    known = _known_assignments()
-    spec_file = Path(assignment)
-    if spec_file.suffix == ".json":
+    # Validate the spec once here rather than in every one of a class's tasks.
+    try:
+        load_spec(assignment)
+    except SpecError as exc:
+        raise _fail(f"--assignment: {exc}") from None
+    if Path(assignment).suffix == ".json":
         # A course's own spec (say, the shipped one with other limits): tasks run
-        # elsewhere, so they get its absolute path.
-        if not spec_file.is_file():
-            raise _fail(f"--assignment {assignment}: no such spec file")
-        assignment = str(spec_file.resolve())
-    elif assignment not in known:
-        raise _fail(f"--assignment {assignment!r} is not one of {', '.join(known)} "
-                    "(or give the path of a spec .json)")
+        # in other directories, so they get its absolute path.
+        assignment = str(Path(assignment).resolve())
     run = out.resolve()
     container_path = str(Path(container).resolve()) if container else None
     the_plan = planning.Plan(

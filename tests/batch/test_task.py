@@ -1,0 +1,82 @@
+"""What one array task does with its manifest line, run by hand as
+`grader batch run-task RUN INDEX` (exactly what grade.sbatch runs), and how it
+unpacks zips and notebooks before `grader check` sees them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.batch.manifest import Entry
+from grader.batch.task import prepare, read_attempts, spec_notebook_name
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_submission_that_vanished_after_planning_fails_and_stays_resubmittable(grader,
+                                                                                tmp_path):
+    subs, run = tmp_path / "subs", tmp_path / "run"
+    shutil.copytree(REPO / "reference" / "practical2", subs / "alice")
+    assert grader("batch", "plan", str(subs), "--assignment", "practical2",
+                  "--out", str(run)).returncode == 0
+    shutil.rmtree(subs / "alice")  # withdrawn from the LMS between plan and grading
+
+    proc = grader("batch", "run-task", str(run), "1")
+    assert proc.returncode == 2
+    record = json.loads((run / "failed" / "alice.json").read_text())
+    assert record["exit_code"] == 2
+    assert record["reason"].startswith("grader check exited 2: ")
+    assert "not a folder" in record["reason"]
+    assert not (run / "results" / "alice.json").exists()
+    assert [a["event"] for a in read_attempts(run, "alice")] == ["started", "failed"]
+
+    status = json.loads(grader("batch", "status", str(run), "--json").stdout)
+    assert status["students"][0]["state"] == "failed"
+    dry = grader("batch", "submit", str(run), "--only-missing", "--dry-run")
+    assert "--array=1 " in dry.stdout
+
+
+def test_a_zipped_folder_is_graded_inside_that_folder(tmp_path):
+    archive = tmp_path / "alice.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("practical2/cnn.py", "MODEL_NUMBER = 2\n")
+        zf.writestr("__MACOSX/practical2/._cnn.py", "resource fork litter")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    folder = prepare(Entry(1, "alice", archive, "zip"), scratch)
+    assert folder == scratch / "alice" / "practical2"
+    assert (folder / "cnn.py").read_text() == "MODEL_NUMBER = 2\n"
+
+
+def test_a_zip_whose_members_climb_out_is_refused(tmp_path):
+    archive = tmp_path / "mallory.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../../cnn.py", "print('outside the scratch folder')\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(ValueError, match=r"mallory.zip: member '../../cnn.py' points outside"):
+        prepare(Entry(1, "mallory", archive, "zip"), scratch)
+    assert not (tmp_path / "cnn.py").exists()
+
+
+def test_a_lone_notebook_takes_the_name_the_spec_expects(tmp_path):
+    spec = json.loads((REPO / "grader" / "assignments" / "practical2.json").read_text())
+    for task in spec["tasks"]:
+        if task["entry"]["file"] == "cnn.py":
+            task["entry"]["file"] = ["cnn.py", "cnn.ipynb"]
+    spec_path = tmp_path / "practical2-notebooks.json"
+    spec_path.write_text(json.dumps(spec))
+    assert spec_notebook_name(str(spec_path)) == "cnn.ipynb"
+    assert spec_notebook_name("practical2") is None  # it names no notebook
+
+    notebook = tmp_path / "bob.ipynb"
+    notebook.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
+                                    "nbformat_minor": 5}))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    folder = prepare(Entry(2, "bob", notebook, "notebook"), scratch, "cnn.ipynb")
+    assert sorted(p.name for p in folder.iterdir()) == ["cnn.ipynb"]
