@@ -11,15 +11,17 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 app = typer.Typer(help="Find, verify and prepare the datasets the accuracy checks use.",
                   no_args_is_help=True)
-# soft_wrap: messages carry paths and commands that must survive copy and paste.
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _console(stderr: bool = False):
+    # rich is imported on use: every `grader` start-up registers this verb.
+    from rich.console import Console
+
+    # soft_wrap: messages carry paths and commands that must survive copy and paste.
+    return Console(stderr=stderr, soft_wrap=True)
 
 ZipOption = typer.Option(None, "--zip", help="kagglecatsanddogs_3367a.zip (cats-dogs)")
 TarOption = typer.Option(None, "--tar", help="cifar-10-python.tar.gz (cifar10)")
@@ -73,6 +75,8 @@ def status(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     table = Table(title="Datasets (nothing is downloaded; a missing one skips its checks)")
     table.add_column("dataset", no_wrap=True)
     table.add_column("found at / to prepare", overflow="fold", ratio=3)
@@ -89,12 +93,20 @@ def status(
             table.add_row(r["dataset"], r["path"], f"{_human(r['bytes'])}; {samples}", check)
         else:
             table.add_row(r["dataset"], f"[red]missing[/]; to prepare: {r['prepare']}", "", "")
-    console.print(table)
+    _console().print(table)
 
 
-def _progress() -> Progress:
+def _progress():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err_console, transient=False)
+                    TimeElapsedColumn(), console=_console(stderr=True), transient=False)
 
 
 @app.command()
@@ -135,7 +147,7 @@ def prepare(
                     zip_path, out_root, split=sizes, seed=seed,
                     progress=lambda done, total: bar.update(task, completed=done, total=total))
             skipped = manifest["skipped"]
-            console.print(
+            _console().print(
                 f"cats-dogs: scanned {manifest['scanned']} images in {zip_path.name}; skipped "
                 f"{skipped['corrupt']} corrupt and {skipped['non-jpeg']} non-JPEG files; "
                 f"wrote {len(manifest['files'])} images "
@@ -149,7 +161,7 @@ def prepare(
             manifest = prepare_cifar10(tar_path, out_root)
             note = ("matches the official release" if manifest["source_verified"] else
                     "[yellow]does NOT match the official release's sha256[/]")
-            console.print(f"cifar10: extracted {len(manifest['files'])} files to "
+            _console().print(f"cifar10: extracted {len(manifest['files'])} files to "
                           f"{manifest['path']}; {tar_path.name} {note}")
         else:
             raise typer.BadParameter(
@@ -157,5 +169,5 @@ def prepare(
                 "apt-get install dataset-fashion-mnist; mnist and chest-xray are copied as "
                 "they are")
     except (FileNotFoundError, DatasetCorrupt) as err:
-        err_console.print(f"[red]grader data prepare {dataset}:[/] {err}")
+        _console(stderr=True).print(f"[red]grader data prepare {dataset}:[/] {err}")
         raise typer.Exit(2) from None
