@@ -543,6 +543,17 @@ def train_and_evaluate(model_path: str | os.PathLike, spec: AccuracySpec | dict,
                                     require_gpu=require_gpu)
     notes: list[str] = []
     dev, mixed = _setup_device(spec, require_gpu, notes)
+    try:
+        return _train(model_path, spec, data_dir, data, progress, dev, mixed, notes)
+    finally:
+        if mixed:  # the worker goes on to other models: leave the policy as found
+            import keras
+
+            keras.mixed_precision.set_global_policy("float32")
+
+
+def _train(model_path, spec: AccuracySpec, data_dir, data: Dataset | None, progress: Any,
+           dev, mixed: bool, notes: list[str]) -> TrainResult:
     model = rebuild_fresh(model_path, spec.seed)
     data = data if data is not None else _load(spec, data_dir, model)
     splits = split_for_training(data, spec)
@@ -675,3 +686,17 @@ def student_training(model, train: dict[str, Any], load_function, out_dir: str |
             raise
         record["error"] = f"{where} raised {type(err).__name__}: {err}"
     return record
+
+
+def student_training_hook(model, check: dict[str, Any], load_function, out_dir: str | os.PathLike,
+                          task_id: str) -> dict[str, Any] | None:
+    """The build worker's hook for the accuracy check (grader/worker_build.py
+    BUILD_HOOKS): runs `student_training` when the check is ``trained_by:
+    "student"`` and the parent prepared its splits (``check["train"]``, from
+    `prepare_student_training`); otherwise does nothing."""
+    if check.get("trained_by") != "student":
+        return None
+    if "train" not in check:
+        return {"trained_model_path": None, "error": check.get("train_skipped")
+                or "the grader prepared no training data for this task"}
+    return student_training(model, check["train"], load_function, out_dir, task_id)

@@ -49,7 +49,7 @@ def run(ctx: Any) -> CheckResult:
     """The verify worker's accuracy check (see the module docstring)."""
     if getattr(ctx, "static", False):
         return {"state": "skipped", "message": "skipped: --static (no training)"}
-    from grader.data import DatasetMissing
+    from grader.data import DatasetMissing, locate
     from grader.device import GpuRequired
     from grader.training import AccuracySpec, evaluate_saved_model, train_and_evaluate
 
@@ -58,10 +58,14 @@ def run(ctx: Any) -> CheckResult:
     except (TypeError, ValueError) as err:
         return {"state": "error", "message": f"the spec's accuracy check is unusable: {err}"}
     send = getattr(ctx, "send", None)
+    # The worker's send(**data) forwards a "progress" event to the parent.
+    progress = (lambda payload: send(**payload)) if callable(send) else False
     require_gpu = bool(getattr(ctx, "require_gpu", False))
     try:
         if spec.trained_by == "student":
-            training = (getattr(ctx, "notes", None) or {}).get("student_training") or {}
+            locate(spec.dataset, ctx.data_dir)  # a missing dataset skips, before anything else
+            # What grader.training.student_training_hook recorded in the build worker.
+            training = (getattr(ctx, "notes", None) or {}).get("accuracy") or {}
             if not training.get("trained_model_path"):
                 state = "not_implemented" if training.get("not_implemented") else "failed"
                 return {"state": state, "fraction": 0.0, "message": training.get("error") or
@@ -70,7 +74,7 @@ def run(ctx: Any) -> CheckResult:
                                           require_gpu=require_gpu)
         else:
             result = train_and_evaluate(ctx.model_path, spec, ctx.data_dir,
-                                        progress=send if callable(send) else False,
+                                        progress=progress,
                                         require_gpu=require_gpu)
     except DatasetMissing as err:
         return {"state": "skipped", "message": f"skipped: {err}",

@@ -30,7 +30,7 @@ def build():
 def verify(tmp_path, record):
     ctx = VerifyContext(model=None, model_path=tmp_path / "unused.keras", task={"id": "t"},
                         check=CHECK, static=False, data_dir=None)
-    ctx.notes["student_training"] = record
+    ctx.notes["accuracy"] = record
     return accuracy.run(ctx)
 
 
