@@ -31,7 +31,9 @@ fi
 stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
 if [[ ! -f $stamp ]]; then
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[test]'
+    # torch and app: ds-ag-021's PyTorch and Streamlit references are tested too
+    # (torch 2.13.0 is a CPU build, about 40 s to install here).
+    .venv/bin/python -m pip install -q -e '.[test,torch,app]'
     rm -f .venv/.installed-*
     touch "$stamp"
 fi

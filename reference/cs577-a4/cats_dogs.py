@@ -114,22 +114,45 @@ def activation_maps(model: keras.Model, image: np.ndarray,
 
 # --- (f) filter visualisation by gradient ascent ------------------------------
 
+def _layer_input(model: keras.Model, batch, layer: layers.Layer):
+    """What `layer` receives when `model` runs on `batch` (inference mode)."""
+    if isinstance(model, keras.Sequential):
+        x = batch
+        for current in model.layers:
+            if current is layer:
+                return x
+            x = current(x, training=False)
+        raise ValueError(f"cats_dogs.py: {layer.name!r} is not a layer of {model.name!r}")
+    return keras.Model(model.inputs[0], layer.input)(batch, training=False)
+
+
 def filter_pattern(model: keras.Model, layer_name: str, filter_index: int,
                    start_image: np.ndarray, steps: int = 30,
                    step_size: float = 0.05) -> np.ndarray:
     """(f) The input that maximises one filter's response, by gradient ascent.
 
     Starting from start_image (H, W, C) floats in [0, 1], repeatedly moves the
-    image along the normalised gradient of the filter's mean activation in
-    layer `layer_name` and clips it to [0, 1].
+    image along the normalised gradient of the filter's mean response in layer
+    `layer_name` and clips it to [0, 1].
     Returns float32 (H, W, C) in [0, 1], same shape as start_image, whose mean
     activation of that filter is higher than the start image's.
+
+    For a Conv2D layer the response climbed is the filter's pre-activation (the
+    ReLU's input): a filter silent everywhere on the start image has a zero
+    gradient after its ReLU, and would never move.
     """
+    layer = model.get_layer(layer_name)
+    convolution = isinstance(layer, layers.Conv2D)
     image = tf.Variable(np.asarray(start_image, dtype="float32")[None])
     for _ in range(steps):
         with tf.GradientTape() as tape:
-            (maps,), _, _ = trace_layers(model, image, [layer_name])
-            activation = tf.reduce_mean(maps[..., filter_index])
+            if convolution:
+                response = layer.convolution_op(_layer_input(model, image, layer), layer.kernel)
+                if layer.use_bias:
+                    response = response + layer.bias
+            else:
+                (response,), _, _ = trace_layers(model, image, [layer_name])
+            activation = tf.reduce_mean(response[..., filter_index])
         grads = tape.gradient(activation, image)
         # Normalising the gradient makes the step size mean the same at every layer.
         grads = grads / (tf.sqrt(tf.reduce_mean(tf.square(grads))) + 1e-8)

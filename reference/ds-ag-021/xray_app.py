@@ -43,7 +43,10 @@ model = load_model(str(path))
 uploaded = st.file_uploader("Upload a chest X-ray (PNG or JPEG)", type=["png", "jpg", "jpeg"])
 if uploaded is not None:
     try:
-        image = xray.load_image(uploaded.getvalue())
+        # The model decides the size, so any trained model file works.
+        height, width = model.input_shape[1:3]
+        image = xray.load_image(uploaded.getvalue(), (height or xray.IMAGE_SIZE[0],
+                                                      width or xray.IMAGE_SIZE[1]))
     except Exception:  # a corrupt or non-image upload must not crash the page
         st.error(f"Could not read {uploaded.name} as a PNG or JPEG image.")
         st.stop()

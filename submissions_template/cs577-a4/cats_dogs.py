@@ -78,6 +78,9 @@ def filter_pattern(model: keras.Model, layer_name: str, filter_index: int,
     [0, 1]. Returns float32 (H, W, C) in [0, 1], the start image's shape.
     Checked: shape, range, finite, and the filter's mean activation on the
     result is higher than on the start image.
+    Tip: a filter whose ReLU output is zero everywhere has no gradient; climbing
+    the conv's pre-activation (layer.convolution_op(x, layer.kernel) + bias)
+    avoids getting stuck.
     """
     raise NotImplementedError("cats_dogs.py: filter_pattern is not implemented yet: return the "
                               "gradient-ascent image described in its docstring")

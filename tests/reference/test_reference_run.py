@@ -1,0 +1,63 @@
+"""`grader reference run`: real training through the grader's own trainer, a results
+file per assignment, and missing data listed as skipped with its prepare command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from reference_helpers import REPO
+
+
+def test_unknown_task_is_refused_with_the_task_list(grader, tmp_path):
+    done = grader("reference", "run", "practical2", "--task", "model9",
+                  "--out", str(tmp_path / "r.json"))
+    assert done.returncode == 2
+    assert "model1, model2, model3, model4" in done.stdout + done.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.slow
+def test_reference_run_trains_on_fashion_mnist_and_keeps_earlier_tasks(grader, tmp_path):
+    if not (REPO / "reference" / "practical2").is_dir():
+        pytest.skip("no reference folder")
+    out = tmp_path / "practical2.json"
+    first = grader("reference", "run", "practical2", "--task", "model3", "--epochs", "1",
+                   "--out", str(out))
+    if "is not on disk" in first.stdout + first.stderr:
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    assert first.returncode == 0, first.stderr[-3000:]
+    results = json.loads(out.read_text())
+    model3 = results["tasks"]["model3"]
+    assert model3["status"] == "trained"
+    assert model3["params"] == {"trainable": 62350, "non_trainable": 0, "total": 62350}
+    assert model3["accuracy"]["dataset"] == "fashion-mnist"
+    assert model3["accuracy"]["epochs_run"] == 1 and model3["accuracy"]["accuracy"] > 0.7
+    assert model3["seed"] == 0 and model3["date"].startswith("20")
+    assert results["environment"]["versions"]["keras"]
+    assert "--epochs 1" in results["command"]
+    # A second run of another task (no accuracy check: built only) keeps model3.
+    second = grader("reference", "run", "practical2", "--task", "gradcam", "--out", str(out))
+    assert second.returncode == 0, second.stderr[-3000:]
+    merged = json.loads(out.read_text())["tasks"]
+    assert merged["model3"] == model3
+    assert merged["gradcam"]["status"] == "built"
+    assert merged["gradcam"]["params"]["total"] == 61514
+
+
+@pytest.mark.slow
+def test_a_task_without_its_data_is_skipped_with_the_command_that_prepares_it(
+        grader, tmp_path):
+    empty = tmp_path / "data"
+    empty.mkdir()
+    out = tmp_path / "cs577.json"
+    done = grader("reference", "run", "cs577-a4", "--task", "cifar-basic",
+                  "--data-dir", str(empty), "--out", str(out),
+                  env={"HOME": str(tmp_path), "GRADER_DATA": str(empty)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    task = json.loads(out.read_text())["tasks"]["cifar-basic"]
+    if task["status"] == "trained":
+        pytest.skip("CIFAR-10 is installed system-wide on this machine")
+    assert task["status"] == "skipped"
+    assert "grader data prepare cifar10" in task["prepare"]
+    assert task["params"]["total"] > 0
