@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
 import time
 import zipfile
 from pathlib import Path
@@ -208,21 +209,27 @@ def test_running_the_same_batch_again_overwrites_no_result(slurm_cluster, graded
 
 
 def test_regrade_replaces_a_finished_result_only_when_asked(slurm_cluster, graded_class):
-    # A task run by hand, outside Slurm, behaves like an array task.
+    # The rendered array script run by hand, with the variable Slurm would set:
+    # `submit --regrade` appends --regrade to the sbatch command, as here.
     run, _ = graded_class
     before = json.loads((run / "results" / "bob.json").read_text())
-    index = str(rows_index(run, "bob"))
-    again = slurm_cluster.grader("batch", "run-task", str(run), index)
+    env = {**slurm_cluster.env, "SLURM_ARRAY_TASK_ID": str(rows_index(run, "bob"))}
+
+    def array_task(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(run / "grade.sbatch"), *args], env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    again = array_task()
     assert again.returncode == 0 and "not grading bob again" in again.stdout
     assert json.loads((run / "results" / "bob.json").read_text()) == before
 
-    proc = slurm_cluster.grader("batch", "run-task", str(run), index, "--regrade")
+    proc = array_task("--regrade")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     after = json.loads((run / "results" / "bob.json").read_text())
     assert after["grader"]["batch"]["job"].startswith("local-")
     assert after["grader"]["batch"]["job"] != before["grader"]["batch"]["job"]
     assert after["score"] == before["score"]
-    assert attempts(run, "bob")[-1][0] == "regraded"
+    assert [event for event, _ in attempts(run, "bob")][-3:] == ["skipped", "started", "regraded"]
 
 
 def test_a_task_cancelled_mid_run_is_missing_then_resubmitted_alone(slurm_cluster, spec,
