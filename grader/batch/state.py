@@ -46,9 +46,24 @@ class RunState:
         return [st.entry.index for st in self.students if st.state in states]
 
 
-def _missing_reason(run: Path, student: str, squeue_available: bool) -> tuple[str, str]:
+def _last_line(path: Path) -> str:
+    lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else "(empty log)"
+
+
+def _missing_reason(run: Path, entry: manifest.Entry,
+                    squeue_available: bool) -> tuple[str, str]:
+    student = entry.student
     attempts = read_attempts(run, student)
     if not attempts:
+        # Slurm ran the script but grader never started: a missing container
+        # runtime or image, a wrong --grader, a node without the file system.
+        logs = sorted((run / "logs").glob(f"*_{entry.index}.out"),
+                      key=lambda p: p.stat().st_mtime)
+        if logs:
+            job = logs[-1].name.removesuffix(".out")
+            return (f"task {job} ended before grading began: {_last_line(logs[-1])} "
+                    f"(see {logs[-1]})"), job
         return "never ran: not submitted yet, or still waiting in a queue", ""
     last = attempts[-1]
     job = last.get("job", "")
@@ -98,6 +113,6 @@ def run_state(run: Path, use_squeue: bool = True) -> RunState:
             students.append(StudentState(entry, "failed", record.get("reason", "?"),
                                          job=record.get("job", "")))
         else:
-            reason, job = _missing_reason(run, entry.student, available)
+            reason, job = _missing_reason(run, entry, available)
             students.append(StudentState(entry, "missing", reason, job=job))
     return RunState(students, available, problem)

@@ -153,6 +153,10 @@ def submit(
     if state.squeue_problem and state.students:
         err.print(f"[yellow]warning:[/yellow] cannot tell which tasks still run "
                   f"({state.squeue_problem.splitlines()[-1]})", highlight=False)
+    if not state.students:
+        console.print(f"nothing to submit: {run / 'manifest.tsv'} lists no students "
+                      f"(see {run / 'rejected.tsv'})", highlight=False)
+        return
     if not indices:
         console.print("nothing to submit: every student has a result or a queued task",
                       highlight=False)

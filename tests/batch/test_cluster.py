@@ -289,3 +289,25 @@ def test_a_task_cancelled_mid_run_is_missing_then_resubmitted_alone(slurm_cluste
                                      ("cancelled", f"{job}_{index}"),
                                      ("started", f"{second}_{index}"),
                                      ("finished", f"{second}_{index}")]
+
+
+def test_a_node_without_apptainer_shows_why_in_status(slurm_cluster, tmp_path):
+    # A node without apptainer or singularity: the test machine, a misconfigured node.
+    if shutil.which("apptainer") or shutil.which("singularity"):
+        pytest.skip("apptainer or singularity is installed here; this test needs a node "
+                    "without either")
+    subs, run = tmp_path / "subs", tmp_path / "run"
+    subs.mkdir()
+    add_reference(subs, "alice")
+    proc = slurm_cluster.grader("batch", "plan", str(subs), "--assignment", "practical2",
+                                "--out", str(run), "--gpus", "0", "--cpus", "1", "--mem", "1G",
+                                "--container", str(tmp_path / "grader.sif"))
+    assert proc.returncode == 0, proc.stderr
+    assert "does not exist here" in proc.stderr
+    job = submit(slurm_cluster, run)
+    slurm_cluster.wait_for_job(job, timeout=60)
+    alice = status(slurm_cluster, run)["alice"]
+    assert alice["state"] == "missing"
+    assert "ended before grading began" in alice["reason"]
+    assert "neither apptainer nor singularity is on the PATH" in alice["reason"]
+    assert not (run / "attempts" / "alice.tsv").exists()
