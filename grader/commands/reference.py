@@ -209,10 +209,14 @@ def _load_builder(folder: Path, entry: dict[str, Any]):
     module_spec.loader.exec_module(module)
     for key, value in entry.get("globals", {}).items():
         setattr(module, key, value)
-    function = module
-    for part in entry["function"].split("."):
-        function = getattr(function, part)
-    return function
+    return module
+
+
+def _attribute(module, dotted: str):
+    value = module
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def _environment() -> dict[str, Any]:
@@ -236,8 +240,9 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
     entry = task["entry"]
     framework = task.get("framework", "keras")
     result: dict[str, Any] = {"title": task["title"], "framework": framework}
-    builder = _load_builder(Path(job["reference_dir"]), entry)
-    model = builder(*entry.get("args", []), **entry.get("kwargs", {}))
+    module = _load_builder(Path(job["reference_dir"]), entry)
+    model = _attribute(module, entry["function"])(*entry.get("args", []),
+                                                  **entry.get("kwargs", {}))
     if framework == "torch":
         total = sum(p.numel() for p in model.parameters())
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -265,11 +270,32 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
     settings["early_stop"] = False
     if job.get("epochs"):
         settings["epochs"] = job["epochs"]
-    model_path = Path(job["scratch"]) / f"{task['id']}.keras"
+    scratch = Path(job["scratch"])
+    model_path = scratch / f"{task['id']}.keras"
     model.save(model_path)
     try:
-        trained = training.train_and_evaluate(model_path, settings, job.get("data_dir"),
-                                              progress=True, require_gpu=job["require_gpu"])
+        if settings.get("trained_by") == "student":
+            # The reference's own training function, given the train and
+            # validation splits only, exactly as a student's is when graded.
+            if job.get("epochs"):
+                settings["train_kwargs"] = {**settings.get("train_kwargs", {}),
+                                            "epochs": job["epochs"]}
+            train = training.prepare_student_training(settings, scratch / "splits",
+                                                      job.get("data_dir"))
+            record = training.student_training(model, train,
+                                               lambda name: _attribute(module, name),
+                                               scratch, task["id"])
+            if record["error"]:
+                result.update(status="error", message=record["error"])
+                return result
+            trained = training.evaluate_saved_model(record["trained_model_path"], settings,
+                                                    job.get("data_dir"),
+                                                    require_gpu=job["require_gpu"])
+            trained.train_seconds = record.get("seconds", 0.0)
+        else:
+            trained = training.train_and_evaluate(model_path, settings, job.get("data_dir"),
+                                                  progress=True,
+                                                  require_gpu=job["require_gpu"])
     except DatasetMissing as exc:
         result.update(status="skipped", message=f"dataset {exc.name!r} is not on disk",
                       prepare=exc.prepare)

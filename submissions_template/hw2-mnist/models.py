@@ -88,16 +88,30 @@ def early_stopping(patience: int = 2) -> keras.callbacks.EarlyStopping:
                               "keras.callbacks.EarlyStopping on val_loss restoring best weights")
 
 
+def fit_with_early_stopping(model: keras.Model, x_train, y_train, x_val, y_val,
+                            epochs: int = 20) -> dict:
+    """Fit the compiled `model` on (x_train, y_train) for up to `epochs` epochs with
+    batch size BATCH_SIZE, validation_data=(x_val, y_val) and the callback of
+    early_stopping(); return the History's `.history` dict.
+
+    Graded by training: the grader calls it with MNIST's training and validation
+    splits only (images float32 (N, 28, 28, 1) in [0, 1], integer labels) and
+    scores the weights it leaves on the test split, which it never passes you.
+    """
+    raise NotImplementedError("models.py: fit_with_early_stopping is not implemented yet: fit "
+                              "with validation_data and early_stopping(), return the history")
+
+
 def train_and_score(model: keras.Model, x_train, y_train, x_test, y_test,
                     epochs: int = 20) -> dict:
-    """Fits with early stopping on a validation split; returns
+    """Holds out a validation split, fits with early stopping on it, and returns
     {"accuracy": float, "macro_f1": float, "epochs": int} on the test data."""
-    history = model.fit(x_train, y_train, batch_size=BATCH_SIZE, epochs=epochs,
-                        validation_split=VALIDATION_SPLIT, callbacks=[early_stopping()],
-                        verbose=0)
+    cut = int(len(x_train) * (1 - VALIDATION_SPLIT))
+    history = fit_with_early_stopping(model, x_train[:cut], y_train[:cut], x_train[cut:],
+                                      y_train[cut:], epochs)
     predicted = np.argmax(model.predict(x_test, batch_size=1024, verbose=0), axis=1)
     return {"accuracy": accuracy(y_test, predicted), "macro_f1": macro_f1(y_test, predicted),
-            "epochs": len(history.history["loss"])}
+            "epochs": len(history["loss"])}
 
 
 def sweep(x_train, y_train, x_test, y_test, epochs: int = 20,

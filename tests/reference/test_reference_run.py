@@ -61,3 +61,46 @@ def test_a_task_without_its_data_is_skipped_with_the_command_that_prepares_it(
     assert task["status"] == "skipped"
     assert "grader data prepare cifar10" in task["prepare"]
     assert task["params"]["total"] > 0
+
+
+def _tiny_mnist(root, n_train: int = 600, n_test: int = 200) -> None:
+    """MNIST's four IDX files, with ten classes told apart by where a bar is drawn."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+
+    def write(name, array):
+        header = bytes([0, 0, 8, array.ndim]) + b"".join(struct.pack(">I", d)
+                                                         for d in array.shape)
+        with gzip.open(folder / name, "wb") as handle:
+            handle.write(header + array.astype(np.uint8).tobytes())
+
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 40, (n, 28, 28))
+        for i, label in enumerate(labels):
+            images[i, 2 * label + 4: 2 * label + 7, 4:24] = 250
+        write(f"{prefix}-images-idx3-ubyte.gz", images)
+        write(f"{prefix}-labels-idx1-ubyte.gz", labels)
+
+
+@pytest.mark.slow
+def test_a_student_trained_task_runs_the_reference_training_function(grader, tmp_path):
+    _tiny_mnist(tmp_path / "data")
+    out = tmp_path / "hw2.json"
+    done = grader("reference", "run", "hw2-mnist", "--task", "early-stopping",
+                  "--data-dir", str(tmp_path / "data"), "--epochs", "2", "--out", str(out),
+                  env={"HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    task = json.loads(out.read_text())["tasks"]["early-stopping"]
+    assert task["status"] == "trained", task
+    accuracy = task["accuracy"]
+    assert accuracy["trained_by"] == "student" and accuracy["samples"] == {"test": 200}
+    assert accuracy["train_seconds"] > 0
+    # The bars are easy to tell apart: the reference's loop learns them.
+    assert accuracy["macro_f1"] > 0.5

@@ -87,7 +87,7 @@ GRADED = {
     ("practical2", "cnn.py"): ["build_model"],
     ("practical2", "gradcam.py"): ["grad_cam", "grad_cam_figure"],
     ("hw2-mnist", "models.py"): ["build_dnn", "build_convnet", "build_resnet", "macro_f1",
-                                 "early_stopping"],
+                                 "early_stopping", "fit_with_early_stopping"],
     ("cs577-a4", "cats_dogs.py"): ["make_datasets", "build_cnn", "activation_maps",
                                    "filter_pattern", "build_vgg16_frozen", "fine_tune",
                                    "build_vgg16_fine_tuned", "augmentation",
