@@ -7,6 +7,7 @@ soon as the build worker has saved it, so their TensorFlow start-ups overlap.
 
 from __future__ import annotations
 
+import os
 import queue
 import shutil
 import sys
@@ -70,7 +71,8 @@ def _fail_all(task: dict[str, Any], state: str, message: str) -> dict[str, dict[
 
 
 def grade(sub: Path, assignment: str | None = None, static: bool = False,
-          data_dir: str | None = None, keep_scratch: bool = False) -> Grading:
+          data_dir: str | None = None, keep_scratch: bool = False,
+          on_event: Any = None) -> Grading:
     """Grades one submission folder. Never raises for a bad submission; see Grading."""
     started = time.monotonic()
     result = Grading(assignment=assignment, submission=sub)
@@ -86,7 +88,7 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
         return result
     scratch = Path(tempfile.mkdtemp(prefix="grader-"))
     try:
-        _grade_with_spec(spec, sub, scratch, static, data_dir, result)
+        _grade_with_spec(spec, sub, scratch, static, data_dir, result, on_event)
     except Exception as exc:  # a grader bug: still say what happened, in the results file
         import traceback
 
@@ -101,7 +103,7 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
 
 
 def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
-                     data_dir: str | None, result: Grading) -> None:
+                     data_dir: str | None, result: Grading, on_event: Any = None) -> None:
     outcomes = {t["id"]: TaskOutcome(task=t) for t in spec.tasks}
     result.tasks = list(outcomes.values())
     entry_files: dict[str, str] = {}
@@ -140,6 +142,8 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
             "kwargs": entry.get("kwargs", {}), "globals": entry.get("globals", {}),
             "input_shape": out.task.get("input_shape"), "memory_mb": limits["memory_mb"],
             "build_timeout_s": limits["build_timeout_s"],
+            "checks": {} if static else {k: v for k, v in out.task["checks"].items()
+                                         if k not in STATIC_CHECKS},
         })
     if not jobs:
         result.workers = {"build": 0, "verify": 0}
@@ -160,6 +164,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
             task = by_task[job_id]
             verify_q.put({"id": job_id, "model_path": res["model_path"], "task": task,
                           "static": static, "data_dir": data_dir,
+                          "notes": res.get("notes", {}),
                           "timeout": _verify_timeout(spec, task, static)})
 
     file_of = {j["id"]: j["file"] for j in jobs}
@@ -182,6 +187,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         output_limit=1 << 20,
         job_timeout=lambda job: job["timeout"],
         eager=True,
+        on_event=on_event,
     )
     verify_sup = sandbox.Supervisor(verify_spec)
     verify_thread = threading.Thread(
@@ -189,7 +195,15 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         daemon=True)
     verify_thread.start()
 
-    build_env = sandbox.scrubbed_env(_mkdir(scratch / "home"), {"CUDA_VISIBLE_DEVICES": ""})
+    build_env = sandbox.scrubbed_env(_mkdir(scratch / "home"), {
+        # Building needs no GPU, and CUDA's address-space reservations break RLIMIT_AS.
+        "CUDA_VISIBLE_DEVICES": "",
+        # Virtual memory grows with the core count (a 64 MiB malloc arena and a thread
+        # stack per thread); cap both so that the same RLIMIT_AS holds on a 64-core node.
+        "MALLOC_ARENA_MAX": "4",
+        "TF_NUM_INTRAOP_THREADS": str(min(os.cpu_count() or 1, 8)),
+        "TF_NUM_INTEROP_THREADS": "2",
+    })
     build_spec = sandbox.WorkerSpec(
         argv=[sys.executable, "-m", "grader.worker_build", str(models)],
         cwd=work, env=build_env, memory_mb=limits0["memory_mb"],

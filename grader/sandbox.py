@@ -8,11 +8,16 @@ takes the jobs that were still waiting.
 
 Limits, and why these:
 - RLIMIT_AS (address space). TensorFlow reserves far more virtual memory than it
-  uses; measured here with TF 2.21 on CPU, 3 GiB lets it import, build and save
-  every model of the shipped assignments, 2 GiB makes it abort (SIGABRT) while
-  importing. An abort or SIGKILL is therefore reported as "probably the memory
-  limit". CUDA reserves much more address space, so when a GPU is visible the
-  limit is left to the batch system (Slurm's cgroup --mem).
+  uses. Measured on the 2-core CI machine with TF 2.21 CPU (importing Keras, then
+  building and saving Practical 2's four models): 1 GiB fails to map
+  libtensorflow_cc, 1.5 GiB raises MemoryError, 2 GiB passes; importing and
+  training a small conv net needs about 3 GiB (at 2 GiB TensorFlow aborts with
+  SIGABRT). The default limit is therefore 3 GiB (spec `memory_mb`, 3072), and an
+  abort or SIGKILL is reported as "probably the memory limit". Virtual size also
+  grows with the core count (malloc arenas, thread stacks), so the build worker
+  caps MALLOC_ARENA_MAX and TensorFlow's thread pools (grader/pipeline.py). CUDA
+  reserves much more address space, so the verify worker gets no RLIMIT_AS when a
+  GPU is visible: there the batch system's cgroup (Slurm --mem) is the limit.
 - A new session per worker (its own process group), killed as a group; and the
   parent is a child subreaper, so a student daemon that double-forks and leaves
   the group is re-parented to us and killed too.
@@ -104,6 +109,9 @@ class WorkerSpec:
     # Start the worker before the first job arrives, so its TensorFlow import overlaps
     # with the other worker's.
     eager: bool = False
+    # Called with (job id, event) for events other than ready/start/done, such as the
+    # verify worker's training progress.
+    on_event: Callable[[str | None, dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -347,6 +355,11 @@ class Supervisor:
                         current = None
                         phase = None
                         deadline = time.monotonic() + 3600 * 24
+                    elif spec.on_event is not None:
+                        try:
+                            spec.on_event(event.get("job"), event)
+                        except Exception:  # drawing progress must never stop grading
+                            pass
                 if failure is not None or not ev_open:
                     break
                 if time.monotonic() >= deadline:

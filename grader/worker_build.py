@@ -84,6 +84,38 @@ def _resolve(module: Any, dotted: str) -> Any:
     return obj
 
 
+BUILD_HOOKS: dict[str, str] = {
+    "visual": "grader.checks.visual:produce",
+}
+"""Work a check needs done where student code may run, by spec check name, as
+"module:function". Each is called after the model is saved as
+``hook(model, check_spec, load_function, out_dir, task_id)`` and returns a JSON-able
+record; the verify worker's check finds it in ``ctx.notes[check_name]``. Nothing in
+it is trusted: the verify side recomputes what scores."""
+
+
+def _hook(name: str) -> Any:
+    module_name, _, attr = BUILD_HOOKS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return getattr(module, attr, None)
+
+
+def _function_loader(job: dict[str, Any], check: dict[str, Any], modules: dict[str, Any]):
+    """``load_function(name)`` for a hook: the name from the check's file (default: the
+    task's entry file), imported once in this worker like the entry file."""
+
+    def load_function(name: str) -> Any:
+        path = check.get("file") or job["module_path"]
+        if path not in modules:
+            modules[path] = _import(path, "student_" + Path(path).stem.replace("-", "_"))
+        return _resolve(modules[path], name)
+
+    return load_function
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out_dir")
@@ -118,12 +150,13 @@ def main(argv: list[str] | None = None) -> int:
             events.send("done", job=job_id, result=import_errors[path])
             continue
         events.send("start", job=job_id, phase="call")
-        result = _build_one(job, modules[path], out_dir, model_facts)
+        result = _build_one(job, modules[path], out_dir, model_facts, modules)
         events.send("done", job=job_id, result=result)
     return 0
 
 
-def _build_one(job: dict[str, Any], module: Any, out_dir: Path, model_facts: Any) -> dict:
+def _build_one(job: dict[str, Any], module: Any, out_dir: Path, model_facts: Any,
+               modules: dict[str, Any]) -> dict:
     import keras
 
     call = _call_repr(job)
@@ -164,7 +197,20 @@ def _build_one(job: dict[str, Any], module: Any, out_dir: Path, model_facts: Any
         return {"state": "error", "message": f"{job['file']}: the model from {call} cannot be "
                 f"saved as .keras ({type(exc).__name__}: {exc}); build it from Keras layers "
                 "and give it an Input layer", "facts": facts}
-    return {"state": "built", "model_path": str(target.resolve()), "facts": facts}
+    notes: dict[str, Any] = {}
+    for name, check in job.get("checks", {}).items():
+        hook = _hook(name) if name in BUILD_HOOKS else None
+        if hook is None:
+            continue
+        try:
+            notes[name] = hook(model, check, _function_loader(job, check, modules), str(out_dir),
+                               job["id"])
+        except BaseException as exc:  # student code ran inside the hook
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            notes[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return {"state": "built", "model_path": str(target.resolve()), "facts": facts,
+            "notes": notes}
 
 
 if __name__ == "__main__":

@@ -35,7 +35,11 @@ class VerifyContext:
     static: bool  # `grader check --static`: no training
     data_dir: str | None  # --data-dir / GRADER_DATA, never visible to the build worker
     seed: int = 0
+    # What the build worker's hooks recorded for this task (see worker_build.BUILD_HOOKS).
     notes: dict[str, Any] = field(default_factory=dict)
+    # send(**data): a "progress" event to the parent (e.g. training epochs and batches).
+    send: Callable[..., None] | None = None
+    require_gpu: bool = False
 
 
 CheckResult = dict[str, Any]
@@ -43,23 +47,26 @@ CheckResult = dict[str, Any]
 (optional partial credit), "hints": [str], "details": {...}}"""
 
 
-def accuracy_check(ctx: VerifyContext) -> CheckResult:
-    """Trains the loaded model with the spec's fixed hyper-parameters and evaluates it.
+def _registered(target: str, what: str) -> Callable[[VerifyContext], CheckResult]:
+    """A check implemented in another module, imported when first used; if that module
+    is not there, the check is skipped (and scores nothing) rather than failing."""
 
-    The training code (grader/training.py) plugs in here; until it exists, or with
-    --static, the check is reported as skipped and scores nothing either way.
-    """
-    if ctx.static:
-        return {"state": "skipped", "message": "skipped: --static (no training)"}
-    try:
-        import grader.training  # noqa: F401
-    except ImportError:
-        return {"state": "skipped", "message": "skipped: training not available"}
-    return {"state": "skipped", "message": "skipped: training not wired in yet"}
+    def run(ctx: VerifyContext) -> CheckResult:
+        if ctx.static:
+            return {"state": "skipped", "message": f"skipped: --static (no {what})"}
+        module_name, _, attr = target.partition(":")
+        try:
+            module = __import__(module_name, fromlist=[attr])
+        except ImportError:
+            return {"state": "skipped", "message": f"skipped: {what} not available"}
+        return getattr(module, attr)(ctx)
+
+    return run
 
 
 VERIFY_CHECKS: dict[str, Callable[[VerifyContext], CheckResult]] = {
-    "accuracy": accuracy_check,
+    "accuracy": _registered("grader.checks.accuracy:run", "training"),
+    "visual": _registered("grader.checks.visual:run", "visual check"),
 }
 """Checks that need the loaded model, by spec check name. Each gets a VerifyContext."""
 
@@ -101,9 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {"state": "verified", "facts": model_facts(model), "checks": {}}
         for name, check in job["task"].get("checks", {}).items():
             if name in VERIFY_CHECKS:
-                ctx = VerifyContext(model=model, model_path=path, task=job["task"], check=check,
-                                    static=job.get("static", False),
-                                    data_dir=job.get("data_dir"), seed=check.get("seed", 0))
+                ctx = VerifyContext(
+                    model=model, model_path=path, task=job["task"], check=check,
+                    static=job.get("static", False), data_dir=job.get("data_dir"),
+                    seed=check.get("seed", 0), notes=job.get("notes") or {},
+                    send=lambda _job=job["id"], **data: events.send("progress", job=_job,
+                                                                      **data))
                 try:
                     result["checks"][name] = VERIFY_CHECKS[name](ctx)
                 except Exception as exc:

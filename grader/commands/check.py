@@ -27,8 +27,21 @@ def check(
     from grader import pipeline, report
     from grader.spec import validation_problems
 
-    grading = pipeline.grade(submission, assignment=assignment, static=static,
-                             data_dir=data_dir)
+    progress = None
+    if not quiet and not static:
+        try:  # the training progress bar, drawn here since only the parent owns the terminal
+            from grader.checks.accuracy import ProgressView
+
+            progress = ProgressView()
+        except ImportError:
+            progress = None
+    try:
+        grading = pipeline.grade(
+            submission, assignment=assignment, static=static, data_dir=data_dir,
+            on_event=(lambda _job, event: progress(event)) if progress else None)
+    finally:
+        if progress is not None:
+            progress.close()
     data = report.results(grading)
     problems = validation_problems(data, "results")
     if problems:  # a grader bug; say so in the file rather than write nothing
