@@ -3,6 +3,18 @@
 Runs in the parent process, which imports neither TensorFlow nor student code. The
 build and verify workers run side by side: each model goes to the verify worker as
 soon as the build worker has saved it, so their TensorFlow start-ups overlap.
+
+Decisions a reader of the results should know:
+- A model the verify worker cannot load with safe_mode (a student-defined layer, a
+  Lambda) is "unverified". By default (spec `unverified: "review"`) its checks score
+  0 and say what the build worker's own facts claim, for a person to review: those
+  facts come from the process the student's code ran in and could be forged. A spec
+  may choose `"trust"` to score them from those facts, tagged "unverified".
+- A skipped check (`--static`, no dataset, no training code) scores 0 of 0: it is
+  reported, with the points it would carry, but left out of the total.
+- Exit codes: 0 every check that ran passed; 1 some check failed, errored, was not
+  implemented or is unverified; 2 nothing could be graded (no spec, bad spec, not a
+  submission folder, a worker that cannot start).
 """
 
 from __future__ import annotations
