@@ -131,6 +131,7 @@ class QueuedTask:
     job_id: str
     index: int
     state: str
+    reason: str = ""  # why a pending task waits, in squeue's words (Priority, Resources, ...)
 
 
 def queued_tasks(job_ids: Iterable[str]) -> dict[int, QueuedTask] | None:
@@ -148,18 +149,20 @@ def queued_tasks(job_ids: Iterable[str]) -> dict[int, QueuedTask] | None:
     if exe is None:
         return None
     # -r: one line per array task, even for pending ones Slurm would fold into
-    # `123_[4-9]`. %F: the array's job id; %K: the task's index; %T: its state.
-    proc = subprocess.run([exe, "-h", "-r", "-o", "%F|%K|%T"], capture_output=True,
+    # `123_[4-9]`. %F: the array's job id; %K: the task's index; %T: its state;
+    # %r: why it is pending.
+    proc = subprocess.run([exe, "-h", "-r", "-o", "%F|%K|%T|%r"], capture_output=True,
                           text=True, timeout=60, env=os.environ.copy())
     if proc.returncode != 0:
         raise SlurmError(f"squeue failed (exit {proc.returncode}): {proc.stderr.strip()}")
     found: dict[int, QueuedTask] = {}
     for line in proc.stdout.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) != 3 or parts[0] not in wanted or not parts[1].isdigit():
+        parts = line.strip().split("|", 3)
+        if len(parts) != 4 or parts[0] not in wanted or not parts[1].isdigit():
             continue
         if parts[2] in ACTIVE_STATES:
-            task = QueuedTask(parts[0], int(parts[1]), parts[2])
+            reason = "" if parts[3] in ("None", "(null)") else parts[3]
+            task = QueuedTask(parts[0], int(parts[1]), parts[2], reason)
             # A later job for the same index (a resubmission) is the one that matters.
             if task.index not in found or int(task.job_id) > int(found[task.index].job_id):
                 found[task.index] = task

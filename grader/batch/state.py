@@ -105,7 +105,10 @@ def run_state(run: Path, use_squeue: bool = True) -> RunState:
                                          data.get("max_score"), batch.get("job", "")))
         elif task is not None:
             state = "pending" if task.state == "PENDING" else "running"
-            detail = "" if task.state in ("PENDING", "RUNNING") else task.state.lower()
+            if task.state == "PENDING":
+                detail = f"waiting: {task.reason}" if task.reason else ""
+            else:
+                detail = "" if task.state == "RUNNING" else task.state.lower()
             students.append(StudentState(entry, state, detail,
                                          job=f"{task.job_id}_{task.index}"))
         elif failed_path(run, entry.student).exists():

@@ -178,9 +178,9 @@ def submit(
     except slurm.SlurmError as exc:
         raise _fail(f"{exc}\ncommand: {shlex.join(command)}") from None
     slurm.record_job(run, slurm.JobRecord(job_id, slurm.now(), slurm.array_spec(indices), regrade))
-    console.print(f"submitted job {job_id}: {len(indices)} students "
-                  f"(--array={slurm.array_spec(indices)}); recorded in {run / slurm.JOBS}",
-                  highlight=False)
+    array = next(arg for arg in command if arg.startswith("--array="))
+    console.print(f"submitted job {job_id}: {len(indices)} students ({array}); "
+                  f"recorded in {run / slurm.JOBS}", highlight=False)
 
 
 @app.command()

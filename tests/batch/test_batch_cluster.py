@@ -311,3 +311,28 @@ def test_a_node_without_apptainer_shows_why_in_status(slurm_cluster, tmp_path):
     assert "ended before grading began" in alice["reason"]
     assert "neither apptainer nor singularity is on the PATH" in alice["reason"]
     assert not (run / "attempts" / "alice.tsv").exists()
+
+
+def test_the_concurrency_limit_keeps_the_rest_of_the_class_pending(slurm_cluster, tmp_path):
+    subs, run = tmp_path / "subs", tmp_path / "run"
+    for student in ("ann", "ben", "cid"):
+        (subs / student).mkdir(parents=True)
+        (subs / student / "cnn.py").write_text("MODEL_NUMBER = 1\n")
+    # What the task runs does not matter here, only how many run at once: a
+    # stand-in --grader that sleeps keeps each task busy without TensorFlow.
+    proc = slurm_cluster.grader("batch", "plan", str(subs), "--assignment", "practical2",
+                                "--out", str(run), "--gpus", "0", "--cpus", "1", "--mem", "1G",
+                                "--concurrency", "1", "--grader", "bash -c 'sleep 30' --")
+    assert proc.returncode == 0, proc.stderr
+    job = submit(slurm_cluster, run)
+    deadline = time.monotonic() + 30
+    while True:
+        # The scheduler fills in the pending tasks' reason on its next pass.
+        states = status(slurm_cluster, run)
+        seen = sorted((s["state"], s["reason"]) for s in states.values())
+        if seen == [("pending", "waiting: JobArrayTaskLimit")] * 2 + [("running", "")]:
+            break
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.3)
+    slurm_cluster.run("scancel", job)
+    slurm_cluster.wait_for_job(job, timeout=30)
