@@ -24,7 +24,7 @@ GRADCAM_CHECK = {"points": 6, "kind": "grad_cam", "file": "gradcam.py", "functio
 ACT_CHECK = {"points": 3, "kind": "activation_maps", "file": "cats_dogs.py",
              "function": "activation_maps", "image_shape": [150, 150, 3]}
 FILTER_CHECK = {"points": 3, "kind": "filter_pattern", "file": "cats_dogs.py",
-                "function": "filter_pattern", "image_shape": [150, 150, 3]}
+                "function": "filter_pattern", "image_shape": [150, 150, 3], "steps": 10}
 
 
 def _import(path: Path, name: str):
