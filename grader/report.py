@@ -95,6 +95,16 @@ def results(grading: Any) -> dict[str, Any]:
     }
 
 
+def crash_results(grading: Any, exc: BaseException) -> dict[str, Any]:
+    """Results saying that grading broke down, for when building the real ones failed."""
+    message = f"internal error while writing the results: {type(exc).__name__}: {exc}"
+    return {"score": 0, "max_score": 0, "execution_time": round(grading.seconds, 3),
+            "output": message, "tests": [],
+            "grader": {"version": __version__, "assignment": grading.assignment,
+                       "submission": str(grading.submission), "complete": False,
+                       "exit_code": 2, "errors": [*grading.errors, message], "tasks": {}}}
+
+
 def write_json_atomic(data: dict[str, Any], path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +131,8 @@ def render(data: dict[str, Any], console: Any = None) -> None:
     info = data["grader"]
     console.print(f"[bold]{info.get('assignment') or '?'}[/bold]  {info['submission']}")
     for error in info["errors"]:
-        console.print(f"[red]error:[/red] {error.splitlines()[0] if error else error}")
+        console.print(f"error: {error.splitlines()[0] if error else error}", style="red",
+                      markup=False, highlight=False)
     by_task: dict[str, list[dict[str, Any]]] = {}
     for test in data["tests"]:
         by_task.setdefault(test["tags"][0], []).append(test)

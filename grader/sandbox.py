@@ -124,8 +124,16 @@ class Outcome:
     timeline: list[tuple[float, str, str]] = field(default_factory=list)  # (time, event, job)
 
 
+PR_SET_PDEATHSIG = 1
+
+
 def _preexec(memory_mb: int | None) -> Callable[[], None]:
     def apply() -> None:
+        # If the grader dies (Ctrl-C, a batch job's time limit), its workers die too.
+        try:
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if memory_mb:
             limit = memory_mb * 1024 * 1024

@@ -42,7 +42,11 @@ def check(
     finally:
         if progress is not None:
             progress.close()
-    data = report.results(grading)
+    try:
+        data = report.results(grading)
+    except Exception as exc:  # a grader bug must still leave a results file that says so
+        data = report.crash_results(grading, exc)
+        grading.fatal = True
     problems = validation_problems(data, "results")
     if problems:  # a grader bug; say so in the file rather than write nothing
         data["grader"]["errors"].append("results do not match the schema: "
