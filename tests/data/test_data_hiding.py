@@ -1,0 +1,65 @@
+"""The build worker's view of the disk: every data root covered, locked, and
+no other process in sight."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.data.hiding import hide_prefix, namespaces_available, paths_to_hide
+
+LOOK = r"""
+import json, os, subprocess, sys
+mount_point, paths = sys.argv[1], sys.argv[2:]
+seen = {p: os.path.exists(p) for p in paths}
+umount = subprocess.run(["umount", mount_point], capture_output=True)
+after = {p: os.path.exists(p) for p in paths}
+pids = [p for p in os.listdir("/proc") if p.isdigit()]
+print(json.dumps({"seen": seen, "umount_rc": umount.returncode, "after": after,
+                  "pids": len(pids)}))
+"""
+
+
+def test_roots_that_hold_the_scratch_space_are_hidden_entry_by_entry(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADER_DATA", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    (tmp_path / "fashion-mnist").mkdir()
+    (tmp_path / "mnist.npz").write_bytes(b"")
+    (tmp_path / "notes").mkdir()
+    scratch = tmp_path / "grader-scratch"
+    scratch.mkdir()
+    folders, files = paths_to_hide(tmp_path, keep=[scratch])
+    assert tmp_path.resolve() / "fashion-mnist" in folders
+    assert tmp_path.resolve() / "mnist.npz" in files
+    assert tmp_path.resolve() not in folders  # covering it would hide the scratch space
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    folders, _ = paths_to_hide(other, keep=[scratch])
+    assert other.resolve() in folders  # a root apart from the scratch space goes whole
+
+
+@pytest.mark.skipif(not namespaces_available(), reason="no user namespaces on this machine")
+def test_hidden_worker_sees_no_data_cannot_unmount_and_sees_no_other_process(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.delenv("GRADER_DATA", raising=False)
+    data = tmp_path / "data"
+    (data / "fashion-mnist").mkdir(parents=True)
+    labels = data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(b"secret")
+    system = Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
+    prefix = hide_prefix(data, keep=[tmp_path / "scratch"])
+    out = subprocess.run([*prefix, sys.executable, "-c", LOOK, str(data), str(labels),
+                          str(system)],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["seen"] == {str(labels): False, str(system): False}
+    assert report["umount_rc"] != 0 and report["after"] == report["seen"]
+    assert report["pids"] <= 3  # its own PID namespace: itself and its children
+    assert labels.read_bytes() == b"secret"  # outside, nothing changed
