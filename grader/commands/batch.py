@@ -94,7 +94,7 @@ def plan(
     )
     try:
         planned = planning.make_plan(the_plan, template or planning.TEMPLATE)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
 
     console.print(f"{len(planned.entries)} submissions in {run / 'manifest.tsv'} "
@@ -294,7 +294,11 @@ def collect(
         console.print(f"all {len(book.grades)} students graded", highlight=False)
 
     if csv is not None:
-        book.to_csv(csv)
+        try:
+            book.to_csv(csv)
+        except OSError as exc:
+            raise _fail(f"--csv {csv}: cannot write the gradebook there ({exc}); "
+                        "choose a path in an existing, writable folder") from None
         console.print(f"gradebook written to {csv}", highlight=False)
     if len(book.problems):
         raise typer.Exit(1)
