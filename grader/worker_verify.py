@@ -68,7 +68,9 @@ VERIFY_CHECKS: dict[str, Callable[[VerifyContext], CheckResult]] = {
     "accuracy": _registered("grader.checks.accuracy:run", "training"),
     "visual": _registered("grader.checks.visual:run", "visual check"),
 }
-"""Checks that need the loaded model, by spec check name. Each gets a VerifyContext."""
+"""Checks that need the loaded model, by spec check name. Each gets a VerifyContext:
+accuracy is grader.checks.accuracy.run (training on held-out data), visual is
+grader.checks.visual.run (it also has a build-side half, worker_build.BUILD_HOOKS)."""
 
 
 def _load(path: Path) -> tuple[Any, dict[str, Any] | None]:
