@@ -58,6 +58,16 @@ def gpu_hint() -> str | None:
     return None
 
 
+def require_gpu_problem() -> str | None:
+    """Why `--require-gpu` must refuse to start here, or None; imports no
+    TensorFlow, so `grader check --require-gpu` fails in well under a second."""
+    hint = gpu_hint()
+    if hint is None:
+        return None
+    return (f"--require-gpu: {hint}. On Slurm, request one with `#SBATCH --gres=gpu:1` and run "
+            "the container with `apptainer exec --nv`; drop --require-gpu to grade on CPU.")
+
+
 def describe() -> Device:
     """The device TensorFlow will train on. Imports TensorFlow."""
     import tensorflow as tf

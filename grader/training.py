@@ -700,3 +700,24 @@ def student_training_hook(model, check: dict[str, Any], load_function, out_dir: 
         return {"trained_model_path": None, "error": check.get("train_skipped")
                 or "the grader prepared no training data for this task"}
     return student_training(model, check["train"], load_function, out_dir, task_id)
+
+
+def prepare_build_check(check: dict[str, Any], folder: str | os.PathLike,
+                        data_dir: str | os.PathLike | None = None) -> tuple[dict[str, Any], float]:
+    """Parent side, for the build job: the accuracy check as the build worker's
+    hook should see it, and the seconds to add to the build's time limit.
+
+    For a ``trained_by: "student"`` check this writes the training and
+    validation splits (`prepare_student_training`) and adds ``train``; when
+    the dataset is missing it adds ``train_skipped`` instead (the verify side
+    then reports the check as skipped). Other checks pass through unchanged.
+    """
+    if check.get("trained_by") != "student":
+        return check, 0.0
+    from grader.data import DatasetMissing
+
+    extra = float(check.get("time_limit_s", AccuracySpec.time_limit_s))
+    try:
+        return {**check, "train": prepare_student_training(check, folder, data_dir)}, extra
+    except DatasetMissing as err:
+        return {**check, "train_skipped": str(err)}, 0.0

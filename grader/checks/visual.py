@@ -467,3 +467,26 @@ def _check_figure(result: CheckResult, record: dict[str, Any], check: dict[str, 
     else:
         result["message"] += f"; figure written ({Path(record['figure']).name})"
     return result
+
+
+def keep_images(tasks: list[Any], dest: str | Path) -> None:
+    """Parent side, before the scratch space is removed: copies the PNGs that
+    the visual checks list in ``details["images"]`` to ``dest/<task id>/`` and
+    points the details at the copies. ``tasks`` are the pipeline's outcomes
+    (each with ``.task`` and ``.checks``)."""
+    import shutil
+
+    for outcome in tasks:
+        for result in (outcome.checks or {}).values():
+            images = (result.get("details") or {}).get("images")
+            if not images:
+                continue
+            target = Path(dest) / outcome.task["id"]
+            target.mkdir(parents=True, exist_ok=True)
+            kept = []
+            for image in images:
+                source = Path(image)
+                if source.is_file():
+                    shutil.copyfile(source, target / source.name)
+                    kept.append(str((target / source.name).resolve()))
+            result["details"]["images"] = kept
