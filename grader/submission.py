@@ -20,6 +20,7 @@ _SKIP_COPY = shutil.ignore_patterns(
     "*.gz", "*.zip", "*.tar", "data", "datasets",
 )
 FILTERED_SUFFIX = "__grader_defs.py"
+CELL_MARKER = "# --- notebook code cell "
 """A notebook ``nb.ipynb`` is imported from ``nb__grader_defs.py`` in the scratch copy."""
 
 
@@ -128,7 +129,7 @@ def filter_notebook(path: Path) -> tuple[str, list[SkippedCell]]:
                       else f"{len(dropped)} top-level statement(s) not run")
             skipped.append(SkippedCell(code_index, reason, what[:80]))
         if keep:
-            kept.append(f"# --- notebook code cell {code_index} ---\n"
+            kept.append(f"{CELL_MARKER}{code_index} ---\n"
                         + ast.unparse(ast.Module(body=keep, type_ignores=[])))
     return "\n\n".join(kept) + "\n", skipped
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox import EventWriter, read_jobs
+from grader.submission import CELL_MARKER, FILTERED_SUFFIX
 
 
 def _call_repr(job: dict[str, Any]) -> str:
@@ -28,13 +29,34 @@ def _call_repr(job: dict[str, Any]) -> str:
     return f"{job['function']}({', '.join(parts)})"
 
 
+def _notebook_cell(path: str, lineno: int) -> str | None:
+    """The notebook cell a line of a filtered notebook came from (see submission.py)."""
+    cell = None
+    try:
+        with open(path) as fh:
+            for number, line in enumerate(fh, 1):
+                if number > lineno:
+                    break
+                if line.startswith(CELL_MARKER):
+                    cell = line[len(CELL_MARKER):].split()[0]
+    except OSError:
+        return None
+    return cell
+
+
 def _student_frame(tb: Any) -> str:
-    """`file line N` of the deepest traceback frame inside the submission."""
+    """`file line N` (or `notebook.ipynb cell N`) of the deepest frame in the submission."""
     where = ""
     for frame, lineno in traceback.walk_tb(tb):
-        filename = os.path.basename(frame.f_code.co_filename)
-        if os.path.abspath(frame.f_code.co_filename).startswith(os.getcwd()):
-            where = f"{filename} line {lineno}"
+        path = frame.f_code.co_filename
+        if not os.path.abspath(path).startswith(os.getcwd()):
+            continue
+        name = os.path.relpath(path, os.getcwd())
+        if name.endswith(FILTERED_SUFFIX):
+            cell = _notebook_cell(path, lineno)
+            where = name[: -len(FILTERED_SUFFIX)] + ".ipynb" + (f" cell {cell}" if cell else "")
+        else:
+            where = f"{name} line {lineno}"
     return where
 
 
@@ -63,6 +85,9 @@ def _describe_exception(exc: BaseException, job: dict[str, Any], during: str) ->
                              "Keras, NumPy and pandas",
         ImportError: "fix the import",
     }.get(type(exc), "run the function yourself and fix the error")
+    if isinstance(exc, NameError) and job["file"].endswith(".ipynb"):
+        fix = ("from a notebook the grader runs only imports, functions, classes and "
+               "constant assignments; compute that value inside the function")
     return {"state": "error", "message": f"{origin}: {during} raised {text}; {fix}",
             "traceback": traceback.format_exc()[-4000:]}
 

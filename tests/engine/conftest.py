@@ -137,6 +137,10 @@ def zoo_spec(pidfile: Path) -> dict:
                 "architecture": {"points": 1, "layers": SMALL_LAYERS[2:]},
                 "params": {"points": 1, "trainable": 195}},
                 file=["solution.py", "student.ipynb"]),
+            task("notebook_name_error", "build_bad", ONE_POINT,
+                 file=["solution.py", "student.ipynb"]),
+            task("custom_layer_trusted", "custom_layer", SMALL,
+                 limits={"unverified": "trust"}),
             task("syntax_error", "build", ONE_POINT, file="syntax.py"),
             task("import_error", "build", ONE_POINT, file="broken_import.py"),
             task("import_hangs_a", "a", ONE_POINT, file="hangs_on_import.py", **QUICK),
@@ -167,6 +171,10 @@ def write_notebook(path: Path) -> None:
             "model.fit(x, np.zeros(64), epochs=1)\nwhile True:\n    pass"),
         nbformat.v4.new_code_cell("import sys\nsys.exit(1)"),
         nbformat.v4.new_code_cell("print('unbalanced'"),
+        # A value computed by a call is not kept, so a builder that needs it fails.
+        nbformat.v4.new_code_cell("SHAPE2 = tuple(np.array([8, 8, 1]))"),
+        nbformat.v4.new_code_cell(
+            "def build_bad():\n    return keras.Sequential([keras.Input(SHAPE2)])"),
     ]
     nbformat.write(nb, str(path))
 

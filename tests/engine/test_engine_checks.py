@@ -86,6 +86,18 @@ def test_custom_layer_is_unverified_and_scores_nothing_until_reviewed(zoo):
     assert zoo.results["grader"]["tasks"]["custom_layer"]["verified"] is False
 
 
+def test_a_spec_may_trust_the_build_workers_facts_for_unverified_models(zoo):
+    test = zoo.test("custom_layer_trusted", "params")
+    assert test["grader"]["state"] == "passed" and test["score"] == 1
+    assert "unverified" in test["tags"] and "unverified" in test["output"]
+
+
+def test_a_notebook_builder_needing_a_dropped_value_is_told_why(zoo):
+    out = zoo.test("notebook_name_error", "params")["output"]
+    assert out.startswith("student.ipynb cell 8: build_bad() raised NameError")
+    assert "constant assignments; compute that value inside the function" in out
+
+
 def test_lambda_layer_is_unverified(zoo):
     assert zoo.state("lambda_layer", "params") == "unverified"
 
@@ -96,7 +108,7 @@ def test_notebook_training_code_is_not_run_and_skipped_cells_are_reported(zoo):
     info = zoo.results["grader"]["tasks"]["notebook"]
     assert info["entry_file"] == "student.ipynb"
     skipped = {c["index"]: c for c in info["skipped_cells"]}
-    assert sorted(skipped) == [4, 5, 6]
+    assert sorted(skipped) == [4, 5, 6, 7]
     assert skipped[4]["reason"] == "top-level code not run"
     assert skipped[4]["first_line"] == "model = build()"
     assert skipped[5]["first_line"] == "sys.exit(1)"
