@@ -217,7 +217,9 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         "TF_NUM_INTEROP_THREADS": "2",
     })
     build_spec = sandbox.WorkerSpec(
-        argv=[sys.executable, "-m", "grader.worker_build", str(models)],
+        # -P: the submission folder is not put on sys.path before the worker has
+        # imported Keras, so a student's keras.py cannot stand in for it.
+        argv=[sys.executable, "-P", "-m", "grader.worker_build", str(models)],
         cwd=work, env=build_env, memory_mb=limits0["memory_mb"],
         output_limit=limits0["output_limit_bytes"],
         job_timeout=lambda job: job["build_timeout_s"],
@@ -244,6 +246,10 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         task = out.task
         if job["id"] in build.failures:
             failure = build.failures[job["id"]]
+            if failure.kind == "start":
+                result.fatal, result.complete = True, False
+                if f"build worker: {failure.message}" not in result.errors:
+                    result.errors.append(f"build worker: {failure.message}")
             call = f"{job['function']}({', '.join(map(repr, job['args']))})"
             out.build = {"state": "error", "message": f"{job['file']}: {call}: "
                          f"{failure.message}"}
