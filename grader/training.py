@@ -362,6 +362,35 @@ def _load(spec: AccuracySpec, data_dir, model=None) -> Dataset:
     return load_dataset(spec.dataset, data_dir, **options)
 
 
+#: Training images larger than this as float32 are streamed (see `_streamed`).
+STREAM_ABOVE_BYTES = 1 << 30
+
+
+def _streamed(x_uint8, y, model_shape: tuple, raw: bool, spec: AccuracySpec):
+    """A tf.data pipeline over uint8 images: shuffled indices (seeded, reshuffled
+    each epoch, so no shuffle buffer copies the images), gathered per batch and
+    scaled like `adapt_images`."""
+    import tensorflow as tf
+
+    images, labels = tf.constant(x_uint8), tf.constant(y)
+    repeat = len(model_shape) == 3 and x_uint8.shape[-1] == 1 and model_shape[-1] == 3
+
+    def batch(index):
+        x = tf.cast(tf.gather(images, index), tf.float32)
+        if not raw:
+            x = x / 255.0
+        if repeat:
+            x = tf.repeat(x, 3, axis=-1)
+        if None not in model_shape:
+            x = tf.reshape(x, (-1, *model_shape))
+        return x, tf.gather(labels, index)
+
+    order = tf.data.Dataset.range(len(y)).shuffle(len(y), seed=spec.seed,
+                                                    reshuffle_each_iteration=True)
+    return (order.batch(spec.batch_size).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
 def write_training_splits(spec: AccuracySpec | dict, folder: str | os.PathLike,
                           data_dir: str | os.PathLike | None = None,
                           data: Dataset | None = None) -> dict[str, str]:
@@ -564,21 +593,30 @@ def _train(model_path, spec: AccuracySpec, data_dir, data: Dataset | None, progr
     from_logits = activation not in _PROBABILITY_ACTIVATIONS
     if from_logits and "crossentropy" in spec.loss:
         notes.append(f"the output layer's activation is {activation!r}: trained as logits")
-    x_train = adapt_images(splits["train"][0], shape, raw)
     y_train = adapt_labels(splits["train"][1], spec.loss, units)
+    n_train = len(y_train)
+    if splits["train"][0].size * 4 > STREAM_ABOVE_BYTES:
+        # As float32 the training images would not fit the worker's memory limit
+        # (chest X-rays at 224 x 224): keep them uint8 and scale batch by batch.
+        adapt_images(splits["train"][0][:1], shape, raw)  # a shape mismatch fails here, named
+        x_train = _streamed(splits["train"][0], y_train, shape, raw, spec)
+        fit_args: dict[str, Any] = {}
+        notes.append("training images streamed in batches (uint8 in memory)")
+    else:
+        x_train = adapt_images(splits["train"][0], shape, raw)
+        fit_args = {"y": y_train, "batch_size": spec.batch_size, "shuffle": True}
     x_val, y_val = adapt_images(splits["validation"][0], shape, raw), splits["validation"][1]
     x_test, y_test = adapt_images(splits["test"][0], shape, raw), splits["test"][1]
 
     model.compile(optimizer=_make_optimizer(spec.optimizer, spec.learning_rate),
                   loss=_make_loss(spec.loss, from_logits))
-    steps = math.ceil(len(x_train) / spec.batch_size)
+    steps = math.ceil(n_train / spec.batch_size)
     start = time.monotonic()
     state = {"deadline": start + spec.time_limit_s, "stopped": "epochs", "epochs_run": 0,
              "val_metric": None}
     if progress is None:
         progress = sys.stderr.isatty()
-    model.fit(x_train, y_train, batch_size=spec.batch_size, epochs=spec.epochs, verbose=0,
-              shuffle=True,
+    model.fit(x_train, epochs=spec.epochs, verbose=0, **fit_args,
               callbacks=_callbacks(spec, x_val, y_val, data.num_classes, state, progress, steps))
     train_seconds = time.monotonic() - start
     start = time.monotonic()
@@ -593,7 +631,7 @@ def _train(model_path, spec: AccuracySpec, data_dir, data: Dataset | None, progr
         val_metric=state["val_metric"], epochs_run=state["epochs_run"],
         epochs_planned=spec.epochs, stopped=state["stopped"], train_seconds=train_seconds,
         eval_seconds=eval_seconds, device=str(dev), mixed_precision=mixed, trained_by="grader",
-        samples={"train": len(x_train), "validation": len(x_val), "test": len(x_test)},
+        samples={"train": n_train, "validation": len(x_val), "test": len(x_test)},
         num_classes=data.num_classes, from_logits=from_logits, notes=notes,
     )
 

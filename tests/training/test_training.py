@@ -197,3 +197,12 @@ def test_model_for_the_wrong_input_size_fails_with_the_fix(tmp_path):
     out = accuracy.run(ctx(save(model, tmp_path / "m.keras"),
                            {"dataset": "fashion-mnist", "threshold": 0.5, "train_subset": 500}))
     assert out["state"] == "failed" and "(32, 32, 3)" in out["message"]
+
+
+def test_images_too_big_for_memory_as_float_are_streamed_and_train_as_well(
+        tmp_path, fashion, monkeypatch):
+    monkeypatch.setattr("grader.training.STREAM_ABOVE_BYTES", 0)
+    path = save(model3(), tmp_path / "m.keras")
+    result = train_and_evaluate(path, quick(), data=fashion, progress=False)
+    assert any("streamed" in n for n in result.notes)
+    assert result.passed and result.samples["train"] == 7200
