@@ -64,6 +64,7 @@ class Grading:
     fatal: bool = False  # could not grade at all (exit 2)
     seconds: float = 0.0
     student_output: str = ""
+    verify_output: str = ""  # the verify worker's own output, for grader bugs
     workers: dict[str, int] = field(default_factory=dict)
     # Seconds since the start at which each worker event arrived (for benchmarks).
     timeline: list[tuple] = field(default_factory=list)
@@ -197,6 +198,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         # limit, a roomier one since training happens here (none on GPUs; see sandbox).
         memory_mb=None if sandbox.gpu_visible() else 2 * limits0["memory_mb"],
         output_limit=1 << 20,
+        fail_on_output=False,
         job_timeout=lambda job: job["timeout"],
         eager=True,
         on_event=on_event,
@@ -237,6 +239,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
                              + [(round(t - result.started, 3), "verify", e, j)
                                 for t, e, j in verify.timeline])
     result.student_output = build.output.decode(errors="replace")
+    result.verify_output = verify.output.decode(errors="replace")
     if build.output_dropped:
         result.student_output += f"\n[... {build.output_dropped:,} more bytes not kept]"
 

@@ -91,6 +91,7 @@ def results(grading: Any) -> dict[str, Any]:
             "workers_started": grading.workers,
             "timeline": grading.timeline,
             "student_output": grading.student_output[-20000:],
+            "verify_output": grading.verify_output[-5000:],
         },
     }
 

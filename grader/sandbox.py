@@ -103,12 +103,15 @@ class WorkerSpec:
     cwd: Path
     env: dict[str, str]
     memory_mb: int | None
-    output_limit: int
+    output_limit: int  # bytes of output kept; with fail_on_output, also a job's budget
     job_timeout: Callable[[dict[str, Any]], float]
     startup_timeout: float = 180.0
     # Start the worker before the first job arrives, so its TensorFlow import overlaps
     # with the other worker's.
     eager: bool = False
+    # A job that prints more than output_limit fails (the build worker); the verify
+    # worker runs no student code, so its output is only capped.
+    fail_on_output: bool = True
     # Called with (job id, event) for events other than ready/start/done, such as the
     # verify worker's training progress.
     on_event: Callable[[str | None, dict[str, Any]], None] | None = None
@@ -317,7 +320,7 @@ class Supervisor:
                     break
                 timeout = max(0.0, deadline - time.monotonic())
                 readable, _, _ = select.select([ev_r], [], [], min(timeout, 0.05))
-                if current is not None and \
+                if spec.fail_on_output and current is not None and \
                         os.fstat(out_fd).st_size - step_output_start > spec.output_limit:
                     failure = flooded(os.fstat(out_fd).st_size)
                     break
@@ -353,7 +356,8 @@ class Supervisor:
                         deadline = time.monotonic() + spec.job_timeout(by_id[current])
                     elif kind == "done" and event.get("job") in by_id:
                         job_id = event["job"]
-                        if out_size - step_output_start > spec.output_limit:
+                        if spec.fail_on_output and \
+                                out_size - step_output_start > spec.output_limit:
                             # The builder returned, so the worker is still usable: fail
                             # the job and go on without a restart.
                             self._fail(job_id, flooded(out_size), on_failure, doomed)

@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from grader.checks.facts import model_facts
 
+    # Loading a compiled model whose optimizer never ran warns once per model; noise.
+    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
     events.send("ready", pid=os.getpid())
     for job in read_jobs(args.jobs_fd):
         events.send("start", job=job["id"], phase="verify")
