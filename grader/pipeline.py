@@ -162,6 +162,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         result.workers = {"build": 0, "verify": 0}
         return
 
+    sandbox.protect_existing_children()
     sandbox.become_subreaper()
     limits0 = spec.limits(spec.tasks[0])
     build_q: queue.Queue = queue.Queue()

@@ -184,6 +184,13 @@ def reap_orphans(keep: set[int]) -> int:
 
 LIVE_WORKERS: set[int] = set()
 """Worker pids of this process still running; the orphan sweep leaves them alone."""
+OTHER_CHILDREN: set[int] = set()
+"""Children this process had before grading began (when a program calls the pipeline
+in-process): never ours to kill. See protect_existing_children()."""
+
+
+def protect_existing_children() -> None:
+    OTHER_CHILDREN.update(_children_of(os.getpid()))
 SPAWN_LOCK = threading.Lock()
 """Held while starting a worker and while sweeping orphans: the build and verify
 workers are supervised from two threads, and a sweep must never see a worker that
@@ -398,7 +405,7 @@ class Supervisor:
                 pass
             with SPAWN_LOCK:
                 LIVE_WORKERS.discard(proc.pid)
-                reap_orphans(LIVE_WORKERS)
+                reap_orphans(LIVE_WORKERS | OTHER_CHILDREN)
             self._keep_output(out_fd)
             os.close(out_fd)
             os.unlink(out_path)
