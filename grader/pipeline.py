@@ -122,10 +122,6 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
     entry_files: dict[str, str] = {}
     for task in spec.tasks:
         out = outcomes[task["id"]]
-        if task.get("framework", "keras") != "keras":
-            out.checks = _fail_all(task, "skipped", f"skipped: {task['framework']} tasks are "
-                                   "not checked automatically yet")
-            continue
         found = submission.resolve_entry_file(sub, task["entry"])
         if found is None:
             names = " or ".join(submission.entry_candidates(task["entry"]))
@@ -154,6 +150,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
             "function": entry["function"], "args": entry.get("args", []),
             "kwargs": entry.get("kwargs", {}), "globals": entry.get("globals", {}),
             "input_shape": out.task.get("input_shape"), "memory_mb": limits["memory_mb"],
+            "framework": out.task.get("framework", "keras"),
             "build_timeout_s": limits["build_timeout_s"],
             "checks": {} if static else {k: v for k, v in out.task["checks"].items()
                                          if k not in STATIC_CHECKS},
@@ -174,7 +171,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
 
     def on_built(job_id: str, res: dict[str, Any]) -> None:
         outcomes[job_id].build = res
-        if res.get("state") == "built":
+        if res.get("state") == "built" and res.get("model_path"):
             task = by_task[job_id]
             verify_q.put({"id": job_id, "model_path": res["model_path"], "task": task,
                           "static": static, "data_dir": data_dir,
@@ -270,6 +267,13 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
             out.checks = _fail_all(task, "error", f"verifying the saved model failed: "
                                    f"{failure.message}")
             continue
+        if out.build.get("unexportable"):
+            out.verified = False
+            out.checks = _unverified(task, out.build.get("facts"), out.build["unexportable"],
+                                     unverified_policy[job["id"]],
+                                     "the PyTorch model could not be saved with torch.export "
+                                     "for checking apart from your code")
+            continue
         verified = verify.results.get(job["id"], {})
         if verified.get("state") == "verified":
             out.verified = True
@@ -311,10 +315,11 @@ def _run_checks(task: dict[str, Any], facts: dict[str, Any],
 
 
 def _unverified(task: dict[str, Any], facts: dict[str, Any] | None, why: str,
-                policy: str) -> dict[str, dict[str, Any]]:
-    """Checks of a model the verify worker could not load with safe_mode."""
-    reason = ("the saved model could not be loaded with safe_mode (a custom or Lambda "
-              f"layer?): {why[:300]}")
+                policy: str, what: str = "the saved model could not be loaded with safe_mode "
+                                         "(a custom or Lambda layer?)"
+                ) -> dict[str, dict[str, Any]]:
+    """Checks of a model the verify worker could not load without the student's code."""
+    reason = f"{what}: {why[:300]}"
     if facts is None:
         return _fail_all(task, "unverified", reason)
     checks = _run_checks(task, facts, {})

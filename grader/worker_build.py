@@ -180,8 +180,54 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _build_torch(job: dict[str, Any], builder: Any, out_dir: Path) -> dict:
+    """A PyTorch builder: the module is saved with torch.export (a graph and weights,
+    no Python classes), which the verify worker loads without the student's code."""
+    import torch
+
+    from grader.checks.facts import torch_module_facts
+
+    call = _call_repr(job)
+    try:
+        model = builder(*job["args"], **job["kwargs"])
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return _describe_exception(exc, job, call)
+    if model is None:
+        return {"state": "not_implemented", "message": f"{job['file']}: {call} returned None; "
+                "return the torch.nn.Module you built"}
+    if not isinstance(model, torch.nn.Module):
+        return {"state": "error", "message": f"{job['file']}: {call} returned "
+                f"{type(model).__name__}, not a torch.nn.Module; return the model object"}
+    example = torch.zeros(1, *(job.get("input_shape") or []))
+    try:
+        with torch.no_grad():
+            output = model.eval()(example)
+        shape = [int(d) for d in output.shape]
+    except Exception as exc:
+        return {"state": "error", "message": f"{job['file']}: the model from {call} fails on "
+                f"an input of shape {tuple(example.shape)} ({type(exc).__name__}: {exc}); "
+                "check the layer sizes"}
+    facts = torch_module_facts(model, shape)
+    target = out_dir / f"{job['id']}.pt2"
+    try:
+        torch.export.save(torch.export.export(model, (example,)), str(target))
+    except Exception as exc:
+        return {"state": "built", "model_path": None, "facts": facts,
+                "unexportable": f"torch.export failed ({type(exc).__name__}: {exc})"[:500]}
+    return {"state": "built", "model_path": str(target.resolve()), "facts": facts}
+
+
 def _build_one(job: dict[str, Any], module: Any, out_dir: Path, model_facts: Any,
                modules: dict[str, Any]) -> dict:
+    if job.get("framework") == "torch":
+        try:
+            builder = _resolve(module, job["function"])
+        except AttributeError:
+            return {"state": "error", "message": f"{job['file']}: no function "
+                    f"{job['function']!r}; define {job['function']}() as the template does"}
+        return _build_torch(job, builder, out_dir)
     import keras
 
     call = _call_repr(job)

@@ -74,6 +74,23 @@ accuracy is grader.checks.accuracy.run (training on held-out data), visual is
 grader.checks.visual.run (it also has a build-side half, worker_build.BUILD_HOOKS)."""
 
 
+def _torch_facts(path: Path, task: dict[str, Any]) -> dict[str, Any]:
+    """Facts of a PyTorch model saved with torch.export: a graph and tensors, loaded
+    without any class of the submission."""
+    import torch
+
+    from grader.checks.facts import torch_export_facts
+
+    try:
+        program = torch.export.load(str(path))
+        example = torch.zeros(1, *(task.get("input_shape") or []))
+        with torch.no_grad():
+            return {"state": "verified", "facts": torch_export_facts(program, example),
+                    "checks": {}}
+    except Exception as exc:
+        return {"state": "error", "message": f"{type(exc).__name__}: {exc}"[:2000]}
+
+
 def _load(path: Path) -> tuple[Any, dict[str, Any] | None]:
     import keras
 
@@ -106,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         events.send("start", job=job["id"], phase="verify")
         started = time.monotonic()
         path = Path(job["model_path"])
+        if path.suffix == ".pt2":
+            events.send("done", job=job["id"], result=_torch_facts(path, job["task"]))
+            continue
         model, problem = _load(path)
         if problem is not None:
             events.send("done", job=job["id"], result=problem)

@@ -141,6 +141,11 @@ def zoo_spec(pidfile: Path) -> dict:
                  file=["solution.py", "student.ipynb"]),
             task("custom_layer_trusted", "custom_layer", SMALL,
                  limits={"unverified": "trust"}),
+            task("torch_frozen", "frozen_conv", {"params": {
+                "points": 1, "trainable": 443, "non_trainable": 40, "total": 483}},
+                file="torch_models.py", framework="torch", input_shape=[1, 8, 8]),
+            task("torch_branchy", "branchy", ONE_POINT, file="torch_models.py",
+                 framework="torch", input_shape=[1, 8, 8]),
             task("syntax_error", "build", ONE_POINT, file="syntax.py"),
             task("import_error", "build", ONE_POINT, file="broken_import.py"),
             task("import_hangs_a", "a", ONE_POINT, file="hangs_on_import.py", **QUICK),

@@ -98,6 +98,17 @@ def test_a_notebook_builder_needing_a_dropped_value_is_told_why(zoo):
     assert "constant assignments; compute that value inside the function" in out
 
 
+def test_pytorch_parameters_are_counted_from_the_exported_model(zoo):
+    assert zoo.state("torch_frozen", "params") == "passed", zoo.test("torch_frozen", "params")
+    assert zoo.results["grader"]["tasks"]["torch_frozen"]["verified"] is True
+
+
+def test_pytorch_model_that_torch_export_cannot_capture_is_unverified(zoo):
+    test = zoo.test("torch_branchy", "params")
+    assert test["grader"]["state"] == "unverified" and test["score"] == 0
+    assert "torch.export" in test["output"]
+
+
 def test_lambda_layer_is_unverified(zoo):
     assert zoo.state("lambda_layer", "params") == "unverified"
 
