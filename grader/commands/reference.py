@@ -202,7 +202,6 @@ def _load_builder(folder: Path, entry: dict[str, Any]):
     # The reference imports its sibling files (gradcam.py imports cnn), as a
     # student's script run from its own folder would.
     sys.path.insert(0, str(folder))
-    os.chdir(folder)
     module_spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[path.stem] = module
