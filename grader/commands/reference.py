@@ -171,6 +171,7 @@ def _write_atomic(path: Path, document: dict[str, Any]) -> None:
     with os.fdopen(fd, "w") as handle:
         json.dump(document, handle, indent=2)
         handle.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; results files are for everyone
     os.replace(tmp, path)
 
 
