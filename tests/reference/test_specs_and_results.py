@@ -80,8 +80,9 @@ def test_spec_thresholds_are_met_by_the_reference_results_they_cite(assignment):
         recorded = results["tasks"][task["id"]]["accuracy"]
         assert check["threshold"] <= recorded["value"], task["id"]
         assert check.get("epochs", 1) == recorded["epochs_planned"], task["id"]
-        assert str(check.get("derived_from", "")).startswith(
-            f"reference/results/{assignment}.json"), task["id"]
+        cited = str(check.get("derived_from", ""))
+        assert cited.startswith(f"reference/results/{assignment}.json"), task["id"]
+        assert f"{recorded['value']:.4f}" in cited, (task["id"], cited)
 
 
 def test_results_record_parameters_matching_the_spec():
@@ -92,3 +93,19 @@ def test_results_record_parameters_matching_the_spec():
             recorded = results["tasks"][task["id"]]["params"]
             assert recorded["trainable"] == params["trainable"]
             assert recorded["total"] == params["total"]
+
+
+@pytest.mark.parametrize("folder", ["reference", "submissions_template"])
+def test_practical2_training_constants_match_every_accuracy_check(folder):
+    import ast
+
+    tree = ast.parse((REPO / folder / "practical2" / "cnn.py").read_text())
+    training = next(ast.literal_eval(node.value) for node in tree.body
+                    if isinstance(node, ast.AnnAssign | ast.Assign)
+                    and "TRAINING" in ast.unparse(node.targets[0] if isinstance(node, ast.Assign)
+                                                  else node.target))
+    for task in load_spec("practical2").tasks:
+        check = task["checks"].get("accuracy")
+        if check:
+            for key in ("optimizer", "learning_rate", "loss", "batch_size"):
+                assert check[key] == training[key], (task["id"], key)
