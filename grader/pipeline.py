@@ -85,10 +85,24 @@ def _fail_all(task: dict[str, Any], state: str, message: str) -> dict[str, dict[
 
 def grade(sub: Path, assignment: str | None = None, static: bool = False,
           data_dir: str | None = None, keep_scratch: bool = False,
-          on_event: Any = None) -> Grading:
-    """Grades one submission folder. Never raises for a bad submission; see Grading."""
+          on_event: Any = None, require_gpu: bool = False,
+          images_dir: Path | None = None) -> Grading:
+    """Grades one submission folder. Never raises for a bad submission; see Grading.
+
+    ``require_gpu``: refuse at once (exit 2) on a machine without a GPU.
+    ``images_dir``: where the visual checks' PNGs are kept (else they go with
+    the scratch space)."""
     started = time.monotonic()
     result = Grading(assignment=assignment, submission=sub)
+    if require_gpu:
+        from grader.device import require_gpu_problem  # imports no TensorFlow
+
+        problem = require_gpu_problem()
+        if problem:
+            result.fatal, result.complete = True, False
+            result.errors.append(problem)
+            result.seconds = time.monotonic() - started
+            return result
     try:
         if not sub.is_dir():
             raise SpecError(str(sub), ["not a folder; pass the submission folder"])
@@ -101,7 +115,11 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
         return result
     scratch = Path(tempfile.mkdtemp(prefix="grader-"))
     try:
-        _grade_with_spec(spec, sub, scratch, static, data_dir, result, on_event)
+        _grade_with_spec(spec, sub, scratch, static, data_dir, result, on_event, require_gpu)
+        if images_dir is not None:
+            from grader.checks.visual import keep_images
+
+            keep_images(result.tasks, images_dir)
     except Exception as exc:  # a grader bug: still say what happened, in the results file
         import traceback
 
@@ -116,7 +134,8 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
 
 
 def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
-                     data_dir: str | None, result: Grading, on_event: Any = None) -> None:
+                     data_dir: str | None, result: Grading, on_event: Any = None,
+                     require_gpu: bool = False) -> None:
     outcomes = {t["id"]: TaskOutcome(task=t) for t in spec.tasks}
     result.tasks = list(outcomes.values())
     entry_files: dict[str, str] = {}
@@ -155,6 +174,14 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
             "checks": {} if static else {k: v for k, v in out.task["checks"].items()
                                          if k not in STATIC_CHECKS},
         })
+        if "accuracy" in jobs[-1]["checks"]:
+            # A student-trained task gets its train/validation splits (never the test
+            # split) in the scratch space, and its training time on top of the build's.
+            from grader.training import prepare_build_check
+
+            jobs[-1]["checks"]["accuracy"], extra_s = prepare_build_check(
+                jobs[-1]["checks"]["accuracy"], scratch / "training-data" / task_id, data_dir)
+            jobs[-1]["build_timeout_s"] += extra_s
     if not jobs:
         result.workers = {"build": 0, "verify": 0}
         return
@@ -168,6 +195,9 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         build_q.put(job)
     build_q.put(None)
     by_task = {t["id"]: t for t in spec.tasks}
+    from grader.data.hiding import hide_prefix
+
+    hide = hide_prefix(data_dir, keep=[scratch])
 
     def on_built(job_id: str, res: dict[str, Any]) -> None:
         outcomes[job_id].build = res
@@ -175,7 +205,9 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
             task = by_task[job_id]
             verify_q.put({"id": job_id, "model_path": res["model_path"], "task": task,
                           "static": static, "data_dir": data_dir,
-                          "notes": res.get("notes", {}),
+                          # data_hidden is the parent's own fact, not the build worker's.
+                          "notes": {**res.get("notes", {}), "data_hidden": hide is not None},
+                          "require_gpu": require_gpu,
                           "timeout": _verify_timeout(spec, task, static)})
 
     file_of = {j["id"]: j["file"] for j in jobs}
@@ -219,7 +251,9 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
     build_spec = sandbox.WorkerSpec(
         # -P: the submission folder is not put on sys.path before the worker has
         # imported Keras, so a student's keras.py cannot stand in for it.
-        argv=[sys.executable, "-P", "-m", "grader.worker_build", str(models)],
+        # The data roots are covered in the build worker's namespaces (grader/data/hiding.py):
+        # student code cannot read test labels, nor the verify worker's memory.
+        argv=[*(hide or []), sys.executable, "-P", "-m", "grader.worker_build", str(models)],
         cwd=work, env=build_env, memory_mb=limits0["memory_mb"],
         output_limit=limits0["output_limit_bytes"],
         job_timeout=lambda job: job["build_timeout_s"],

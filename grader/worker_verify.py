@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                     model=model, model_path=path, task=job["task"], check=check,
                     static=job.get("static", False), data_dir=job.get("data_dir"),
                     seed=check.get("seed", 0), notes=job.get("notes") or {},
+                    require_gpu=job.get("require_gpu", False),
                     send=lambda _job=job["id"], **data: events.send("progress", job=_job,
                                                                       **data))
                 try:

@@ -21,6 +21,9 @@ def check(
     data_dir: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--data-dir", envvar="GRADER_DATA", help="Datasets for accuracy checks.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal report.")] = False,
+    require_gpu: Annotated[bool, typer.Option(
+        "--require-gpu", help="Fail at once (exit 2) unless a GPU is usable, e.g. a Slurm job "
+                              "submitted without --gres=gpu:1.")] = False,
 ) -> None:
     """Grade SUBMISSION. Exit 0: every check passed; 1: some failed; 2: could not grade."""
     # Deferred imports keep `grader --help` fast; none of these imports TensorFlow.
@@ -38,7 +41,10 @@ def check(
     try:
         grading = pipeline.grade(
             submission, assignment=assignment, static=static, data_dir=data_dir,
-            on_event=(lambda _job, event: progress(event)) if progress else None)
+            on_event=(lambda _job, event: progress(event)) if progress else None,
+            require_gpu=require_gpu,
+            # The visual checks' PNGs go next to the results file: RESULTS-images/TASK/.
+            images_dir=json_path.with_name(json_path.stem + "-images") if json_path else None)
     finally:
         if progress is not None:
             progress.close()
