@@ -490,3 +490,5 @@ def keep_images(tasks: list[Any], dest: str | Path) -> None:
                     shutil.copyfile(source, target / source.name)
                     kept.append(str((target / source.name).resolve()))
             result["details"]["images"] = kept
+            if kept:
+                result["message"] = result.get("message", "") + f"; images in {target}"
