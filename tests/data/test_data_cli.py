@@ -31,3 +31,21 @@ def test_status_does_not_import_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "TF-ABSENT" in out.stdout, out.stdout + out.stderr
+
+
+def test_prepare_cifar10_from_a_tarball_then_status_finds_it(grader, tmp_path):
+    from dataset_files import tar_folder, write_cifar_folder
+
+    write_cifar_folder(tmp_path / "build" / "cifar-10-batches-py")
+    tar = tar_folder(tmp_path / "build" / "cifar-10-batches-py",
+                     tmp_path / "cifar-10-python.tar.gz")
+    env = {"GRADER_DATA": "", "KERAS_HOME": str(tmp_path / "kh")}
+    out = tmp_path / "data"
+    result = grader("data", "prepare", "cifar10", "--tar", str(tar), "--data-dir", str(out),
+                    env=env)
+    assert result.returncode == 0, result.stderr
+    assert "does NOT match the official release" in result.stdout  # a home-made tarball
+    status = grader("data", "status", "--json", "--data-dir", str(out), env=env)
+    rows = {r["dataset"]: r for r in json.loads(status.stdout)}
+    assert rows["cifar10"]["path"] == str(out / "cifar-10-batches-py")
+    assert rows["cifar10"]["samples"] == {"train": 20, "test": 4}  # counted, not assumed
