@@ -25,6 +25,7 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from grader.data.locations import search_roots
@@ -101,7 +102,11 @@ def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path]) -> list[st
     None when namespaces are unavailable here."""
     if not namespaces_available():
         return None
-    folders, files = paths_to_hide(data_dir, keep)
+    # The worker needs Python, its packages and the grader itself: a data root
+    # that holds any of them (GRADER_DATA=$HOME, say) is hidden entry by entry.
+    runtime = [Path(sys.prefix), Path(sys.base_prefix),
+               *(Path(p) for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p))]
+    folders, files = paths_to_hide(data_dir, [*keep, *runtime])
     return ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private",
             "sh", "-c", _SCRIPT, "grader-hide",
             *map(str, folders), "--", *map(str, files), "--"]

@@ -63,3 +63,19 @@ def test_hidden_worker_sees_no_data_cannot_unmount_and_sees_no_other_process(tmp
     assert report["umount_rc"] != 0 and report["after"] == report["seen"]
     assert report["pids"] <= 3  # its own PID namespace: itself and its children
     assert labels.read_bytes() == b"secret"  # outside, nothing changed
+
+
+def test_a_data_root_that_holds_the_python_installation_is_hidden_entry_by_entry(
+        tmp_path, monkeypatch):
+    """GRADER_DATA=$HOME with the virtual environment under $HOME must not hide
+    Python from the worker."""
+    monkeypatch.delenv("GRADER_DATA", raising=False)
+    if not namespaces_available():
+        pytest.skip("no user namespaces on this machine")
+    venv_home = Path(sys.prefix).resolve().parent
+    prefix = hide_prefix(venv_home, keep=[tmp_path])
+    covered = prefix[prefix.index("grader-hide") + 1:]
+    assert str(venv_home) not in covered
+    out = subprocess.run([*prefix, sys.executable, "-c", "import numpy; print('ok')"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr
