@@ -86,12 +86,13 @@ def _fail_all(task: dict[str, Any], state: str, message: str) -> dict[str, dict[
 def grade(sub: Path, assignment: str | None = None, static: bool = False,
           data_dir: str | None = None, keep_scratch: bool = False,
           on_event: Any = None, require_gpu: bool = False,
-          images_dir: Path | None = None) -> Grading:
+          images_dir: Path | None = None, only_tasks: list[str] | None = None) -> Grading:
     """Grades one submission folder. Never raises for a bad submission; see Grading.
 
     ``require_gpu``: refuse at once (exit 2) on a machine without a GPU.
     ``images_dir``: where the visual checks' PNGs are kept (else they go with
-    the scratch space)."""
+    the scratch space).
+    ``only_tasks``: grade just these task ids (`grader check --task`)."""
     started = time.monotonic()
     result = Grading(assignment=assignment, submission=sub)
     if require_gpu:
@@ -107,7 +108,7 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
         if not sub.is_dir():
             raise SpecError(str(sub), ["not a folder; pass the submission folder"])
         result.assignment = find_assignment(sub, assignment)
-        spec = load_spec(result.assignment)
+        spec = select_tasks(load_spec(result.assignment), only_tasks)
     except SpecError as exc:
         result.fatal, result.complete = True, False
         result.errors.extend(f"{exc.source}: {p}" for p in exc.problems)
@@ -116,6 +117,7 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
     scratch = Path(tempfile.mkdtemp(prefix="grader-"))
     try:
         _grade_with_spec(spec, sub, scratch, static, data_dir, result, on_event, require_gpu)
+        _align_skipped_checks(result.tasks, static, data_dir)
         if images_dir is not None:
             from grader.checks.visual import keep_images
 
@@ -319,6 +321,44 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         else:
             out.checks = _fail_all(task, "error", "the saved model could not be loaded: "
                                    + verified.get("message", "no result from the verify worker"))
+
+
+def select_tasks(spec: Spec, only_tasks: list[str] | None) -> Spec:
+    """The spec cut down to ``only_tasks``; an unknown id is a SpecError naming the valid ones."""
+    if not only_tasks:
+        return spec
+    known = [t["id"] for t in spec.tasks]
+    unknown = [t for t in only_tasks if t not in known]
+    if unknown:
+        raise SpecError(spec.id, [f"no task {', '.join(map(repr, unknown))}; "
+                                  f"tasks: {', '.join(known)}"])
+    return Spec(data={**spec.data, "tasks": [t for t in spec.tasks if t["id"] in only_tasks]},
+                path=spec.path)
+
+
+def _align_skipped_checks(outcomes: list[TaskOutcome], static: bool,
+                          data_dir: str | None) -> None:
+    """Skips, for every student alike, the checks that could not have run here.
+
+    A task whose build failed has every check failed, but a check that `--static`
+    or a missing dataset would have skipped anyway must be skipped for this student
+    too: otherwise its points count in one student's max_score and not in another's."""
+    from grader.data import DatasetMissing, locate
+
+    for out in outcomes:
+        for name, res in out.checks.items():
+            if name in STATIC_CHECKS or res.get("state") == "skipped":
+                continue
+            why = "--static (no training)" if static else None
+            dataset = out.task["checks"][name].get("dataset")
+            if why is None and dataset:
+                try:
+                    locate(dataset, data_dir)
+                except DatasetMissing as exc:
+                    why = str(exc)
+            if why is not None:
+                out.checks[name] = {"state": "skipped", "message": f"skipped: {why}",
+                                    "hints": [], "details": {}}
 
 
 def _mkdir(path: Path) -> Path:

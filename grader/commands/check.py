@@ -1,4 +1,5 @@
-"""`grader check SUB/`: grade one submission folder (architecture, parameters, lints)."""
+"""`grader check SUB/`: grade one submission folder (architecture, parameters, lints,
+accuracy and visual checks)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def check(
     data_dir: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--data-dir", envvar="GRADER_DATA", help="Datasets for accuracy checks.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal report.")] = False,
+    tasks: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--task", "-t", help="Grade only this task (repeatable), e.g. --task model3.")] = None,
     require_gpu: Annotated[bool, typer.Option(
         "--require-gpu", help="Fail at once (exit 2) unless a GPU is usable, e.g. a Slurm job "
                               "submitted without --gres=gpu:1.")] = False,
@@ -42,7 +45,7 @@ def check(
         grading = pipeline.grade(
             submission, assignment=assignment, static=static, data_dir=data_dir,
             on_event=(lambda _job, event: progress(event)) if progress else None,
-            require_gpu=require_gpu,
+            require_gpu=require_gpu, only_tasks=tasks,
             # The visual checks' PNGs go next to the results file: RESULTS-images/TASK/.
             images_dir=json_path.with_name(json_path.stem + "-images") if json_path else None)
     finally:

@@ -14,10 +14,24 @@ READY = [a for a in available_assignments()
          if (REPO / "reference" / a).is_dir() and (REPO / "submissions_template" / a).is_dir()]
 
 
+@pytest.fixture(scope="module")
+def static_run(tmp_path_factory, grade):
+    """`static_run(kind, assignment)`: `grader check --static` of reference/ or
+    submissions_template/, graded once per module however many tests look at it."""
+    runs = {}
+
+    def get(kind: str, assignment: str):
+        if (kind, assignment) not in runs:
+            out = tmp_path_factory.mktemp(f"{kind}-{assignment}") / "results.json"
+            runs[kind, assignment] = grade(str(REPO / kind / assignment), "--static",
+                                           json_path=out)
+        return runs[kind, assignment]
+    return get
+
+
 @pytest.mark.parametrize("assignment", READY)
-def test_reference_scores_full_marks_on_every_static_check(assignment, tmp_path, grade):
-    run = grade(str(REPO / "reference" / assignment), "--static",
-                json_path=tmp_path / "results.json")
+def test_reference_scores_full_marks_on_every_static_check(assignment, static_run):
+    run = static_run("reference", assignment)
     failing = {t["name"]: t["output"][:300] for t in run.results["tests"]
                if t["grader"]["state"] not in ("passed", "skipped")}
     assert failing == {}
@@ -26,12 +40,37 @@ def test_reference_scores_full_marks_on_every_static_check(assignment, tmp_path,
 
 
 @pytest.mark.parametrize("assignment", READY)
-def test_template_scores_zero_with_not_implemented_for_each_task(assignment, tmp_path, grade):
-    run = grade(str(REPO / "submissions_template" / assignment), "--static",
-                json_path=tmp_path / "results.json")
+def test_template_scores_zero_with_not_implemented_for_each_task(assignment, static_run):
+    run = static_run("submissions_template", assignment)
     assert run.code == 1, run.stderr[-2000:]
     assert run.results["score"] == 0
     states = {t["name"]: t["grader"]["state"] for t in run.results["tests"]}
     graded = {n: s for n, s in states.items() if s != "skipped"}
     assert graded and set(graded.values()) == {"not_implemented"}, states
     assert "not implemented" in run.stdout
+
+
+@pytest.mark.parametrize("assignment", READY)
+def test_a_failed_build_is_out_of_the_same_points_as_a_full_one(assignment, static_run):
+    # Checks that --static skips for the reference are skipped for a template whose
+    # builds fail too, so every student of a class is graded out of the same total.
+    reference = static_run("reference", assignment).results
+    template = static_run("submissions_template", assignment).results
+    assert template["max_score"] == reference["max_score"]
+    assert ({t["name"]: t["max_score"] for t in template["tests"]}
+            == {t["name"]: t["max_score"] for t in reference["tests"]})
+
+
+def test_task_option_grades_only_the_named_tasks(tmp_path, grade):
+    run = grade(str(REPO / "reference" / "practical2"), "--static", "--task", "model3",
+                json_path=tmp_path / "results.json")
+    assert run.code == 0, run.stderr[-2000:]
+    assert {t["tags"][0] for t in run.results["tests"]} == {"model3"}
+
+
+def test_an_unknown_task_is_refused_with_the_valid_ones(tmp_path, grade):
+    run = grade(str(REPO / "reference" / "practical2"), "--static", "--task", "model9",
+                json_path=tmp_path / "results.json")
+    assert run.code == 2
+    assert "no task 'model9'; tasks: model1, model2, model3, model4, gradcam" in (
+        " ".join(run.results["grader"]["errors"]))
