@@ -201,6 +201,11 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
                "--assignment", plan.assignment, "--json", str(tmp_json)]
         if plan.static:
             cmd.append("--static")
+        elif plan.gpus:
+            # A job planned for a GPU that lands on a node without one (a missing
+            # --gres, a broken driver) fails at once and stays resubmittable,
+            # instead of training for hours on the CPU.
+            cmd.append("--require-gpu")
         cmd += plan.check_args
         print("grader batch: " + " ".join(cmd), flush=True)
         # stdout/stderr go straight to this task's Slurm log (RUN/logs/).

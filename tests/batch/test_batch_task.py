@@ -22,7 +22,7 @@ def test_a_submission_that_vanished_after_planning_fails_and_stays_resubmittable
     subs, run = tmp_path / "subs", tmp_path / "run"
     shutil.copytree(REPO / "reference" / "practical2", subs / "alice")
     assert grader("batch", "plan", str(subs), "--assignment", "practical2",
-                  "--out", str(run)).returncode == 0
+                  "--out", str(run), "--gpus", "0").returncode == 0
     shutil.rmtree(subs / "alice")  # withdrawn from the LMS between plan and grading
 
     proc = grader("batch", "run-task", str(run), "1")
@@ -80,3 +80,20 @@ def test_a_lone_notebook_takes_the_name_the_spec_expects(tmp_path):
     scratch.mkdir()
     folder = prepare(Entry(2, "bob", notebook, "notebook"), scratch, "cnn.ipynb")
     assert sorted(p.name for p in folder.iterdir()) == ["cnn.ipynb"]
+
+
+def test_a_gpu_task_on_a_node_without_a_gpu_fails_fast_and_stays_resubmittable(grader,
+                                                                              tmp_path):
+    subs, run = tmp_path / "subs", tmp_path / "run"
+    shutil.copytree(REPO / "reference" / "practical2", subs / "alice")
+    # Planned for GPU nodes (the default --gpus 1) and with training: this machine has none.
+    assert grader("batch", "plan", str(subs), "--assignment", "practical2",
+                  "--out", str(run)).returncode == 0
+
+    proc = grader("batch", "run-task", str(run), "1")
+    assert proc.returncode == 2
+    record = json.loads((run / "failed" / "alice.json").read_text())
+    assert "GPU" in record["reason"], record["reason"]
+    assert not (run / "results" / "alice.json").exists()
+    dry = grader("batch", "submit", str(run), "--only-missing", "--dry-run")
+    assert "--array=1 " in dry.stdout
