@@ -32,7 +32,7 @@ from typing import Any
 
 from grader import sandbox, submission
 from grader.checks import architecture, graph, lints, params
-from grader.spec import Spec, SpecError, find_assignment, load_spec
+from grader.spec import MARKER_FILE, Spec, SpecError, find_assignment, load_spec
 
 # Checks computed in the parent from the verified facts, by spec check name.
 STATIC_CHECKS = {
@@ -100,13 +100,23 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
 
         problem = require_gpu_problem()
         if problem:
+            try:  # the results still say which assignment this submission was
+                result.assignment = find_assignment(sub, assignment) if sub.is_dir() \
+                    else assignment
+            except SpecError:
+                pass
             result.fatal, result.complete = True, False
             result.errors.append(problem)
             result.seconds = time.monotonic() - started
             return result
     try:
+        if not sub.exists():
+            raise SpecError(str(sub), ["does not exist; check the path"])
         if not sub.is_dir():
             raise SpecError(str(sub), ["not a folder; pass the submission folder"])
+        if not any(p.is_file() and p.name != MARKER_FILE for p in sub.rglob("*")):
+            raise SpecError(str(sub), ["not a submission: no files; pass the folder that "
+                                       "holds your code"])
         result.assignment = find_assignment(sub, assignment)
         spec = select_tasks(load_spec(result.assignment), only_tasks)
     except SpecError as exc:

@@ -128,12 +128,16 @@ def render(data: dict[str, Any], console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    # Errors go to stderr (unless the caller chose a console), so a script that reads
+    # the report from stdout still sees why grading failed.
+    errors_to = console or Console(stderr=True)
     console = console or Console()
     info = data["grader"]
     console.print(f"[bold]{info.get('assignment') or '?'}[/bold]  {info['submission']}")
     for error in info["errors"]:
-        console.print(f"error: {error.splitlines()[0] if error else error}", style="red",
-                      markup=False, highlight=False)
+        # soft_wrap: a path in the message stays whole, for copying and for grep.
+        errors_to.print(f"error: {error.splitlines()[0] if error else error}", style="red",
+                        markup=False, highlight=False, soft_wrap=True)
     by_task: dict[str, list[dict[str, Any]]] = {}
     for test in data["tests"]:
         by_task.setdefault(test["tags"][0], []).append(test)

@@ -139,7 +139,13 @@ def find_assignment(submission: Path, override: str | None = None) -> str:
         return override
     marker = submission / MARKER_FILE
     if marker.is_file():
-        text = marker.read_text().strip()
+        try:
+            text = marker.read_text(encoding="utf-8").strip()
+        except UnicodeDecodeError:
+            known = ", ".join(available_assignments())
+            raise SpecError(str(marker), [
+                "not a text file (it holds non-UTF-8 bytes); write just the assignment id "
+                f"in it (one of: {known}) or pass --assignment ID"]) from None
         if text:
             # The marker names the spec's `marker`, which is its id in every shipped spec;
             # fall back to a scan so a renamed spec file still matches.

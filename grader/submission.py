@@ -148,9 +148,14 @@ def prepare(submission: Path, scratch: Path, entry_files: list[str]) -> dict[str
             try:
                 code, skipped = filter_notebook(src)
             except Exception as exc:  # nbformat raises several kinds for broken JSON
-                prepared[rel] = SourceFile(rel, rel, syntax_error=f"{rel}: not a readable "
-                                           f"notebook ({type(exc).__name__}: {exc})",
-                                           notebook=True)
+                detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+                stem = rel[: -len(".ipynb")]
+                prepared[rel] = SourceFile(
+                    rel, rel, notebook=True,
+                    syntax_error=f"{rel}: corrupt notebook, not valid notebook JSON "
+                                 f"({type(exc).__name__}: {detail}); open it in Jupyter and "
+                                 f"save it again (or File > Download as .ipynb), or submit "
+                                 f"the code as {stem}.py")
                 continue
             module_rel = rel[: -len(".ipynb")] + FILTERED_SUFFIX
             (scratch / module_rel).write_text(code)

@@ -60,6 +60,50 @@ def _student_frame(tb: Any) -> str:
     return where
 
 
+# Libraries a student may import, by import name, as the grader names them. Only those
+# importable here are listed in the "missing import" message, so it stays true in any
+# installation (the container, a laptop without PyTorch).
+_STUDENT_LIBRARIES = [
+    ("tensorflow", "TensorFlow"), ("keras", "Keras"), ("numpy", "NumPy"),
+    ("pandas", "pandas"), ("torch", "PyTorch"), ("torchvision", "torchvision"),
+    ("PIL", "Pillow"), ("matplotlib", "Matplotlib"), ("sklearn", "scikit-learn"),
+    ("scipy", "SciPy"), ("cv2", "OpenCV"),
+]
+
+
+def _available_libraries() -> str:
+    names = [label for module, label in _STUDENT_LIBRARIES
+             if importlib.util.find_spec(module) is not None]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def _is_network_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a failed download.
+
+    Keras' ``get_file`` re-raises a URLError as a bare Exception("URL fetch failure
+    ..."), so the chain and the message are both looked at.
+    """
+    import socket
+    import urllib.error
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (urllib.error.URLError, socket.gaierror, socket.timeout,
+                                ConnectionError)):
+            return True
+        if str(current).startswith("URL fetch failure"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def _describe_exception(exc: BaseException, job: dict[str, Any], during: str) -> dict:
     where = _student_frame(exc.__traceback__)
     if where.startswith(job["file"]):
@@ -80,9 +124,33 @@ def _describe_exception(exc: BaseException, job: dict[str, Any], during: str) ->
                            f"{job['memory_mb']} MiB); build a smaller model or drop "
                            "data loading from the builder"}
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    importing = during.startswith("importing ")
+    if _is_network_failure(exc):
+        # The build worker has no network by design; say so, instead of sending the
+        # student to rerun code that works on their laptop.
+        if importing:
+            fix = ("the grader has no network, and importing a file must not download or "
+                   "train: move data loading and training under "
+                   "`if __name__ == \"__main__\":`")
+        elif "weights" in job.get("kwargs", {}):
+            fix = ("the grader has no network and passes "
+                   f"weights={job['kwargs']['weights']!r}: take the pretrained weights "
+                   "from the function's `weights` argument (e.g. VGG16(weights=weights)) "
+                   "instead of naming \"imagenet\" in the function")
+        else:
+            fix = ("the grader has no network: a builder must not download data or "
+                   "weights; load data outside the function, under "
+                   "`if __name__ == \"__main__\":`")
+        return {"state": "error", "message": f"{origin}: {during} tried to download "
+                f"({_first_line(text)}); {fix}", "traceback": traceback.format_exc()[-4000:]}
+    if isinstance(exc, EOFError):
+        return {"state": "error", "message": f"{origin}: {during} called input(), but "
+                "there is no keyboard (stdin) when grading; remove the input() call or "
+                "move it under `if __name__ == \"__main__\":`",
+                "traceback": traceback.format_exc()[-4000:]}
     fix = {
-        ModuleNotFoundError: "install or remove that import; the grader has TensorFlow, "
-                             "Keras, NumPy and pandas",
+        ModuleNotFoundError: (f"the grader has {_available_libraries()} and nothing else; "
+                              "remove that import or use one of these"),
         ImportError: "fix the import",
     }.get(type(exc), "run the function yourself and fix the error")
     if isinstance(exc, NameError) and job["file"].endswith(".ipynb"):
@@ -135,6 +203,11 @@ def _function_loader(job: dict[str, Any], check: dict[str, Any], modules: dict[s
 
     def load_function(name: str) -> Any:
         path = check.get("file") or job["module_path"]
+        filtered = path[: -len(".py")] + FILTERED_SUFFIX if path.endswith(".py") else ""
+        if not os.path.exists(path) and filtered and os.path.exists(filtered):
+            # The spec names the .py form; the student handed in the notebook form,
+            # which submission.prepare() filtered into this module.
+            path = filtered
         if path not in modules:
             modules[path] = _import(path, "student_" + Path(path).stem.replace("-", "_"))
         return _resolve(modules[path], name)

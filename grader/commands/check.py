@@ -33,6 +33,11 @@ def check(
     from grader import pipeline, report
     from grader.spec import validation_problems
 
+    if json_path is not None and json_path.is_dir():
+        # Found now, not after minutes of grading whose results would then be lost.
+        typer.echo(f"error: --json {json_path} is a folder; name the results file, e.g. "
+                   f"--json {json_path / 'results.json'}", err=True)
+        raise typer.Exit(2)
     progress = None
     if not quiet and not static:
         try:  # the training progress bar, drawn here since only the parent owns the terminal
@@ -64,4 +69,7 @@ def check(
         report.write_json_atomic(data, json_path)
     if not quiet:
         report.render(data)
+    elif grading.fatal:  # -q hides the report, never the reason nothing was graded
+        for error in data["grader"]["errors"]:
+            typer.echo(f"error: {error.splitlines()[0] if error else error}", err=True)
     raise typer.Exit(grading.exit_code)

@@ -151,6 +151,11 @@ def zoo_spec(pidfile: Path) -> dict:
             task("import_hangs_a", "a", ONE_POINT, file="hangs_on_import.py", **QUICK),
             task("import_hangs_b", "b", ONE_POINT, file="hangs_on_import.py", **QUICK),
             task("missing_file", "build", ONE_POINT, file="nowhere.py"),
+            task("corrupt_notebook", "build", ONE_POINT, file=["corrupt.py", "corrupt.ipynb"]),
+            task("downloads_on_import", "build", ONE_POINT, file="downloads.py"),
+            task("downloads_weights", "pretrained_weights", ONE_POINT,
+                 entry={"kwargs": {"weights": None}}),
+            task("asks_input", "build", ONE_POINT, file="asks.py"),
             # Last: its monkeypatches stay in the worker for every later task.
             task("cheat", "forged", SMALL, file="cheat.py"),
         ],
@@ -197,6 +202,16 @@ def zoo_dir(tmp_path_factory) -> Path:
         "import time\n\nwhile True:\n    time.sleep(0.01)\n\n\ndef a():\n    pass\n\n\n"
         "def b():\n    pass\n")
     write_notebook(sub / "student.ipynb")
+    # A notebook cut short in transfer: not JSON at all.
+    (sub / "corrupt.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "imp')
+    # Top-level data loading at import, as `fashion_mnist.load_data()` does; the host
+    # never resolves (.invalid), so this fails the same way with or without a network.
+    (sub / "downloads.py").write_text(
+        "import keras\n\npath = keras.utils.get_file('fashion.npz', "
+        "origin='http://data.grader-test.invalid/fashion.npz')\n\n\ndef build():\n"
+        "    pass\n")
+    (sub / "asks.py").write_text("MODEL_NUMBER = int(input('model? '))\n\n\n"
+                                 "def build():\n    pass\n")
     (root / "zoo.json").write_text(json.dumps(zoo_spec(root / "daemon.pid"), indent=1))
     return root
 

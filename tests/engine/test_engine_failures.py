@@ -29,6 +29,37 @@ def test_import_error_names_the_missing_module(zoo):
     assert "broken_import.py" in out
     assert "keras_addons_that_is_not_installed" in out
     assert "ModuleNotFoundError" in out
+    # The list of what the grader has is true: every library it names is importable.
+    import importlib.util
+    for module, label in [("torch", "PyTorch"), ("PIL", "Pillow"),
+                          ("matplotlib", "Matplotlib"), ("sklearn", "scikit-learn")]:
+        assert (label in out) == (importlib.util.find_spec(module) is not None), label
+
+
+def test_a_corrupt_notebook_is_named_with_the_fix_and_the_rest_is_graded(zoo):
+    out = zoo.test("corrupt_notebook", "params")["output"]
+    assert zoo.state("corrupt_notebook", "params") == "error"
+    assert "corrupt.ipynb: corrupt notebook" in out
+    assert "save it again" in out and "corrupt.py" in out
+    assert zoo.code == 1 and zoo.state("ok", "params") == "passed"
+
+
+def test_download_at_import_says_there_is_no_network_and_where_to_move_it(zoo):
+    out = zoo.test("downloads_on_import", "params")["output"]
+    assert "downloads.py" in out and "no network" in out
+    assert 'if __name__ == "__main__":' in out
+    assert "run the function yourself" not in out
+
+
+def test_builder_fetching_its_own_weights_is_told_to_use_the_weights_argument(zoo):
+    out = zoo.test("downloads_weights", "params")["output"]
+    assert "no network" in out and "weights=None" in out
+    assert "`weights` argument" in out
+
+
+def test_input_at_import_says_there_is_no_stdin(zoo):
+    out = zoo.test("asks_input", "params")["output"]
+    assert "asks.py" in out and "input()" in out and "stdin" in out
 
 
 def test_builder_returning_none_is_told_to_return_the_model(zoo):

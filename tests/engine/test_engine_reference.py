@@ -74,3 +74,39 @@ def test_an_unknown_task_is_refused_with_the_valid_ones(tmp_path, grade):
     assert run.code == 2
     assert "no task 'model9'; tasks: model1, model2, model3, model4, gradcam" in (
         " ".join(run.results["grader"]["errors"]))
+
+
+def test_practical2_handed_in_as_a_notebook_is_graded_like_cnn_py(tmp_path, grade):
+    """A student's cnn.ipynb: the reference builder in cells, then top-level training
+    that would download nothing but would train for minutes if the grader ran it."""
+    import shutil
+
+    import nbformat
+
+    sub = tmp_path / "erin"
+    sub.mkdir()
+    shutil.copy(REPO / "reference" / "practical2" / "gradcam.py", sub)
+    (sub / ".grader-assignment").write_text("practical2\n")
+    source = (REPO / "reference" / "practical2" / "cnn.py").read_text()
+    definitions = source.split('\nif __name__ == "__main__":')[0]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%matplotlib inline"),
+        nbformat.v4.new_code_cell(definitions),
+        nbformat.v4.new_code_cell(
+            "(x_train, y_train), (x_test, y_test) = load_fashion_mnist()\n"
+            "model = build_model(MODEL_NUMBER)\n"
+            "model.fit(x_train, y_train, epochs=20)\n"
+            "while True:\n    pass"),
+    ]
+    nbformat.write(nb, str(sub / "cnn.ipynb"))
+    run = grade(str(sub), "--static", json_path=tmp_path / "results.json")
+    failing = {t["name"]: t["output"][:300] for t in run.results["tests"]
+               if t["grader"]["state"] not in ("passed", "skipped")}
+    assert failing == {}
+    assert run.code == 0, run.stderr[-2000:]
+    info = run.results["grader"]["tasks"]["model2"]
+    assert info["entry_file"] == "cnn.ipynb"
+    skipped = {c["index"]: c for c in info["skipped_cells"]}
+    assert skipped[3]["reason"] == "top-level code not run"
+    assert skipped[3]["first_line"].startswith("(x_train, y_train)")
