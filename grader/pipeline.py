@@ -26,13 +26,21 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader import sandbox, submission
 from grader.checks import architecture, graph, lints, params
-from grader.spec import MARKER_FILE, Spec, SpecError, find_assignment, load_spec
+from grader.spec import (
+    MARKER_FILE,
+    Spec,
+    SpecError,
+    available_assignments,
+    find_assignment,
+    load_spec,
+)
 
 # Checks computed in the parent from the verified facts, by spec check name.
 STATIC_CHECKS = {
@@ -93,6 +101,11 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
     ``images_dir``: where the visual checks' PNGs are kept (else they go with
     the scratch space).
     ``only_tasks``: grade just these task ids (`grader check --task`)."""
+    if sub.is_file() and sub.suffix.lower() in (".zip", ".ipynb"):
+        return _grade_single_file(sub, assignment, static=static, data_dir=data_dir,
+                                  keep_scratch=keep_scratch, on_event=on_event,
+                                  require_gpu=require_gpu, images_dir=images_dir,
+                                  only_tasks=only_tasks)
     started = time.monotonic()
     result = Grading(assignment=assignment, submission=sub)
     if require_gpu:
@@ -113,7 +126,8 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
         if not sub.exists():
             raise SpecError(str(sub), ["does not exist; check the path"])
         if not sub.is_dir():
-            raise SpecError(str(sub), ["not a folder; pass the submission folder"])
+            raise SpecError(str(sub), ["not a folder; pass the submission folder, a .zip "
+                                       "of it, or a single .ipynb"])
         if not any(p.is_file() and p.name != MARKER_FILE for p in sub.rglob("*")):
             raise SpecError(str(sub), ["not a submission: no files; pass the folder that "
                                        "holds your code"])
@@ -145,6 +159,44 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
     return result
 
 
+def _grade_single_file(path: Path, assignment: str | None, **options: Any) -> Grading:
+    """A zip of a submission, or a lone notebook, graded as the folder it stands for.
+
+    Unpacked as `grader batch` does (grader.batch.task), so a student's pre-check and
+    the instructor's batch grade the same files.
+    """
+    from grader.batch.task import _unpack_zip, spec_notebook_name
+
+    holder = Path(tempfile.mkdtemp(prefix="grader-unpacked-"))
+    try:
+        try:
+            if path.suffix.lower() == ".zip":
+                folder = _unpack_zip(path, holder / "submission")
+            else:
+                if not assignment:
+                    raise SpecError(str(path), [
+                        "a lone notebook does not say which assignment it is; pass "
+                        "--assignment ID (one of: "
+                        + ", ".join(available_assignments()) + ")"])
+                folder = holder / "submission"
+                folder.mkdir()
+                shutil.copy2(path, folder / (spec_notebook_name(assignment) or path.name))
+        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+            raise SpecError(str(path), [f"cannot unpack it ({exc}); unzip it and pass the "
+                                        "folder"]) from None
+    except SpecError as exc:
+        shutil.rmtree(holder, ignore_errors=True)
+        result = Grading(assignment=assignment, submission=path, fatal=True, complete=False)
+        result.errors.extend(f"{exc.source}: {p}" for p in exc.problems)
+        return result
+    try:
+        result = grade(folder, assignment, **options)
+        result.submission = path
+        return result
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
+
+
 def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
                      data_dir: str | None, result: Grading, on_event: Any = None,
                      require_gpu: bool = False) -> None:
@@ -155,9 +207,15 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         out = outcomes[task["id"]]
         found = submission.resolve_entry_file(sub, task["entry"])
         if found is None:
-            names = " or ".join(submission.entry_candidates(task["entry"]))
-            out.checks = _fail_all(task, "error", f"{names} not found in the submission; "
-                                   f"keep the file name the template uses")
+            candidates = submission.entry_candidates(task["entry"])
+            names = " or ".join(candidates)
+            near = submission.near_misses(sub, candidates)
+            if near:
+                fix = (f"found {', '.join(near)} instead: keep one, named {names}, at the "
+                       "top of the submission folder (beside .grader-assignment)")
+            else:
+                fix = "keep the file name the template uses"
+            out.checks = _fail_all(task, "error", f"{names} not found in the submission; {fix}")
             continue
         out.entry_file = found
         entry_files[task["id"]] = found

@@ -51,6 +51,36 @@ def resolve_entry_file(submission: Path, entry: dict[str, Any]) -> str | None:
     return None
 
 
+def near_misses(submission: Path, candidates: list[str], limit: int = 3) -> list[str]:
+    """Files that are probably the missing entry file under another name or place:
+    one folder down (`practical2/cnn.py`), a browser's copy suffix (`cnn (1).py`,
+    `cnn-2.py`, `cnn_final.py`), or other capitalisation (`CNN.py`).
+
+    Only the top level and one folder down are looked at: a submission is small.
+    """
+    found: list[str] = []
+    wanted = [(Path(c).stem.lower(), Path(c).suffix.lower()) for c in candidates]
+    try:
+        paths = [p for p in submission.iterdir()]
+        paths += [q for p in paths if p.is_dir() and not p.name.startswith(".")
+                  for q in p.iterdir()]
+    except OSError:
+        return []
+    for path in sorted(paths):
+        if not path.is_file():
+            continue
+        stem, suffix = path.stem.lower(), path.suffix.lower()
+        for want_stem, want_suffix in wanted:
+            if suffix != want_suffix:
+                continue
+            nested = path.parent != submission
+            if (stem == want_stem and (nested or path.name not in candidates)) or \
+                    re.fullmatch(re.escape(want_stem) + r"[\s_\-(]+.*", stem):
+                found.append(path.relative_to(submission).as_posix())
+                break
+    return found[:limit]
+
+
 def entry_candidates(entry: dict[str, Any]) -> list[str]:
     return entry["file"] if isinstance(entry["file"], list) else [entry["file"]]
 

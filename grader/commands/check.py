@@ -10,7 +10,8 @@ import typer
 
 
 def check(
-    submission: Annotated[Path, typer.Argument(help="The submission folder.")],
+    submission: Annotated[Path, typer.Argument(
+        help="The submission folder, a .zip of it, or one .ipynb (with --assignment).")],
     assignment: Annotated[Optional[str], typer.Option(  # noqa: UP045 (typer needs Optional)
         "--assignment", "-a",
         help="Assignment id; default: the folder's .grader-assignment file.")] = None,

@@ -63,3 +63,45 @@ def test_require_gpu_failure_still_names_the_assignment(tmp_path, grade):
     run = grade(str(sub), "--static", "--require-gpu", json_path=tmp_path / "r.json")
     assert run.code == 2
     assert run.results["grader"]["assignment"] == "practical2"
+
+
+def _practical2_copy(tmp_path: Path) -> Path:
+    sub = tmp_path / "carol"
+    shutil.copytree(REPO / "reference" / "practical2", sub,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return sub
+
+
+def test_a_zip_is_graded_as_the_folder_inside_it(tmp_path, grade):
+    import zipfile
+
+    sub = _practical2_copy(tmp_path)
+    with zipfile.ZipFile(tmp_path / "carol.zip", "w") as zf:
+        for path in sorted(sub.rglob("*")):
+            zf.write(path, path.relative_to(tmp_path).as_posix())
+    run = grade(str(tmp_path / "carol.zip"), "--static", "--task", "model3",
+                json_path=tmp_path / "r.json")
+    assert run.code == 0, run.stderr[-2000:]
+    assert run.results["grader"]["assignment"] == "practical2"
+    assert run.results["score"] == run.results["max_score"] > 0
+
+
+def test_a_lone_notebook_needs_the_assignment(tmp_path, grade):
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(), str(tmp_path / "erin.ipynb"))
+    run = grade(str(tmp_path / "erin.ipynb"), "--static", json_path=tmp_path / "r.json")
+    assert run.code == 2
+    assert "erin.ipynb: a lone notebook" in run.stderr and "--assignment" in run.stderr
+
+
+def test_an_entry_file_one_folder_down_or_renamed_is_named_in_the_message(tmp_path, grade):
+    sub = _practical2_copy(tmp_path)
+    (sub / "practical2").mkdir()
+    (sub / "cnn.py").rename(sub / "practical2" / "cnn.py")
+    shutil.copy(sub / "practical2" / "cnn.py", sub / "cnn (1).py")
+    run = grade(str(sub), "--static", "--task", "model1", json_path=tmp_path / "r.json")
+    out = run.test("model1", "params")["output"]
+    assert "cnn.py or cnn.ipynb not found" in out
+    assert "found cnn (1).py, practical2/cnn.py instead" in out
+    assert "top of the submission folder" in out
