@@ -29,9 +29,100 @@ from theory.questions import (
     variant_params,
 )
 
-__all__ = ["GradeError", "Tolerance", "compare", "grade_answers"]
+__all__ = ["GradeError", "Tolerance", "answer_problem", "compare", "decode_answers",
+           "grade_answers"]
 
 NO_ANSWER_WORDS = {"none", "undefined", "empty", "no output", "null", "n/a", "0x0"}
+# An answer is a number, a matrix (H x W x C, perhaps wrapped once more) or a
+# record of those: a few levels at most. Deeper values are refused before any
+# recursive code (the schema validator, _shape, _squeeze) sees them.
+MAX_ANSWER_DEPTH = 8
+
+
+def answer_problem(value: Any, limit: int = MAX_ANSWER_DEPTH) -> str | None:
+    """Why ``value`` cannot be an answer (nested too deep, a non-finite number), else None.
+
+    Iterative, so a value nested thousands of levels deep is reported, not a RecursionError.
+
+    >>> answer_problem([[1, 2], [3, float("inf")]])
+    'holds inf, which is not a finite number; write numbers such as 3, 0.5 or "1/3"'
+    """
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return (f"is nested more than {limit} levels deep; an answer is a number, a matrix "
+                    "or an object of those (theory.grade.MAX_ANSWER_DEPTH)")
+        if isinstance(item, float) and (item != item or item in (float("inf"), float("-inf"))):
+            return (f"holds {item}, which is not a finite number; write numbers such as 3, 0.5 "
+                    'or "1/3"')
+        if isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+    return None
+
+
+def _too_deep_answers(text: str, limit: int) -> list[tuple[str, int, int]]:
+    """(key, start, end) of each value under the top-level "answers" object of the JSON
+    ``text`` that is nested deeper than ``limit``; a character scan, no recursion."""
+    found: list[tuple[str, int, int]] = []
+    depth, i, n = 0, 0, len(text)
+    last_top = key = ""
+    in_answers, start, peak = False, -1, 0
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            word = text[i + 1:j]
+            if depth == 1:
+                last_top = word
+            elif depth == 2 and in_answers:
+                key = word
+            i = j + 1
+            continue
+        if ch in "[{":
+            depth += 1
+            if depth == 2:
+                in_answers = ch == "{" and last_top == "answers"
+            elif depth == 3 and in_answers:
+                start, peak = i, 3
+            peak = max(peak, depth)
+        elif ch in "]}":
+            if depth == 3 and in_answers and start >= 0:
+                if peak - 2 > limit:
+                    found.append((key, start, i + 1))
+                start = -1
+            depth -= 1
+        i += 1
+    if in_answers and start >= 0 and peak - 2 > limit:     # unclosed: json.loads will say so
+        found.append((key, start, n))
+    return found
+
+
+def decode_answers(text: str) -> tuple[Any, dict[str, str]]:
+    """Decodes an answers file's JSON text. Answers nested too deep for the JSON decoder
+    are cut out (read as null) and returned as ``{key: reason}`` for grading as zero;
+    raises ``GradeError`` when the file cannot be read as JSON even so."""
+    import json
+
+    try:
+        return json.loads(text), {}
+    except RecursionError:
+        pass
+    cut = _too_deep_answers(text, MAX_ANSWER_DEPTH)
+    reason = (f"is nested more than {MAX_ANSWER_DEPTH} levels deep; an answer is a number, a "
+              "matrix or an object of those (theory.grade.MAX_ANSWER_DEPTH)")
+    for _, begin, end in reversed(cut):
+        text = text[:begin] + "null" + text[end:]
+    try:
+        return json.loads(text), {k: reason for k, _, _ in cut}
+    except RecursionError:
+        raise GradeError("nested too deeply to read (outside the answers, or more than the "
+                         "JSON decoder allows); answers are numbers, matrices or objects of "
+                         "those") from None
 
 
 @dataclass(frozen=True)
@@ -62,13 +153,36 @@ def _number(value: Any) -> Fraction | None:
     if isinstance(value, int):
         return Fraction(value)
     if isinstance(value, float):
-        return Fraction(str(value))
-    if isinstance(value, str):
         try:
-            return Fraction(value.strip())
-        except (ValueError, ZeroDivisionError):
+            return Fraction(str(value))
+        except (ValueError, OverflowError):      # inf and nan are no answer
+            return None
+    if isinstance(value, str):
+        from theory.parse import parse_number
+        from theory.shapes import ShapeError
+
+        try:     # parse_number caps length and exponent: Fraction("1e999999999") would spin
+            return Fraction(parse_number(value))
+        except ShapeError:
             return None
     return None
+
+
+def _size(shape: tuple[int, ...]) -> str:
+    return "x".join(str(v) for v in shape) if shape else "single number"
+
+
+def _describe(value: Any) -> str:
+    """What a student wrote, in words: 'a 1x2 matrix', 'the number 5', "'abc' (not a number)"."""
+    if isinstance(value, list):
+        shape = _shape(value)
+        return "a ragged list (rows of different lengths)" if shape is None else \
+            f"a {_size(shape)} list"
+    if _number(value) is not None:
+        return f"the single number {value!r}"
+    if isinstance(value, dict):
+        return f"an object with keys {list(value)}"
+    return f"{value!r}, which is not a number or a matrix"
 
 
 def _shape(value: Any) -> tuple[int, ...] | None:
@@ -138,8 +252,9 @@ def compare(got: Any, expected: Any, answer_type: str, tol: Tolerance = Toleranc
         want, have = _shape(exp), _shape(val)
         total = _cells(expected)
         if have != want:
-            shown = "not a rectangular array" if have is None else list(have)
-            return Comparison(0, total, [f"{where}expected shape {list(want)}, got {shown}"])
+            wanted = (f"a shape of {want[0]} numbers" if answer_type == "shape" and want
+                      else f"a {_size(want or ())} matrix (shape {list(want or ())})")
+            return Comparison(0, total, [f"{where}expected {wanted}, got {_describe(got)}"])
         result = Comparison(total=total)
         for (index, e), (_, g) in zip(_flatten(exp), _flatten(val), strict=True):
             number = _number(g)
@@ -166,8 +281,17 @@ def _best(got: Any, readings: list[Reading], tol: Tolerance) -> tuple[int, Compa
     return best_index, best
 
 
+def _invalid_test(question: Question, source: str, key: str, reason: str) -> dict:
+    return {"name": f"{question.qid}: {question.title}", "number": question.qid, "score": 0.0,
+            "max_score": question.points, "status": "failed", "visibility": "visible",
+            "output": f"{source}: answer {key!r} {reason}",
+            "tags": [question.qid, "theory", "numeric"],
+            "grader": {"state": "failed", "points": question.points, "check": "theory",
+                       "details": {"answered": True, "invalid": reason}}}
+
+
 def _test(question: Question, params: dict, answered: bool, got: Any,
-          tol: Tolerance) -> dict:
+          tol: Tolerance, seed: int | None = None) -> dict:
     solution = solve(question, params)
     readings = [solution.primary, *solution.alternatives]
     name = f"{question.qid}: {question.title}"
@@ -183,6 +307,9 @@ def _test(question: Question, params: dict, answered: bool, got: Any,
     reading = readings[k]
     label = "the reading taken" if k == 0 else f"alternative {k}"
     lines = [f"{result.correct}/{result.total} cells correct under {label}: {reading.label}"]
+    if seed is not None:
+        lines.insert(0, f"graded against the variant for seed {seed} (its numbers: grader "
+                        f"theory variant {question.qid} --seed {seed})")
     shown = result.problems[:8]
     lines += [f"  {p}" for p in shown]
     if len(result.problems) > len(shown):
@@ -196,7 +323,8 @@ def _test(question: Question, params: dict, answered: bool, got: Any,
                        "check": "theory", "details": {
                            "answered": True, "reading": reading.label, "reading_index": k,
                            "cells_correct": result.correct, "cells_total": result.total,
-                           "expected": to_json(reading.answer)}}}
+                           "expected": to_json(reading.answer),
+                           **({} if seed is None else {"seed": seed})}}}
 
 
 def _manual_test(question: Question, got: Any) -> dict:
@@ -210,9 +338,16 @@ def _manual_test(question: Question, got: Any) -> dict:
 
 
 def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
-                  source: str = "answers") -> dict:
+                  source: str = "answers", invalid: dict[str, str] | None = None) -> dict:
     """Grades an answers object (``theory_answers_file.schema.json``, already validated)
-    and returns the results object (``results.schema.json``)."""
+    and returns the results object (``results.schema.json``).
+
+    An answer that cannot be one (``answer_problem``, or named in ``invalid`` with the
+    reason, as ``decode_answers`` returns them) scores 0 with the reason and the file
+    named; the other answers are graded as usual.
+    """
+    invalid = invalid or {}
+    refused: dict[str, tuple[str, str]] = {}     # qid -> (key as written, reason)
     start = time.perf_counter()
     file_assignment = data.get("assignment")
     if file_assignment and file_assignment != assignment:
@@ -231,15 +366,23 @@ def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
             raise GradeError(f"{source}: question {question.qid} is answered twice "
                              f"(as {key!r} and another spelling)")
         resolved[question.qid] = value
+        problem = invalid.get(key) or answer_problem(value)
+        if problem:
+            refused[question.qid] = (key, problem)
     tests = []
     for qid in ids:
         question = get_question(qid, assignment)
         if question.kind == "manual":
-            if qid in resolved:
+            if qid in refused:     # the text is kept for a person; a refused value is not
+                tests.append(_manual_test(question, f"(not kept: the answer {refused[qid][1]})"))
+            elif qid in resolved:
                 tests.append(_manual_test(question, resolved[qid]))
             continue
+        if qid in refused:
+            tests.append(_invalid_test(question, source, *refused[qid]))
+            continue
         params = question.params if seed is None else variant_params(question, seed)
-        tests.append(_test(question, params, qid in resolved, resolved.get(qid), tol))
+        tests.append(_test(question, params, qid in resolved, resolved.get(qid), tol, seed))
     score = round(sum(t["score"] for t in tests), 4)
     max_score = sum(t["max_score"] for t in tests)
     numeric = [t for t in tests if t["grader"]["state"] != "manual"]

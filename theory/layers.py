@@ -156,6 +156,9 @@ def _parse_one(source: str) -> Layer:
             fields["multiplier"] = _int(option[1:], "depth multiplier", source)
         elif kind == "dropout" and re.fullmatch(r"0?\.\d+|0|1", option):
             fields["rate"] = float(option)
+        elif kind == "dropout" and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", option):
+            raise ShapeError(f"layer {source!r}: the dropout rate {option} is out of range; "
+                             "it is a fraction from 0 to 1, e.g. dropout:0.5")
         else:
             raise ShapeError(f"layer {source!r}: option {option!r} is not understood; "
                              f"see: {LAYER_GRAMMAR}")

@@ -25,6 +25,13 @@ from theory.shapes import ShapeError, effective_kernel, output_size, resolve_pad
 Number = int | Fraction
 Tensor = list  # nested list, channels-last
 
+# Limits on the work one call may do. Everything here is exact Python arithmetic
+# on nested lists, kept cell by cell for the worked answer: about a million
+# Fraction products a second and a few hundred bytes each. Beyond these a user
+# wants NumPy, not a worked answer, and an unbounded call could eat the machine.
+MAX_PADDING = 64               # zero rows/columns added on any one side
+MAX_MULTIPLY_ADDS = 250_000    # conv: out cells x filter cells x channels; pool: window reads
+
 __all__ = [
     "Number", "ConvResult", "PoolResult", "shape_of", "simplify", "stack_channels",
     "channel", "filters_from_2d", "pad", "conv2d", "depthwise_conv2d", "pool2d",
@@ -185,6 +192,7 @@ def conv2d(image: Tensor, kernel: Tensor, stride: tuple[int, int] = (1, 1),
     if kc != c:
         raise ShapeError(f"the filters have {kc} channels but the input has {c}")
     pads = resolve_padding(padding, (h, w), (fh, fw), stride, dilation)
+    check_work(pads, (h, w), (fh, fw), stride, dilation, per_cell=fh * fw * c * m)
     padded = pad(image, pads)
     oh, ow = _windows((h, w), (fh, fw), pads, stride, dilation)
     output, terms = [], []
@@ -226,6 +234,7 @@ def depthwise_conv2d(image: Tensor, kernel: Tensor, stride: tuple[int, int] = (1
         raise ShapeError(f"a depthwise filter must be Fh x Fw x {c} x 1, got {list(kshape)}")
     fh, fw = kshape[:2]
     pads = resolve_padding(padding, (h, w), (fh, fw), stride, dilation)
+    check_work(pads, (h, w), (fh, fw), stride, dilation, per_cell=fh * fw * c)
     padded = pad(image, pads)
     oh, ow = _windows((h, w), (fh, fw), pads, stride, dilation)
     output, terms = [], []
@@ -286,6 +295,7 @@ def pool2d(image: Tensor, size: tuple[int, int] = (2, 2), stride: tuple[int, int
     h, w, c = _image_shape(image)
     stride = stride or size
     pads = resolve_padding(padding, (h, w), size, stride)
+    check_work(pads, (h, w), size, stride, (1, 1), per_cell=size[0] * size[1] * c)
     oh, ow = _windows((h, w), size, pads, stride, (1, 1))
     output, windows = [], []
     for i in range(oh):
@@ -307,6 +317,23 @@ def pool2d(image: Tensor, size: tuple[int, int] = (2, 2), stride: tuple[int, int
         output.append(out_row)
         windows.append(win_row)
     return PoolResult(output, pads, size, stride, kind, windows)
+
+
+def check_work(pads: tuple[int, int, int, int], size: tuple[int, int],
+               kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
+               per_cell: int) -> None:
+    """Refuses, before any work, padding over ``MAX_PADDING`` and a call needing more than
+    ``MAX_MULTIPLY_ADDS`` products (output cells times ``per_cell``)."""
+    if max(pads) > MAX_PADDING:
+        raise ShapeError(f"padding {max(pads)} is over the limit of {MAX_PADDING} per side "
+                         "(theory.ops.MAX_PADDING); worked answers are for small examples")
+    oh, ow = _windows(size, kernel, pads, stride, dilation)
+    work = oh * ow * per_cell
+    if work > MAX_MULTIPLY_ADDS:
+        raise ShapeError(f"this needs {work:,} multiply-adds ({oh}x{ow} output cells x "
+                         f"{per_cell} each), over the limit of {MAX_MULTIPLY_ADDS:,} "
+                         "(theory.ops.MAX_MULTIPLY_ADDS); use a smaller input, filter or "
+                         "fewer channels")
 
 
 def _image_shape(image: Tensor) -> tuple[int, int, int]:

@@ -39,6 +39,13 @@ MATRIX_GRAMMAR = (
     "values are integers, decimals or fractions like 1/3"
 )
 MAX_SIDE = 64  # worked answers print every cell; larger inputs belong in NumPy, not here
+# A value is typed by hand, so 15 significant digits and a magnitude of 10**12
+# cover every exercise; the caps are checked on the text, before Fraction(),
+# because Fraction("1e1000000000") computes a billion-digit integer.
+MAX_NUMBER_CHARS = 40
+MAX_EXPONENT = 12
+MAX_MAGNITUDE = 10 ** 12
+_EXPONENT = re.compile(r"[eE]([+-]?\d+)\s*$")
 
 
 def parse_number(text: str) -> Number:
@@ -48,10 +55,20 @@ def parse_number(text: str) -> Number:
     Fraction(1, 2)
     """
     text = text.strip()
+    exponent = _EXPONENT.search(text)
+    if len(text) > MAX_NUMBER_CHARS or (exponent and abs(int(exponent.group(1))) > MAX_EXPONENT):
+        shown = text if len(text) <= MAX_NUMBER_CHARS else text[:20] + "..."
+        raise ShapeError(f"{shown!r} is out of range: values are at most {MAX_NUMBER_CHARS} "
+                         f"characters with an exponent of at most {MAX_EXPONENT} "
+                         "(theory.parse.MAX_NUMBER_CHARS, MAX_EXPONENT)")
     try:
-        return simplify(Fraction(text))
+        value = Fraction(text)
     except (ValueError, ZeroDivisionError):
         raise ShapeError(f"{text!r} is not a number (write 3, 0.5 or 1/3)") from None
+    if abs(value) > MAX_MAGNITUDE or value.denominator > MAX_MAGNITUDE:
+        raise ShapeError(f"{text!r} is out of range: values lie within +-10^{MAX_EXPONENT} "
+                         "with a denominator of at most 10^12 (theory.parse.MAX_MAGNITUDE)")
+    return simplify(value)
 
 
 def parse_pair(text: str, what: str = "size") -> tuple[int, int]:
@@ -67,10 +84,16 @@ def parse_pair(text: str, what: str = "size") -> tuple[int, int]:
 
 
 def _values(text: str) -> list[Number]:
-    items = [v for v in re.split(r"[,\s]+", text.strip()) if v]
+    pieces = text.strip().split(",")
+    if len(pieces) > 1 and any(not p.strip() for p in pieces):
+        raise ShapeError(f"{text!r} has an empty value between commas; write e.g. 1,2,3")
+    items = [v for piece in pieces for v in piece.split()]
     if not items:
         raise ShapeError(f"expected a list of numbers, got {text!r}")
     return [parse_number(v) for v in items]
+
+
+_EXAMPLES = {"fill": "fill:2:3x3", "rows": "rows:1,2,3", "cols": "cols:1,2,3", "eye": "eye:3"}
 
 
 def parse_matrix(text: str) -> list[list[Number]]:
@@ -82,7 +105,8 @@ def parse_matrix(text: str) -> list[list[Number]]:
     head = head.strip().lower()
     if not rest:
         if re.fullmatch(r"[a-z]+", head):
-            raise ShapeError(f"{text!r}: a generator needs its size, e.g. {head}:3x3")
+            example = _EXAMPLES.get(head, f"{head}:3x3")
+            raise ShapeError(f"{text!r}: a generator needs its size or values, e.g. {example}")
         rows = [_values(r) for r in text.split(";") if r.strip()]
         if len({len(r) for r in rows}) != 1:
             raise ShapeError(f"{text!r}: every row needs the same number of values")

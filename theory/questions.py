@@ -753,7 +753,9 @@ def get_question(qid: str, assignment: str = "cs577-a4") -> Question:
         key = f"q{key}"
     if key not in bank:
         valid = ", ".join(bank) or "(none: this assignment has no theory questions)"
-        raise UnknownQuestion(f"{assignment} has no question {qid!r}; valid ids: {valid}")
+        elsewhere = [a for a in ASSIGNMENTS if a != assignment and key in BANK[a]]
+        hint = "".join(f" (it is in {a}: add --assignment {a})" for a in elsewhere[:1])
+        raise UnknownQuestion(f"{assignment} has no question {qid!r}{hint}; valid ids: {valid}")
     return bank[key]
 
 

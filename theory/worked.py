@@ -18,6 +18,7 @@ __all__ = ["conv_reading", "pool_reading", "size_formula", "shape_reading", "par
 
 MAX_CELLS_WRITTEN = 64     # output cells whose sums are written out in full
 MAX_TERMS_WRITTEN = 81     # products per channel before a sum is summarised
+MAX_SIDE_SHOWN = 16        # a padded input wider or taller than this is described, not printed
 
 
 def channel_names(c: int) -> list[str]:
@@ -71,9 +72,13 @@ def conv_steps(result: ConvResult, names: list[str]) -> list[dict]:
         h, fh, (top, bottom), result.stride[0], result.dilation[0], "rows")})
     steps.append({"kind": "formula", "text": size_formula(
         w, fw, (left, right), result.stride[1], result.dilation[1], "cols")})
-    if any(result.pads):
+    if any(result.pads) and max(h + top + bottom, w + left + right) <= MAX_SIDE_SHOWN:
         steps.append({"kind": "tensor", "title": "padded input", "value": result.padded,
                       "channels": names})
+    elif any(result.pads):
+        steps.append({"kind": "text", "text": (
+            f"The padded input is {h + top + bottom}x{w + left + right}x{c} (zeros around the "
+            f"input); it is printed only up to {MAX_SIDE_SHOWN}x{MAX_SIDE_SHOWN}.")})
     lines, omitted = [], 0
     for i, row in enumerate(result.terms):
         for j, cell in enumerate(row):
@@ -156,6 +161,14 @@ def pool_reading(label: str, image: list, size: tuple[int, int], stride: tuple[i
                               "value": result.output[i][j][ch]})
     steps.append({"kind": "sums", "title": "each output cell (indices from 0: row, col, channel)",
                   "lines": lines, "omitted": omitted})
+    oh, ow, _ = result.output_shape
+    if oh == 0 or ow == 0:
+        ph = h + result.pads[0] + result.pads[1]
+        pw = w + result.pads[2] + result.pads[3]
+        note = (f"no output: the {size[0]}x{size[1]} window does not fit the "
+                f"{'padded ' if any(result.pads) else ''}{ph}x{pw} input, so no position fits "
+                "(the output is empty, 0x0)")
+        return Reading(label, None, "none", steps, note)
     return Reading(label, result.output, "tensor", steps)
 
 

@@ -17,11 +17,19 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+# Kept as text so that --help imports no solver; a test checks it against the constants
+# (theory.parse.MAX_SIDE, MAX_MAGNITUDE, MAX_NUMBER_CHARS, theory.ops.MAX_PADDING,
+# MAX_MULTIPLY_ADDS).
+LIMITS_HELP = (
+    "Limits (worked answers are for examples by hand; exit 2 names the limit): each side "
+    "1..64; values within +-10^12, at most 40 characters; padding at most 64 per side; at "
+    "most 250,000 multiply-adds per conv or pool."
+)
 MATRIX_HELP = (
     "Tensors: channels separated by '|', each a literal such as '1,2;3,4' (rows separated by ';') "
     "or a generator: ones:HxW, zeros:HxW, fill:VALUE:HxW, rows:V1,V2,... (row i holds Vi; "
     "rows:1,2,3:5 makes it 5 wide), cols:V1,V2,..., range:HxW (1, 2, 3, ... row by row), eye:N. "
-    "Values are integers, decimals or fractions like 1/3."
+    "Values are integers, decimals or fractions like 1/3. " + LIMITS_HELP
 )
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -232,10 +240,13 @@ def variant(
 
 
 def _emit(question: str, reading: Any, as_json: bool) -> None:
+    """Prints a solver reading; with --json, an object of theory_answer.schema.json whose
+    'command' is the verb (the first word of ``question``)."""
     from theory.questions import reading_json
 
     if as_json:
-        _print_json({"question": question, **reading_json(reading)})
+        _print_json({"command": question.split(":", 1)[0], "question": question,
+                     **reading_json(reading)})
         return
     from rich.text import Text
 
@@ -399,22 +410,41 @@ def params(
     _emit(f"params: {layers}", reading, as_json)
 
 
-def _load_answers(path: Path) -> dict:
-    """Reads and validates an answers file; every problem becomes one clear message."""
+def _load_answers(path: Path) -> tuple[dict, dict[str, str]]:
+    """Reads and validates an answers file; every problem with the file becomes one clear
+    message. Answers that cannot be answers (nested too deep, inf or NaN) are returned as
+    ``{key: reason}`` instead: they score 0 and the rest of the file is still graded."""
+    from theory.answer import GradeError
+    from theory.grade import answer_problem, decode_answers
+
     if not path.is_file():
         raise _fail(f"{path}: no such file (give the student's answers JSON)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data, invalid = decode_answers(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise _fail(f"{path}: not a UTF-8 text file; save the answers as JSON") from None
     except json.JSONDecodeError as exc:
         raise _fail(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column "
                     f"{exc.colno}") from None
+    except GradeError as exc:
+        raise _fail(f"{path}: {exc}") from None
+    except ValueError as exc:      # e.g. an integer longer than Python converts
+        raise _fail(f"{path}: a value cannot be read: {exc}") from None
     import jsonschema
 
+    checked = data
+    if isinstance(data, dict) and isinstance(data.get("answers"), dict):
+        # The schema validator recurses; a refused answer is validated as null instead.
+        for key, value in data["answers"].items():
+            problem = invalid.get(key) or answer_problem(value)
+            if problem:
+                invalid[key] = problem
+        if invalid:
+            checked = {**data, "answers": {k: None if k in invalid else v
+                                           for k, v in data["answers"].items()}}
     schema = json.loads((SCHEMAS / "theory_answers_file.schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(checked), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
@@ -423,7 +453,9 @@ def _load_answers(path: Path) -> dict:
             message += "; the file holds 'answers' and optionally 'assignment', 'student', 'seed'"
         raise _fail(f"{path}: {where}: {message} (schema: "
                     f"grader/schemas/theory_answers_file.schema.json)")
-    return data
+    for key, reason in invalid.items():
+        sys.stderr.write(f"warning: {path}: answer {key!r} {reason}; it scores 0\n")
+    return data, invalid
 
 
 @app.command("grade")
@@ -442,9 +474,10 @@ def grade(
     """
     from theory.grade import Tolerance, grade_answers
 
-    data = _load_answers(answers)
+    data, invalid = _load_answers(answers)
     chosen = assignment or data.get("assignment") or "cs577-a4"
-    results = _guard(grade_answers, data, chosen, Tolerance(rel=rel_tol), str(answers))
+    results = _guard(grade_answers, data, chosen, Tolerance(rel=rel_tol), str(answers),
+                     invalid)
     if json_out is not None:
         _write_atomic(json_out, results)
     _print_results(results)
