@@ -10,7 +10,8 @@ inspected, resubmitted and collected from any machine that mounts it:
     RUN/jobs.tsv         every `sbatch` call: job id, time, the indices it covered
     RUN/results/S.json   the results file of student S, moved in place only when
                          grading finished (never half-written, never overwritten
-                         unless asked with --regrade)
+                         unless asked with --regrade, or found corrupt: then it
+                         is kept in results/.corrupt/ and S is graded again)
     RUN/failed/S.json    why the last attempt for S produced no results file
     RUN/attempts/S.tsv   one line per start, finish or skip of a task for S
     RUN/logs/            Slurm's output of every array task
@@ -18,5 +19,6 @@ inspected, resubmitted and collected from any machine that mounts it:
 Modules: `manifest` finds submissions and reads/writes the manifest, `plan`
 renders the sbatch script, `slurm` talks to sbatch/squeue, `task` is what one
 array task runs, `state` tells done/failed/running/missing apart, and
-`gradebook` turns the results into a pandas gradebook.
+`results` reads a results file back and tells a corrupt one, and `gradebook`
+turns the results into a pandas gradebook.
 """

@@ -9,13 +9,11 @@ turns "not graded" into zero.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.batch.state import RunState, run_state
-from grader.batch.task import results_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,8 +65,10 @@ def build(run: Path, state: RunState | None = None) -> Gradebook:
     total_out_of = 0.0
     for st in state.students:
         row: dict = {"student": st.entry.student}
-        if st.state == "done":
-            data = json.loads(results_path(run, st.entry.student).read_text())
+        if st.state == "done" and st.result is not None:
+            # Read and checked by run_state (grader/batch/results.py): a corrupt
+            # file is a "corrupt" state with its reason, never an exception here.
+            data = st.result
             scores, maxima, checks = _task_scores(data)
             for task in scores:
                 if task not in tasks:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
-import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +24,44 @@ from pathlib import Path
 MANIFEST = "manifest.tsv"
 REJECTED = "rejected.tsv"
 
-# Student ids become file names (results/<id>.json) and CSV cells: keep them
-# to characters that are safe on every file system and in every LMS import.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+# Student ids become file names (results/<id>.json) and CSV cells: letters and
+# digits of any script (héctor, 王芳), combining marks (macOS writes é as e +
+# accent) and . _ @ + -. No separators, spaces, control or invisible format
+# characters, and no leading dot (hidden files, `..`).
+_ID_PUNCTUATION = frozenset("._@+-")
+_MAX_ID_BYTES = 200  # results/.<id>.json.<pid>.tmp must stay under 255 bytes
 _CODE_SUFFIXES = (".py", ".ipynb")
+# What operating systems and archivers leave in a folder: never a student.
+_OS_LITTER = frozenset({"__macosx", "thumbs.db", "desktop.ini", "ehthumbs.db",
+                        "$recycle.bin", "icon\r"})
+COLUMNS = ["index", "student", "path", "kind"]
+KINDS = ("folder", "notebook", "zip")
+
+
+class RunFileError(ValueError):
+    """A file of the run directory (plan.json, manifest.tsv) cannot be read; says how to fix it."""
+
+
+def is_os_litter(name: str) -> bool:
+    """Hidden files and what macOS, Windows and zip tools leave behind (__MACOSX, Thumbs.db)."""
+    return name.startswith(".") or name.lower() in _OS_LITTER
+
+
+def id_problem(student: str) -> str | None:
+    """Why STUDENT cannot be used as an id (a file name and a CSV cell), or None."""
+    if not student:
+        return "the student id is empty"
+    if not unicodedata.category(student[0]).startswith(("L", "N")):
+        return f"student id {student!r} must begin with a letter or a digit"
+    bad = sorted({c for c in student if c not in _ID_PUNCTUATION
+                  and not unicodedata.category(c).startswith(("L", "N", "M"))})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        return (f"student id {student!r} has characters unsafe in a file name ({shown}); "
+                "rename the entry to letters and digits (any alphabet) and . _ @ + -")
+    if len(student.encode()) > _MAX_ID_BYTES:
+        return f"student id {student[:20]!r}... is longer than {_MAX_ID_BYTES} bytes; shorten it"
+    return None
 
 
 @dataclass(frozen=True)
@@ -93,22 +127,23 @@ def _problem_with(path: Path, kind: str) -> str | None:
 def discover(submissions: Path) -> tuple[list[tuple[str, Path, str]], list[Rejected]]:
     """Lists (student, path, kind) for gradable entries, sorted by student, and the rejects.
 
-    Hidden entries (a leading dot, e.g. `.DS_Store`) are ignored, not rejected.
+    Hidden entries and OS litter (`.DS_Store`, `__MACOSX`, `Thumbs.db`) are
+    ignored, not rejected. Ids are NFC-normalised, so a name written by macOS
+    (decomposed accents) and the same name from an LMS export are one student.
     """
     found: dict[str, tuple[Path, str]] = {}
     rejected: list[Rejected] = []
     for path in sorted(submissions.iterdir()):
-        if path.name.startswith("."):
+        if is_os_litter(path.name):
             continue
         kind = _kind_of(path)
         if kind is None:
             rejected.append(Rejected(path, "not a folder, notebook (.ipynb) or zip"))
             continue
-        student = path.name if kind == "folder" else path.stem
-        if not _SAFE_ID.match(student):
-            rejected.append(Rejected(
-                path, f"student id {student!r} has characters unsafe in a file name; "
-                      "rename it to letters, digits and . _ @ + -"))
+        student = unicodedata.normalize("NFC", path.name if kind == "folder" else path.stem)
+        problem = id_problem(student)
+        if problem:
+            rejected.append(Rejected(path, problem))
             continue
         if student in found:
             rejected.append(Rejected(
@@ -129,17 +164,49 @@ def read_manifest(run: Path) -> list[Entry]:
         raise FileNotFoundError(
             f"{path}: no manifest; run `grader batch plan SUBMISSIONS_DIR --assignment ID "
             f"--out {run}` first")
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    return [Entry(int(r["index"]), r["student"], Path(r["path"]), r["kind"]) for r in rows]
+    fix = ("fix that line by hand (index, student, path, kind, separated by tabs), or, when "
+           "no task of this run is queued, delete the file and run `grader batch plan` again "
+           "(results are kept per student; indices may change)")
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh, delimiter="\t"))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise RunFileError(f"{path}: unreadable ({exc}); {fix}") from None
+    if not rows or rows[0] != COLUMNS:
+        found = " | ".join(rows[0]) if rows else "an empty file"
+        raise RunFileError(f"{path}: line 1 should be the tab-separated header "
+                           f"{', '.join(COLUMNS)}; found {found!r}; {fix}")
+    entries: list[Entry] = []
+    seen_index: set[int] = set()
+    seen_student: set[str] = set()
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        where = f"{path}, line {number}"
+        if len(row) != len(COLUMNS):
+            raise RunFileError(f"{where}: {len(row)} columns instead of {len(COLUMNS)} "
+                               f"({', '.join(COLUMNS)}); {fix}")
+        index, student, sub_path, kind = row
+        if not index.isdigit() or int(index) < 1:
+            raise RunFileError(f"{where}: index {index!r} is not a positive integer; {fix}")
+        if id_problem(student) or student in seen_student or int(index) in seen_index:
+            raise RunFileError(f"{where}: student {student!r} (index {index}) is invalid or "
+                               f"listed twice; {fix}")
+        if kind not in KINDS or not sub_path:
+            raise RunFileError(f"{where}: kind {kind!r} should be one of {', '.join(KINDS)}, "
+                               f"with a path; {fix}")
+        seen_index.add(int(index))
+        seen_student.add(student)
+        entries.append(Entry(int(index), student, Path(sub_path), kind))
+    return entries
 
 
 def write_manifest(run: Path, entries: list[Entry]) -> Path:
     path = run / MANIFEST
     tmp = path.with_suffix(".tsv.tmp")
-    with tmp.open("w", newline="") as fh:
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        out.writerow(["index", "student", "path", "kind"])
+        out.writerow(COLUMNS)
         for e in entries:
             out.writerow([e.index, e.student, str(e.path), e.kind])
     tmp.replace(path)
@@ -148,7 +215,7 @@ def write_manifest(run: Path, entries: list[Entry]) -> Path:
 
 def write_rejected(run: Path, rejected: list[Rejected]) -> Path:
     path = run / REJECTED
-    with path.open("w", newline="") as fh:
+    with path.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, delimiter="\t", lineterminator="\n")
         out.writerow(["path", "reason"])
         for r in rejected:

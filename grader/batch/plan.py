@@ -61,7 +61,57 @@ def load_plan(run: Path) -> Plan:
         raise FileNotFoundError(
             f"{path}: no plan; run `grader batch plan SUBMISSIONS_DIR --assignment ID "
             f"--out {run}` first")
-    return Plan(**json.loads(path.read_text()))
+    fix = (f"run `grader batch plan SUBMISSIONS_DIR --assignment ID --out {run}` again with "
+           "the options you planned with: it rewrites plan.json and keeps the manifest's indices")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise manifest.RunFileError(f"{path}: not valid JSON, perhaps cut short ({exc}); "
+                                    f"{fix}") from None
+    if not isinstance(data, dict):
+        raise manifest.RunFileError(f"{path}: not a JSON object; {fix}")
+    try:
+        return Plan(**data)
+    except TypeError as exc:  # a field missing or unknown
+        raise manifest.RunFileError(f"{path}: {exc}; {fix}") from None
+
+
+# Options of `grader check` that every task sets itself: a second copy in
+# --check-arg would send the results elsewhere or grade another assignment.
+_SET_BY_TASK = ("--assignment", "-a", "--json", "--help")
+
+
+def validate_check_args(args: list[str]) -> None:
+    """Raises ValueError unless ARGS are options `grader check` accepts.
+
+    The arguments are parsed by check's own command-line parser (nothing runs),
+    so a typo fails here, once, rather than in every task of the class.
+    """
+    if not args:
+        return
+    import typer
+
+    from grader.cli import app
+
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if name in _SET_BY_TASK:
+            raise ValueError(f"--check-arg {arg!r}: every task sets {name} itself "
+                             "(the assignment comes from plan's --assignment); leave it out")
+    group = typer.main.get_command(app)
+    command = group.commands["check"]  # type: ignore[attr-defined]
+    try:
+        command.make_context("grader check", ["SUBMISSION", *args], resilient_parsing=False)
+    except Exception as exc:
+        # typer may bring its own copy of click: recognise a usage error by its
+        # interface (format_message) rather than by one package's class.
+        if not hasattr(exc, "format_message"):
+            raise
+        names = sorted(n for p in command.params if p.param_type_name == "option"
+                       for n in p.opts if n.startswith("--") and n not in _SET_BY_TASK)
+        raise ValueError(f"--check-arg {' '.join(args)!r}: grader check would refuse it "
+                         f"({exc.format_message()}); it accepts {', '.join(names)} "
+                         "(see `grader check --help`)") from None
 
 
 def validate(plan: Plan) -> None:
@@ -83,6 +133,7 @@ def validate(plan: Plan) -> None:
     for opt in plan.sbatch_options:
         if not opt.startswith("--"):
             raise ValueError(f"--sbatch-option {opt!r}: give a long option, e.g. --account=cs577")
+    validate_check_args(plan.check_args)
 
 
 def default_grader(container: str | None) -> list[str]:
@@ -124,6 +175,17 @@ def render(plan: Plan, template: Path = TEMPLATE) -> str:
     return _FIELD.sub(lambda m: values[m.group(1)], text)
 
 
+class NothingToGrade(ValueError):
+    """The submissions folder holds no gradable entry: nothing is written."""
+
+    def __init__(self, submissions: Path, rejected: list[manifest.Rejected]) -> None:
+        self.rejected = rejected
+        what = (f"all {len(rejected)} entries were rejected (listed below)" if rejected
+                else "it is empty (OS litter such as __MACOSX or .DS_Store is ignored)")
+        super().__init__(f"{submissions}: nothing to grade: {what}; point at the folder that "
+                         "holds one folder, .ipynb or .zip per student; nothing was written")
+
+
 @dataclass
 class Planned:
     entries: list[manifest.Entry]
@@ -141,6 +203,8 @@ def make_plan(plan: Plan, template: Path = TEMPLATE) -> Planned:
         raise FileNotFoundError(f"{submissions}: not a folder of submissions "
                                 "(one folder, .ipynb or .zip per student)")
     found, rejected = manifest.discover(submissions)
+    if not found:
+        raise NothingToGrade(submissions, rejected)
     run.mkdir(parents=True, exist_ok=True)
     for sub in ("results", "failed", "attempts", "logs"):
         (run / sub).mkdir(exist_ok=True)

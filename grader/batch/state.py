@@ -4,6 +4,9 @@ The run directory is the truth for what finished; squeue only adds what is
 still queued or running. Precedence, first match wins:
 
     done     results/<student>.json exists (graded; the score is in it)
+    corrupt  results/<student>.json exists but is cut short or not a results
+             file ("corrupt result"): counted as no grade, and resubmitted by
+             --only-missing (the task moves the bad file to results/.corrupt/)
     running  squeue lists the student's array task as running (or pending)
     failed   failed/<student>.json says why the last attempt made no result
     missing  nothing: never submitted, or its task was cancelled, timed out or
@@ -14,13 +17,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch import manifest, slurm
+from grader.batch.results import CorruptResult, load_result
 from grader.batch.task import failed_path, read_attempts, results_path
 
-STATES = ("done", "failed", "running", "pending", "missing")
+STATES = ("done", "failed", "corrupt", "running", "pending", "missing")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class StudentState:
     score: float | None = None
     max_score: float | None = None
     job: str = ""
+    result: dict | None = field(default=None, compare=False, repr=False)  # when done
 
 
 @dataclass(frozen=True)
@@ -97,12 +102,20 @@ def run_state(run: Path, use_squeue: bool = True) -> RunState:
     for entry in entries:
         result = results_path(run, entry.student)
         task = queued.get(entry.index)
+        data = None
         if result.exists():
-            data = json.loads(result.read_text())
-            batch = data.get("grader", {}).get("batch", {})
+            try:
+                data = load_result(result)
+            except CorruptResult as exc:
+                if task is None:
+                    students.append(StudentState(entry, "corrupt", str(exc)))
+                    continue
+                data = None  # its task is queued again: show that, and never queue it twice
+        if data is not None:
+            batch = (data.get("grader") or {}).get("batch") or {}
             reason = f"regrade queued as {task.job_id}_{task.index}" if task else ""
             students.append(StudentState(entry, "done", reason, data.get("score"),
-                                         data.get("max_score"), batch.get("job", "")))
+                                         data.get("max_score"), batch.get("job", ""), data))
         elif task is not None:
             state = "pending" if task.state == "PENDING" else "running"
             if task.state == "PENDING":
@@ -112,10 +125,25 @@ def run_state(run: Path, use_squeue: bool = True) -> RunState:
             students.append(StudentState(entry, state, detail,
                                          job=f"{task.job_id}_{task.index}"))
         elif failed_path(run, entry.student).exists():
-            record = json.loads(failed_path(run, entry.student).read_text())
-            students.append(StudentState(entry, "failed", record.get("reason", "?"),
-                                         job=record.get("job", "")))
+            record = _read_failure(failed_path(run, entry.student))
+            students.append(StudentState(entry, "failed", str(record.get("reason", "?")),
+                                         job=str(record.get("job", ""))))
         else:
             reason, job = _missing_reason(run, entry, available)
             students.append(StudentState(entry, "missing", reason, job=job))
     return RunState(students, available, problem)
+
+
+def _read_failure(path: Path) -> dict:
+    """failed/<student>.json, or a record saying it is unreadable (the student still failed)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        record = None
+        why = str(exc)
+    else:
+        why = "not a JSON object"
+    if isinstance(record, dict):
+        return record
+    return {"reason": f"the last attempt failed, but {path} is unreadable ({why}); "
+                      "see the task's log in logs/"}

@@ -26,16 +26,22 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.batch import manifest
 from grader.batch.plan import load_plan
+from grader.batch.results import CorruptResult, load_result
 
 # A zip bigger than this unpacked is refused rather than filling a node's disk.
 MAX_UNZIPPED_BYTES = 2 * 1024**3
 
 EXIT_GRADED = (0, 1)  # grader check: 0 all passed, 1 some check failed
+# How much of grader check's own output a failure reason quotes (the rest is in the log).
+TAIL_LINES = 6
+TAIL_CHARS = 600
+_BOX = str.maketrans("", "", "│╭╮╰╯─┃━┏┓┗┛")  # rich's panel borders around typer's errors
 
 
 class _Terminated(Exception):
@@ -88,8 +94,9 @@ def read_attempts(run: Path, student: str) -> list[dict[str, str]]:
     if not path.exists():
         return []
     keys = ("time", "event", "job", "host", "detail")
-    return [dict(zip(keys, line.rstrip("\n").split("\t"), strict=False))
-            for line in path.read_text().splitlines() if line]
+    # A line cut short (a node died mid-write) still yields every key.
+    return [{**dict.fromkeys(keys, ""), **dict(zip(keys, line.split("\t"), strict=False))}
+            for line in path.read_text(errors="replace").splitlines() if line.strip()]
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
@@ -178,7 +185,9 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
     print(f"grader batch: task {index} grades {entry.student} ({entry.path}) as job {ids.job} "
           f"on {ids.host}", flush=True)
 
-    if final.exists() and not regrade:
+    if final.exists() and not regrade and _set_aside_if_corrupt(run, entry, ids):
+        pass  # graded again below, as --only-missing asked
+    elif final.exists() and not regrade:
         log_attempt(run, entry.student, ids, "skipped", "already graded; submit --regrade to redo")
         print(f"grader batch: {final} exists; not grading {entry.student} again "
               "(submit with --regrade to replace it)", flush=True)
@@ -208,9 +217,7 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
             cmd.append("--require-gpu")
         cmd += plan.check_args
         print("grader batch: " + " ".join(cmd), flush=True)
-        # stdout/stderr go straight to this task's Slurm log (RUN/logs/).
-        proc = subprocess.run(cmd, cwd=scratch, stdin=subprocess.DEVNULL)
-        code = proc.returncode
+        code, tail = _run_teed(cmd, scratch)
         data = _read_json(tmp_json)
         if code not in EXIT_GRADED or data is None:
             reason = (f"grader check exited {code}" + ("" if data is not None
@@ -218,6 +225,9 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
             errors = (data or {}).get("grader", {}).get("errors") or []
             if errors:
                 reason += f": {errors[0]}"
+            elif tail:
+                # Its own words (a usage error, a traceback's last line) say why.
+                reason += f": {tail}"
             return _fail(run, entry, ids, reason, code, data)
         # Grading is over: from here a SIGTERM must not split "result moved in
         # place" from "attempt logged". Slurm's SIGKILL after KillWait still ends us.
@@ -240,6 +250,50 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         tmp_json.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _set_aside_if_corrupt(run: Path, entry: manifest.Entry, ids: TaskIds) -> bool:
+    """Moves an unreadable results file to results/.corrupt/; True when it did (grade again)."""
+    final = results_path(run, entry.student)
+    try:
+        load_result(final)
+    except CorruptResult as exc:
+        aside = run / "results" / ".corrupt" / f"{entry.student}.{ids.job}.json"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(final, aside)
+        except FileNotFoundError:
+            pass  # another task set it aside first; grading again is still right
+        log_attempt(run, entry.student, ids, "corrupt", f"{exc}; moved to {aside}")
+        print(f"grader batch: {exc}; moved to {aside}, grading again", flush=True)
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _run_teed(cmd: list[str], cwd: Path) -> tuple[int, str]:
+    """Runs CMD with its output copied to ours (the Slurm log); returns its exit code and the
+    last lines of that output, joined, for a failure reason."""
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    with subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT) as proc:
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                sys.stdout.buffer.write(raw)
+                sys.stdout.buffer.flush()
+                line = " ".join(raw.decode(errors="replace").translate(_BOX).split())
+                if line:
+                    tail.append(line)
+            code = proc.wait()
+        except BaseException:
+            # SIGTERM from Slurm (_Terminated): the child gets it too, but must
+            # not outlive us either way.
+            proc.kill()
+            raise
+    text = " / ".join(tail)
+    return code, text if len(text) <= TAIL_CHARS else "..." + text[-TAIL_CHARS:]
 
 
 def _read_json(path: Path) -> dict | None:

@@ -22,8 +22,8 @@ app = typer.Typer(
 console = Console(soft_wrap=True)  # long paths must stay on one line for copy and paste
 err = Console(stderr=True, soft_wrap=True)
 
-_STATE_STYLE = {"done": "green", "failed": "red", "running": "cyan", "pending": "blue",
-                "missing": "yellow"}
+_STATE_STYLE = {"done": "green", "failed": "red", "corrupt": "red", "running": "cyan",
+                "pending": "blue", "missing": "yellow"}
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -58,8 +58,9 @@ def plan(
     static: Annotated[bool, typer.Option(
         "--static", help="Pass --static to grader check (no training).")] = False,
     check_arg: Annotated[list[str] | None, typer.Option(
-        "--check-arg", help="Extra argument for grader check (repeat it), "
-        "e.g. --check-arg=--build-timeout=30.")] = None,
+        "--check-arg", help="Extra option for grader check (repeat it), checked against "
+        "`grader check --help` now, e.g. --check-arg=--task=model3 or "
+        "--check-arg=--data-dir=/data.")] = None,
     sbatch_option: Annotated[list[str] | None, typer.Option(
         "--sbatch-option", help="Extra #SBATCH line (repeat it), "
         "e.g. --sbatch-option=--account=cs577.")] = None,
@@ -94,19 +95,15 @@ def plan(
     )
     try:
         planned = planning.make_plan(the_plan, template or planning.TEMPLATE)
+    except planning.NothingToGrade as exc:
+        _print_rejected(exc.rejected, None)
+        raise _fail(str(exc)) from None
     except (ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
 
     console.print(f"{len(planned.entries)} submissions in {run / 'manifest.tsv'} "
                   f"({len(planned.added)} new)", highlight=False)
-    if planned.rejected:
-        table = Table(title=f"{len(planned.rejected)} entries not graded "
-                            f"(also in {run / 'rejected.tsv'})")
-        table.add_column("entry")
-        table.add_column("reason")
-        for r in planned.rejected:
-            table.add_row(r.path.name, r.reason)
-        console.print(table)
+    _print_rejected(planned.rejected, run / "rejected.tsv")
     if container_path and not Path(container_path).exists():
         err.print(f"[yellow]warning:[/yellow] {container_path} does not exist here; it must "
                   "exist on the compute nodes (build it with `apptainer build grader.sif "
@@ -115,12 +112,24 @@ def plan(
                   highlight=False)
 
 
+def _print_rejected(rejected: list, listed_in: Path | None) -> None:
+    if not rejected:
+        return
+    also = f" (also in {listed_in})" if listed_in else ""
+    table = Table(title=f"{len(rejected)} entries not graded{also}")
+    table.add_column("entry", overflow="fold")
+    table.add_column("reason", overflow="fold")
+    for r in rejected:
+        table.add_row(r.path.name, r.reason)
+    console.print(table)
+
+
 @app.command()
 def submit(
     run: Annotated[Path, typer.Argument(help="Run directory written by `grader batch plan`.")],
     only_missing: Annotated[bool, typer.Option(
-        "--only-missing", help="Only students without a results file (missing or failed) "
-        "whose task is not queued.")] = False,
+        "--only-missing", help="Only students without a usable result (missing, failed or "
+        "corrupt) whose task is not queued.")] = False,
     regrade: Annotated[bool, typer.Option(
         "--regrade", help="Grade again and replace finished results.")] = False,
     dry_run: Annotated[bool, typer.Option(
@@ -138,13 +147,13 @@ def submit(
     try:
         the_plan = load_plan(run)
         state = run_state(run)
-    except (FileNotFoundError, slurm.SlurmError) as exc:
+    except (FileNotFoundError, ValueError, slurm.SlurmError) as exc:
         raise _fail(str(exc)) from None
 
     # Never queue a second task for a student whose task is still queued or running.
     active = set(state.indices("running", "pending"))
     if only_missing:
-        indices = state.indices("missing", "failed")
+        indices = state.indices("missing", "failed", "corrupt")
     else:
         indices = [st.entry.index for st in state.students if st.entry.index not in active]
     if active:
@@ -195,7 +204,7 @@ def status(
     run = run.resolve()
     try:
         state = run_state(run)
-    except (FileNotFoundError, SlurmError) as exc:
+    except (FileNotFoundError, ValueError, SlurmError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
         print(json.dumps({
@@ -208,7 +217,10 @@ def status(
         return
     table = Table(title=f"{run}")
     for col in ("#", "student", "state", "score", "job", "reason"):
-        table.add_column(col, overflow="fold")
+        # Ids and states are never cut; the reason (a sentence) wraps instead.
+        table.add_column(col, overflow="fold", no_wrap=col != "reason",
+                         min_width=_widest(col, (s.entry.student for s in state.students))
+                         if col == "student" else None)
     for s in state.students:
         score = "" if s.score is None else f"{s.score:g}/{s.max_score:g}"
         style = _STATE_STYLE[s.state]
@@ -233,7 +245,7 @@ def run_task(
 
     try:
         code = run_one(run, index, regrade=regrade)
-    except (FileNotFoundError, LookupError) as exc:
+    except (FileNotFoundError, LookupError, ValueError) as exc:
         raise _fail(str(exc)) from None
     raise typer.Exit(code)
 
@@ -254,16 +266,10 @@ def collect(
     run = run.resolve()
     try:
         book = gradebook.build(run)
-    except (FileNotFoundError, SlurmError) as exc:
+    except (FileNotFoundError, ValueError, SlurmError) as exc:
         raise _fail(str(exc)) from None
 
-    table = Table(title=f"gradebook: {run}")
-    for col in book.grades.columns:
-        table.add_column(col, justify="left" if col in ("student", "state") else "right")
-    for row in book.grades.itertuples(index=False):
-        table.add_row(*("" if _isnan(v) else f"{v:g}" if isinstance(v, float) else str(v)
-                        for v in row))
-    console.print(table)
+    console.print(_grades_table(book, f"gradebook: {run}"))
 
     summary = Table(title="summary")
     for col in book.summary.columns:
@@ -286,7 +292,9 @@ def collect(
     if len(book.problems):
         problems = Table(title=f"{len(book.problems)} students without a grade")
         for col in ("student", "state", "reason"):
-            problems.add_column(col, overflow="fold")
+            problems.add_column(col, overflow="fold", no_wrap=col != "reason",
+                                min_width=_widest(col, book.problems["student"])
+                                if col == "student" else None)
         for row in book.problems.itertuples(index=False):
             problems.add_row(row.student, row.state, row.reason)
         console.print(problems)
@@ -302,6 +310,48 @@ def collect(
         console.print(f"gradebook written to {csv}", highlight=False)
     if len(book.problems):
         raise typer.Exit(1)
+
+
+def _widest(header: str, values) -> int:
+    return max([len(header), *(len(str(v)) for v in values)])
+
+
+def _grades_table(book, title: str) -> Table:
+    """The gradebook for the terminal, never cutting a student id, score or state.
+
+    Rich squeezes a table into the terminal by cutting cells ("stude…"). So the
+    total is one "score/out of" column, ids and states get their full width,
+    and when every task's column still cannot fit, the per-task scores are left
+    to the CSV (which always has them) and the table keeps the totals.
+    """
+    frame = book.grades
+    rows = []
+    for rec in frame.to_dict("records"):
+        total = "" if _isnan(rec["total"]) else f"{rec['total']:g}/{rec['max_score']:g}"
+        rows.append({**{k: _cell(v) for k, v in rec.items()}, "total": total})
+    tasks = list(book.tasks)
+    fixed = ["student", "total", "state"]
+
+    def width(cols: list[str]) -> int:
+        return sum(_widest(c, (r[c] for r in rows)) + 3 for c in cols) + 1
+
+    columns = ["student", *tasks, "total", "state"]
+    if width(columns) > console.width and tasks:
+        columns = fixed
+        title += f" (scores of the {len(tasks)} tasks: too wide here, see --csv)"
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("student", "state") else "right",
+                         no_wrap=True,
+                         min_width=_widest(col, (r[col] for r in rows)) if col in fixed
+                         else None)
+    for r in rows:
+        table.add_row(*(r[c] for c in columns))
+    return table
+
+
+def _cell(value: object) -> str:
+    return "" if _isnan(value) else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _isnan(value: object) -> bool:

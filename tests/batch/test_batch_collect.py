@@ -36,6 +36,12 @@ def table_rows(text: str) -> list[list[str]]:
             for line in text.splitlines() if line.startswith("│")]
 
 
+def table_header(text: str) -> list[str]:
+    """The header cells of the first rich table in TEXT."""
+    line = next(ln for ln in text.splitlines() if ln.startswith("┃"))
+    return [cell.strip() for cell in line.strip().strip("┃").split("┃")]
+
+
 @pytest.fixture
 def run(grader, tmp_path) -> Path:
     subs = tmp_path / "subs"
@@ -108,7 +114,71 @@ def test_status_counts_each_state(grader, run):
     proc = grader("batch", "status", str(run), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["counts"] == {"done": 3, "failed": 1, "running": 0, "pending": 0, "missing": 1}
+    assert report["counts"] == {"done": 3, "failed": 1, "corrupt": 0, "running": 0, "pending": 0,
+                                "missing": 1}
     by_student = {s["student"]: s for s in report["students"]}
     assert (by_student["ann"]["score"], by_student["ann"]["max_score"]) == (8, 8)
     assert by_student["dan"]["reason"] == "grader check exited 2: cnn.py not found"
+
+
+def test_corrupt_results_are_flagged_and_the_rest_of_the_class_is_collected(grader, run,
+                                                                            tmp_path):
+    text = (run / "results" / "ann.json").read_text()
+    (run / "results" / "ann.json").write_text(text[:40])  # cut short: a full disk, a bad copy
+    (run / "results" / "ben.json").write_text(json.dumps({"score": "x", "tests": 5}))
+    out = tmp_path / "gradebook.csv"
+
+    proc = grader("collect", str(run), "--csv", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    with out.open(newline="") as fh:
+        rows = {r[0]: r[1:] for r in csv.reader(fh)}
+    assert rows["ann"] == ["", "", "", "", "corrupt"]
+    assert rows["ben"] == ["", "", "", "", "corrupt"]
+    assert rows["cat"] == ["2", "0", "2", "8", "done"]
+    assert "4 students without a grade" in proc.stdout
+
+    status = json.loads(grader("batch", "status", str(run), "--json").stdout)
+    assert status["counts"]["corrupt"] == 2 and status["counts"]["done"] == 1
+    by_student = {s["student"]: s["reason"] for s in status["students"]}
+    assert by_student["ann"].startswith(f"corrupt result: {run.resolve()}/results/ann.json "
+                                        "is not valid JSON")
+    assert "'score' is 'x', not a number" in by_student["ben"]
+    assert "--only-missing" in by_student["ben"]
+    # --only-missing resubmits the corrupt ones with the failed and the missing.
+    dry = grader("batch", "submit", str(run), "--only-missing", "--dry-run")
+    assert "--array=1-2,4-5 " in dry.stdout, dry.stdout + dry.stderr
+
+
+def test_an_unreadable_failure_record_still_shows_the_student_as_failed(grader, run):
+    (run / "failed" / "dan.json").write_text('{"student": "dan", "rea')
+    report = json.loads(grader("batch", "status", str(run), "--json").stdout)
+    dan = next(s for s in report["students"] if s["student"] == "dan")
+    assert dan["state"] == "failed" and "dan.json is unreadable" in dan["reason"]
+
+
+def test_tables_never_cut_student_ids_or_states_in_80_columns(grader, tmp_path):
+    subs = tmp_path / "subs"
+    students = ("maximilian.vanderberg", "héctor.castañeda-ruiz", "student42")
+    for student in students:
+        (subs / student).mkdir(parents=True)
+        (subs / student / "cnn.py").write_text("MODEL_NUMBER = 1\n")
+    run = tmp_path / "run"
+    assert grader("batch", "plan", str(subs), "--assignment", "practical2",
+                  "--out", str(run)).returncode == 0
+    checks = {f"model{i}: architecture": (1, 2, "failed") for i in range(1, 5)}
+    (run / "results" / "student42.json").write_text(json.dumps(result(checks)))
+
+    env = {"COLUMNS": "80"}
+    for args in (("collect", str(run)), ("batch", "status", str(run))):
+        proc = grader(*args, env=env)
+        assert "…" not in proc.stdout, proc.stdout
+        cells = {cell for row in table_rows(proc.stdout) for cell in row}
+        assert set(students) <= cells, proc.stdout
+        assert "missing" in cells and "done" in cells
+        assert max(len(line) for line in proc.stdout.splitlines() if line[:1] in "┏┃┡│└") <= 80
+    # Four tasks still fit beside those ids, with the total as score/out of.
+    header = table_header(grader("collect", str(run), env=env).stdout)
+    assert header == ["student", "model1", "model2", "model3", "model4", "total", "state"]
+    assert ["student42", "1", "1", "1", "1", "4/8", "done"] in table_rows(
+        grader("collect", str(run), env=env).stdout)

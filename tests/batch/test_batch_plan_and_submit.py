@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -211,3 +213,101 @@ def test_job_id_is_read_from_parsable_sbatch_output():
     assert parse_job_id("1234;cluster-a\n") == "1234"
     with pytest.raises(RuntimeError, match="no job id"):
         parse_job_id("sbatch: error: Batch job submission failed\n")
+
+
+def test_check_args_are_parsed_by_grader_check_at_plan_time(grader, class_folder, tmp_path):
+    # A typo used to pass planning and then fail every task of the class.
+    run = tmp_path / "run"
+    proc = plan(grader, class_folder, run, "--check-arg=--build-timeout=30")
+    assert proc.returncode == 2
+    assert "No such option: --build-timeout" in proc.stderr
+    assert "--task" in proc.stderr and "--data-dir" in proc.stderr  # what it does accept
+    assert "Traceback" not in proc.stderr
+    assert not (run / "plan.json").exists()
+
+    proc = plan(grader, class_folder, run, "--check-arg=--json=/tmp/elsewhere.json")
+    assert proc.returncode == 2 and "sets --json itself" in proc.stderr
+
+    proc = plan(grader, class_folder, run, "--check-arg=--task=model3", "--check-arg=--quiet")
+    assert proc.returncode == 0, proc.stderr
+    saved = json.loads((run / "plan.json").read_text())
+    assert saved["check_args"] == ["--task=model3", "--quiet"]
+
+
+def test_every_check_arg_example_in_the_help_is_accepted(grader, class_folder, tmp_path):
+    help_text = grader("batch", "plan", "--help", env={"COLUMNS": "400"}).stdout
+    examples = [m.rstrip(".,") for m in re.findall(r"--check-arg=(\S+)", help_text)]
+    assert examples, help_text
+    for i, example in enumerate(examples):
+        proc = plan(grader, class_folder, tmp_path / f"run{i}", f"--check-arg={example}")
+        assert proc.returncode == 0, (example, proc.stderr)
+
+
+def test_unicode_student_ids_are_graded_and_os_litter_is_ignored(grader, tmp_path):
+    subs, run = tmp_path / "subs", tmp_path / "run"
+    for name in ("héctor", "王芳", "zoë"):
+        (subs / name).mkdir(parents=True)
+        (subs / name / "cnn.py").write_text("MODEL_NUMBER = 1\n")
+    # macOS writes names decomposed (e + combining accent): the same student as NFC.
+    (subs / unicodedata.normalize("NFD", "josé")).mkdir()
+    (subs / unicodedata.normalize("NFD", "josé") / "cnn.py").write_text("MODEL_NUMBER = 2\n")
+    (subs / "__MACOSX" / "héctor").mkdir(parents=True)
+    (subs / "__MACOSX" / "héctor" / "._cnn.py").write_bytes(b"\0resource fork")
+    (subs / "Thumbs.db").write_bytes(b"\0")
+    (subs / "desktop.ini").write_text("[.ShellClassInfo]\n")
+    (subs / ".DS_Store").write_bytes(b"\0")
+    (subs / "ann lee").mkdir()
+    (subs / "ann lee" / "cnn.py").write_text("MODEL_NUMBER = 1\n")
+    (subs / "_draft").mkdir()
+    (subs / "_draft" / "cnn.py").write_text("MODEL_NUMBER = 1\n")
+
+    proc = plan(grader, subs, run)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["student"] for r in read_tsv(run / "manifest.tsv")] == [
+        "héctor", "josé", "zoë", "王芳"]
+    rejected = {Path(r["path"]).name: r["reason"] for r in read_tsv(run / "rejected.tsv")}
+    assert sorted(rejected) == ["_draft", "ann lee"]
+    assert "' '" in rejected["ann lee"] and "any alphabet" in rejected["ann lee"]
+    assert "must begin with a letter or a digit" in rejected["_draft"]
+    for litter in ("__MACOSX", "Thumbs.db", "desktop.ini", ".DS_Store"):
+        assert litter not in proc.stdout
+
+
+@pytest.mark.parametrize("litter", [[], ["__MACOSX", ".DS_Store"], ["notes.txt"]])
+def test_plan_of_a_folder_with_nothing_to_grade_fails_and_writes_nothing(grader, tmp_path,
+                                                                          litter):
+    subs, run = tmp_path / "subs", tmp_path / "run"
+    subs.mkdir()
+    for name in litter:
+        (subs / name).write_text("x")
+    proc = plan(grader, subs, run)
+    assert proc.returncode == 2
+    assert "nothing to grade" in proc.stderr and str(subs) in proc.stderr
+    assert not run.exists()
+    if "notes.txt" in litter:
+        assert "notes.txt" in proc.stdout  # the rejected entry, with its reason
+
+
+def test_a_truncated_plan_json_is_named_with_the_fix(grader, class_folder, tmp_path):
+    run = tmp_path / "run"
+    assert plan(grader, class_folder, run).returncode == 0
+    text = (run / "plan.json").read_text()
+    (run / "plan.json").write_text(text[: len(text) // 2])
+    proc = grader("batch", "submit", str(run), "--dry-run")
+    assert proc.returncode == 2
+    assert f"{run.resolve()}/plan.json: not valid JSON" in proc.stderr
+    assert "grader batch plan" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("verb", [("batch", "status"), ("collect",), ("batch", "submit")])
+def test_a_manifest_line_missing_columns_is_named_with_the_fix(grader, class_folder, tmp_path,
+                                                               verb):
+    run = tmp_path / "run"
+    assert plan(grader, class_folder, run).returncode == 0
+    lines = (run / "manifest.tsv").read_text().splitlines()
+    lines[2] = "\t".join(lines[2].split("\t")[:2])  # bob's line lost its path and kind
+    (run / "manifest.tsv").write_text("\n".join(lines) + "\n")
+    proc = grader(*verb, str(run), *(["--dry-run"] if verb[-1] == "submit" else []))
+    assert proc.returncode == 2
+    assert f"{run.resolve()}/manifest.tsv, line 3: 2 columns instead of 4" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -30,7 +30,7 @@ def test_a_submission_that_vanished_after_planning_fails_and_stays_resubmittable
     record = json.loads((run / "failed" / "alice.json").read_text())
     assert record["exit_code"] == 2
     assert record["reason"].startswith("grader check exited 2: ")
-    assert "not a folder" in record["reason"]
+    assert "does not exist" in record["reason"], record["reason"]
     assert not (run / "results" / "alice.json").exists()
     assert [a["event"] for a in read_attempts(run, "alice")] == ["started", "failed"]
 
@@ -64,14 +64,14 @@ def test_a_zip_whose_members_climb_out_is_refused(tmp_path):
 
 
 def test_a_lone_notebook_takes_the_name_the_spec_expects(tmp_path):
+    assert spec_notebook_name("practical2") == "cnn.ipynb"  # cnn.py or cnn.ipynb
     spec = json.loads((REPO / "grader" / "assignments" / "practical2.json").read_text())
     for task in spec["tasks"]:
-        if task["entry"]["file"] == "cnn.py":
-            task["entry"]["file"] = ["cnn.py", "cnn.ipynb"]
-    spec_path = tmp_path / "practical2-notebooks.json"
+        if "cnn.ipynb" in task["entry"]["file"]:
+            task["entry"]["file"] = "cnn.py"
+    spec_path = tmp_path / "practical2-scripts-only.json"
     spec_path.write_text(json.dumps(spec))
-    assert spec_notebook_name(str(spec_path)) == "cnn.ipynb"
-    assert spec_notebook_name("practical2") is None  # it names no notebook
+    assert spec_notebook_name(str(spec_path)) is None  # it names no notebook
 
     notebook = tmp_path / "bob.ipynb"
     notebook.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
@@ -97,3 +97,45 @@ def test_a_gpu_task_on_a_node_without_a_gpu_fails_fast_and_stays_resubmittable(g
     assert not (run / "results" / "alice.json").exists()
     dry = grader("batch", "submit", str(run), "--only-missing", "--dry-run")
     assert "--array=1 " in dry.stdout
+
+
+def test_a_check_that_cannot_start_puts_its_own_error_in_the_reason(grader, tmp_path):
+    subs, run = tmp_path / "subs", tmp_path / "run"
+    shutil.copytree(REPO / "reference" / "practical2", subs / "alice")
+    assert grader("batch", "plan", str(subs), "--assignment", "practical2",
+                  "--out", str(run), "--static").returncode == 0
+    # A plan.json written by hand (or before plan checked --check-arg) with an
+    # option grader check does not have: the task must say so, not only "exited 2".
+    saved = json.loads((run / "plan.json").read_text())
+    saved["check_args"] = ["--build-timeout=30"]
+    (run / "plan.json").write_text(json.dumps(saved))
+
+    proc = grader("batch", "run-task", str(run), "1")
+    assert proc.returncode == 2
+    assert "No such option: --build-timeout" in proc.stdout  # the log keeps the full output
+    record = json.loads((run / "failed" / "alice.json").read_text())
+    assert record["reason"].startswith("grader check exited 2 without writing its results file: ")
+    assert "No such option: --build-timeout" in record["reason"]
+    status = json.loads(grader("batch", "status", str(run), "--json").stdout)
+    assert "No such option: --build-timeout" in status["students"][0]["reason"]
+
+
+def test_a_corrupt_result_is_set_aside_and_graded_again(grader, tmp_path):
+    subs, run = tmp_path / "subs", tmp_path / "run"
+    shutil.copytree(REPO / "reference" / "practical2", subs / "héctor")
+    assert grader("batch", "plan", str(subs), "--assignment", "practical2", "--out", str(run),
+                  "--static", "--check-arg=--task=model3").returncode == 0
+    final = run / "results" / "héctor.json"
+    final.write_text('{"score": 3, "max_sc')  # cut short
+
+    proc = grader("batch", "run-task", str(run), "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(final.read_text())
+    assert data["grader"]["batch"]["student"] == "héctor" and data["max_score"] > 0
+    kept = list((run / "results" / ".corrupt").iterdir())
+    assert [p.read_text() for p in kept] == ['{"score": 3, "max_sc']
+    assert [a["event"] for a in read_attempts(run, "héctor")] == ["corrupt", "started",
+                                                                 "finished"]
+    # Now a good result: the next task skips it as before.
+    assert grader("batch", "run-task", str(run), "1").returncode == 0
+    assert read_attempts(run, "héctor")[-1]["event"] == "skipped"
