@@ -155,6 +155,11 @@ def render(data: dict[str, Any], console: Any = None) -> None:
         # A task that failed to build fails every check with the same message: say it once.
         shared = outputs.pop() if len(tests) > 1 and len(outputs) == 1 and all(
             t["grader"]["state"] != "passed" for t in tests) else None
+        # An unverified model: every check says the same cause and fix; say them once,
+        # under the table, and keep only each check's own (untrusted) result in it.
+        why = next((t["grader"]["details"]["unverified"] for t in tests
+                    if isinstance(t["grader"].get("details", {}).get("unverified"), dict)),
+                   None)
         for test in tests:
             state = test["grader"]["state"]
             style = _STYLE.get(state, "")
@@ -162,18 +167,27 @@ def render(data: dict[str, Any], console: Any = None) -> None:
                       else f"-/{test['grader']['points']:g}")
             summary = "" if shared is not None else (
                 test["output"].splitlines()[0] if test["output"] else "")
+            unverified = test["grader"].get("details", {}).get("unverified")
+            if isinstance(unverified, dict):
+                summary = unverified["own_result"]
             table.add_row(test["grader"]["check"], points,
                           f"[{style}]{_LABEL.get(state, state)}[/{style}]", summary,
                           )
         console.print(table)
         if shared:
             console.print(f"  {shared}", markup=False, highlight=False)
+        if why:
+            console.print(f"  unverified, 0 points until a person reviews it: {why['cause']}",
+                          style="magenta", markup=False, highlight=False)
+            console.print(f"  fix: {why['fix']}", markup=False, highlight=False)
         for cell in task.get("skipped_cells", []):
             console.print(f"  notebook cell {cell['index']} not run ({cell['reason']}): "
                           f"{cell['first_line']}", style="dim", markup=False, highlight=False)
         for test in ([] if shared else tests):
             state = test["grader"]["state"]
             lines = test["output"].splitlines()
+            if state == "unverified" and why:
+                continue
             if state not in ("passed", "skipped") and len(lines) > 1:
                 console.print(f"  {test['grader']['check']}:", style="bold")
                 for line in lines:
@@ -189,9 +203,10 @@ def render(data: dict[str, Any], console: Any = None) -> None:
         console.print("next: fix the problem above; nothing could be graded")
     elif failing:
         first = failing[0]
-        console.print(f"next: start with {first['name']}: "
-                      f"{first['output'].splitlines()[0] if first['output'] else ''}",
-                      highlight=False)
+        unverified = first["grader"].get("details", {}).get("unverified")
+        said = (unverified["fix"] if isinstance(unverified, dict)
+                else first["output"].splitlines()[0] if first["output"] else "")
+        console.print(f"next: start with {first['name']}: {said}", highlight=False)
         console.print("       (--json PATH keeps every message and the details)")
     else:
         console.print("[green]every check passed[/green]")

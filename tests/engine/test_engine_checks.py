@@ -113,6 +113,20 @@ def test_lambda_layer_is_unverified(zoo):
     assert zoo.state("lambda_layer", "params") == "unverified"
 
 
+def test_lambda_layer_report_says_once_what_happened_and_what_to_do(zoo):
+    out = zoo.test("lambda_layer", "params")["output"]
+    # Keras' own error (cut, and advising safe_mode=False) is not passed on.
+    assert "arbitrary code execution" not in out and "safe_mode=False" not in out
+    assert out.splitlines()[0].startswith("unverified, 0 points until a person reviews it: "
+                                          "the model has a Lambda layer")
+    assert out.splitlines()[1:] == ["hint: replace the Lambda layer with built-in Keras "
+                                    "layers (e.g. layers.Rescaling(2.0) for `lambda x: x * 2`)"
+                                    " so the checks can be scored"]
+    # The terminal report states the cause once for the task, not once per check.
+    text = " ".join(zoo.stdout.split())
+    assert text.count("the model has a Lambda layer") == 1
+
+
 def test_notebook_training_code_is_not_run_and_skipped_cells_are_reported(zoo):
     assert zoo.state("notebook", "architecture") == "passed"
     assert zoo.state("notebook", "params") == "passed"
