@@ -182,3 +182,8 @@ def test_tables_never_cut_student_ids_or_states_in_80_columns(grader, tmp_path):
     assert header == ["student", "model1", "model2", "model3", "model4", "total", "state"]
     assert ["student42", "1", "1", "1", "1", "4/8", "done"] in table_rows(
         grader("collect", str(run), env=env).stdout)
+    # Narrower still: the ids stay whole and the task columns go to the CSV.
+    narrow = grader("collect", str(run), env={"COLUMNS": "60"}).stdout
+    assert table_header(narrow) == ["student", "total", "state"]
+    assert "see --csv" in narrow and "…" not in narrow
+    assert ["héctor.castañeda-ruiz", "", "missing"] in table_rows(narrow)
