@@ -6,7 +6,8 @@ its own HOME, but the files are still on disk: Debian installs Fashion-MNIST
 world-readable under ``/usr/share/datasets``. `hide_prefix` returns a command
 prefix that starts the worker
 
-1. in a user + mount namespace where every data root (``--data-dir``,
+1. in a user + mount + network namespace (no network at all: nothing to
+   download, nowhere to send) where every data root (``--data-dir``,
    ``$GRADER_DATA``, the real Keras cache, the system locations) is covered by
    an empty, read-only tmpfs, and then
 2. in a nested user + mount + PID namespace, so those covering mounts are
@@ -88,7 +89,7 @@ def namespaces_available() -> bool:
     """Whether this machine lets us build the namespaces (probed once, ~10 ms)."""
     if shutil.which("unshare") is None:
         return False
-    probe = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+    probe = ["unshare", "--user", "--map-root-user", "--mount", "--net", "sh", "-c",
              "mount -t tmpfs none /mnt 2>/dev/null || mount -t tmpfs none /tmp && "
              "exec unshare --user --map-root-user --mount --pid --fork --mount-proc true"]
     try:
@@ -107,6 +108,8 @@ def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path]) -> list[st
     runtime = [Path(sys.prefix), Path(sys.base_prefix),
                *(Path(p) for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p))]
     folders, files = paths_to_hide(data_dir, [*keep, *runtime])
-    return ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private",
-            "sh", "-c", _SCRIPT, "grader-hide",
+    # --net: a network namespace of its own with no interfaces up, so student code
+    # can neither download (data, weights) nor send anything out while it runs.
+    return ["unshare", "--user", "--map-root-user", "--mount", "--net",
+            "--propagation", "private", "sh", "-c", _SCRIPT, "grader-hide",
             *map(str, folders), "--", *map(str, files), "--"]

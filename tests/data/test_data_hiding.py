@@ -79,3 +79,31 @@ def test_a_data_root_that_holds_the_python_installation_is_hidden_entry_by_entry
     out = subprocess.run([*prefix, sys.executable, "-c", "import numpy; print('ok')"],
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+CONNECT = r"""
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5).close()
+    print("connected")
+except OSError as exc:
+    print(f"refused: {exc}")
+"""
+
+
+@pytest.mark.skipif(not namespaces_available(), reason="no user namespaces on this machine")
+def test_hidden_worker_has_no_network_not_even_the_graders_loopback(tmp_path):
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = str(listener.getsockname()[1])
+        direct = subprocess.run([sys.executable, "-c", CONNECT, port],
+                                capture_output=True, text=True, timeout=30)
+        assert direct.stdout.startswith("connected")  # the listener is reachable from here
+        prefix = hide_prefix(tmp_path / "data", keep=[tmp_path / "scratch"])
+        hidden = subprocess.run([*prefix, sys.executable, "-c", CONNECT, port],
+                                capture_output=True, text=True, timeout=30)
+    assert hidden.returncode == 0, hidden.stderr
+    assert hidden.stdout.startswith("refused"), hidden.stdout
