@@ -254,23 +254,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _build_torch(job: dict[str, Any], builder: Any, out_dir: Path) -> dict:
-    """A PyTorch builder: the module is saved with torch.export (a graph and weights,
-    no Python classes), which the verify worker loads without the student's code."""
-    import torch
-
-    from grader.checks.facts import torch_module_facts
-
+def _call_builder(job: dict[str, Any], module: Any, what: str) -> tuple[Any, dict | None]:
+    """Calls the task's builder in the student's module: (model, None), or (None, the
+    failed result) when it is missing, raises or returns None. ``what`` names the
+    object the builder should return, for the messages."""
     call = _call_repr(job)
+    try:
+        builder = _resolve(module, job["function"])
+    except AttributeError:
+        return None, {"state": "not_implemented" if job.get("template_hint") else "error",
+                      "message": f"{job['file']}: no function {job['function']!r}; define "
+                                 f"{job['function']}() as the template does"}
+    for name, value in job.get("globals", {}).items():
+        setattr(module, name, value)
     try:
         model = builder(*job["args"], **job["kwargs"])
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return _describe_exception(exc, job, call)
+        return None, _describe_exception(exc, job, call)
     if model is None:
-        return {"state": "not_implemented", "message": f"{job['file']}: {call} returned None; "
-                "return the torch.nn.Module you built"}
+        return None, {"state": "not_implemented",
+                      "message": f"{job['file']}: {call} returned None; return the {what} "
+                                 "you built (for example `return model`)"}
+    return model, None
+
+
+def _build_torch(job: dict[str, Any], model: Any, out_dir: Path) -> dict:
+    """A PyTorch model: saved with torch.export (a graph and weights, no Python
+    classes), which the verify worker loads without the student's code."""
+    import torch
+
+    from grader.checks.facts import torch_module_facts
+
+    call = _call_repr(job)
     if not isinstance(model, torch.nn.Module):
         return {"state": "error", "message": f"{job['file']}: {call} returned "
                 f"{type(model).__name__}, not a torch.nn.Module; return the model object"}
@@ -295,34 +312,15 @@ def _build_torch(job: dict[str, Any], builder: Any, out_dir: Path) -> dict:
 
 def _build_one(job: dict[str, Any], module: Any, out_dir: Path, model_facts: Any,
                modules: dict[str, Any]) -> dict:
-    if job.get("framework") == "torch":
-        try:
-            builder = _resolve(module, job["function"])
-        except AttributeError:
-            return {"state": "error", "message": f"{job['file']}: no function "
-                    f"{job['function']!r}; define {job['function']}() as the template does"}
-        return _build_torch(job, builder, out_dir)
+    torch_task = job.get("framework") == "torch"
+    model, failed = _call_builder(job, module, "torch.nn.Module" if torch_task else "keras.Model")
+    if failed is not None:
+        return failed
+    if torch_task:
+        return _build_torch(job, model, out_dir)
     import keras
 
     call = _call_repr(job)
-    try:
-        builder = _resolve(module, job["function"])
-    except AttributeError:
-        return {"state": "not_implemented" if job.get("template_hint") else "error",
-                "message": f"{job['file']}: no function {job['function']!r}; define "
-                           f"{job['function']}() as the template does"}
-    for name, value in job.get("globals", {}).items():
-        setattr(module, name, value)
-    try:
-        model = builder(*job["args"], **job["kwargs"])
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        return _describe_exception(exc, job, call)
-    if model is None:
-        return {"state": "not_implemented",
-                "message": f"{job['file']}: {call} returned None; return the keras.Model "
-                           "you built (for example `return model`)"}
     if not isinstance(model, keras.Model):
         return {"state": "error",
                 "message": f"{job['file']}: {call} returned {type(model).__name__}, not a "
