@@ -33,6 +33,7 @@ from typing import Any
 
 from grader import sandbox, submission
 from grader.checks import architecture, graph, lints, params
+from grader.checks.result import skipped
 from grader.spec import (
     MARKER_FILE,
     Spec,
@@ -426,8 +427,7 @@ def _align_skipped_checks(outcomes: list[TaskOutcome], static: bool,
                 except DatasetMissing as exc:
                     why = str(exc)
             if why is not None:
-                out.checks[name] = {"state": "skipped", "message": f"skipped: {why}",
-                                    "hints": [], "details": {}}
+                out.checks[name] = skipped(f"skipped: {why}")
 
 
 def _mkdir(path: Path) -> Path:
@@ -452,8 +452,7 @@ def _run_checks(task: dict[str, Any], facts: dict[str, Any],
         elif name in worker_checks:
             out[name] = {"hints": [], "details": {}, **worker_checks[name]}
         else:
-            out[name] = {"state": "skipped", "message": f"skipped: no {name} check available",
-                         "hints": [], "details": {}}
+            out[name] = skipped(f"skipped: no {name} check available")
     return out
 
 
