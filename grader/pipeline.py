@@ -164,25 +164,22 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
 def _grade_single_file(path: Path, assignment: str | None, **options: Any) -> Grading:
     """A zip of a submission, or a lone notebook, graded as the folder it stands for.
 
-    Unpacked as `grader batch` does (grader.batch.task), so a student's pre-check and
-    the instructor's batch grade the same files.
+    Unpacked by the same functions `grader batch` uses (grader.submission), so a
+    student's pre-check and the instructor's batch grade the same files.
     """
-    from grader.batch.task import _unpack_zip, spec_notebook_name
-
     holder = Path(tempfile.mkdtemp(prefix="grader-unpacked-"))
     try:
         try:
             if path.suffix.lower() == ".zip":
-                folder = _unpack_zip(path, holder / "submission")
+                folder = submission.unpack_zip(path, holder / "submission")
             else:
                 if not assignment:
                     raise SpecError(str(path), [
                         "a lone notebook does not say which assignment it is; pass "
                         "--assignment ID (one of: "
                         + ", ".join(available_assignments()) + ")"])
-                folder = holder / "submission"
-                folder.mkdir()
-                shutil.copy2(path, folder / (spec_notebook_name(assignment) or path.name))
+                folder = submission.place_notebook(path, holder / "submission",
+                                                   submission.spec_notebook_name(assignment))
         except (ValueError, OSError, zipfile.BadZipFile) as exc:
             raise SpecError(str(path), [f"cannot unpack it ({exc}); unzip it and pass the "
                                         "folder"]) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,52 @@ def prepare(submission: Path, scratch: Path, entry_files: list[str]) -> dict[str
                          f"`python {rel}` starts")
             prepared[rel] = SourceFile(rel, rel, syntax_error=error)
     return prepared
+
+# A zip bigger than this unpacked is refused rather than filling a node's disk.
+MAX_UNZIPPED_BYTES = 2 * 1024**3
+
+
+def unpack_zip(zip_path: Path, into: Path) -> Path:
+    """Extracts a student's zip safely and returns the folder to grade."""
+    with zipfile.ZipFile(zip_path) as zf:
+        total = 0
+        for info in zf.infolist():
+            name = Path(info.filename)
+            if name.is_absolute() or ".." in name.parts:
+                raise ValueError(f"{zip_path.name}: member {info.filename!r} points outside "
+                                 "the zip; re-zip the submission folder itself")
+            total += info.file_size
+        if total > MAX_UNZIPPED_BYTES:
+            raise ValueError(f"{zip_path.name}: unpacks to {total / 1024**3:.1f} GiB, over the "
+                             f"{MAX_UNZIPPED_BYTES / 1024**3:.0f} GiB limit")
+        zf.extractall(into)
+    # A zip of a folder holds one top-level folder (plus macOS's __MACOSX
+    # litter); grade inside it so cnn.py sits where the spec expects it.
+    top = [p for p in into.iterdir() if p.name != "__MACOSX" and not p.name.startswith(".")]
+    if len(top) == 1 and top[0].is_dir():
+        return top[0]
+    return into
+
+
+def place_notebook(notebook: Path, folder: Path, name: str | None) -> Path:
+    """A lone notebook as a submission folder: copied into ``folder`` under ``name``
+    (the notebook name the spec expects, e.g. cnn.ipynb), or its own name."""
+    folder.mkdir()
+    shutil.copy2(notebook, folder / (name or notebook.name))
+    return folder
+
+
+def spec_notebook_name(assignment: str) -> str | None:
+    """The one .ipynb entry file the assignment's spec names, if exactly one."""
+    from grader.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(assignment)
+    except SpecError:
+        return None  # grader check will say what is wrong with the spec
+    names = set()
+    for task in spec.tasks:
+        files = task["entry"]["file"]
+        names.update(f for f in ([files] if isinstance(files, str) else files)
+                     if f.endswith(".ipynb"))
+    return names.pop() if len(names) == 1 else None

@@ -33,9 +33,7 @@ from pathlib import Path
 from grader.batch import manifest
 from grader.batch.plan import load_plan
 from grader.batch.results import CorruptResult, load_result
-
-# A zip bigger than this unpacked is refused rather than filling a node's disk.
-MAX_UNZIPPED_BYTES = 2 * 1024**3
+from grader.submission import place_notebook, spec_notebook_name, unpack_zip
 
 EXIT_GRADED = (0, 1)  # grader check: 0 all passed, 1 some check failed
 # How much of grader check's own output a failure reason quotes (the rest is in the log).
@@ -105,28 +103,6 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def _unpack_zip(zip_path: Path, into: Path) -> Path:
-    """Extracts a student's zip safely and returns the folder to grade."""
-    with zipfile.ZipFile(zip_path) as zf:
-        total = 0
-        for info in zf.infolist():
-            name = Path(info.filename)
-            if name.is_absolute() or ".." in name.parts:
-                raise ValueError(f"{zip_path.name}: member {info.filename!r} points outside "
-                                 "the zip; re-zip the submission folder itself")
-            total += info.file_size
-        if total > MAX_UNZIPPED_BYTES:
-            raise ValueError(f"{zip_path.name}: unpacks to {total / 1024**3:.1f} GiB, over the "
-                             f"{MAX_UNZIPPED_BYTES / 1024**3:.0f} GiB limit")
-        zf.extractall(into)
-    # A zip of a folder holds one top-level folder (plus macOS's __MACOSX
-    # litter); grade inside it so cnn.py sits where the spec expects it.
-    top = [p for p in into.iterdir() if p.name != "__MACOSX" and not p.name.startswith(".")]
-    if len(top) == 1 and top[0].is_dir():
-        return top[0]
-    return into
-
-
 def prepare(entry: manifest.Entry, scratch: Path, notebook_name: str | None = None) -> Path:
     """The folder `grader check` should grade for this manifest entry.
 
@@ -136,27 +112,8 @@ def prepare(entry: manifest.Entry, scratch: Path, notebook_name: str | None = No
     if entry.kind == "folder":
         return entry.path
     if entry.kind == "notebook":
-        target = scratch / entry.student
-        target.mkdir()
-        shutil.copy2(entry.path, target / (notebook_name or entry.path.name))
-        return target
-    return _unpack_zip(entry.path, scratch / entry.student)
-
-
-def spec_notebook_name(assignment: str) -> str | None:
-    """The one .ipynb entry file the assignment's spec names, if exactly one."""
-    from grader.spec import SpecError, load_spec
-
-    try:
-        spec = load_spec(assignment)
-    except SpecError:
-        return None  # grader check will say what is wrong with the spec
-    names = set()
-    for task in spec.tasks:
-        files = task["entry"]["file"]
-        names.update(f for f in ([files] if isinstance(files, str) else files)
-                     if f.endswith(".ipynb"))
-    return names.pop() if len(names) == 1 else None
+        return place_notebook(entry.path, scratch / entry.student, notebook_name)
+    return unpack_zip(entry.path, scratch / entry.student)
 
 
 def _find_entry(run: Path, index: int) -> manifest.Entry:

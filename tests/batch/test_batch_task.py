@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from grader.batch.manifest import Entry
-from grader.batch.task import prepare, read_attempts, spec_notebook_name
+from grader.batch.task import prepare, read_attempts
+from grader.submission import spec_notebook_name
 
 REPO = Path(__file__).resolve().parents[2]
 
