@@ -16,148 +16,12 @@ import argparse
 import importlib.util
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
 from grader.sandbox import EventWriter, read_jobs
-from grader.submission import CELL_MARKER, FILTERED_SUFFIX
-
-
-def _call_repr(job: dict[str, Any]) -> str:
-    parts = [repr(a) for a in job["args"]] + [f"{k}={v!r}" for k, v in job["kwargs"].items()]
-    return f"{job['function']}({', '.join(parts)})"
-
-
-def _notebook_cell(path: str, lineno: int) -> str | None:
-    """The notebook cell a line of a filtered notebook came from (see submission.py)."""
-    cell = None
-    try:
-        with open(path) as fh:
-            for number, line in enumerate(fh, 1):
-                if number > lineno:
-                    break
-                if line.startswith(CELL_MARKER):
-                    cell = line[len(CELL_MARKER):].split()[0]
-    except OSError:
-        return None
-    return cell
-
-
-def _student_frame(tb: Any) -> str:
-    """`file line N` (or `notebook.ipynb cell N`) of the deepest frame in the submission."""
-    where = ""
-    for frame, lineno in traceback.walk_tb(tb):
-        path = frame.f_code.co_filename
-        if not os.path.abspath(path).startswith(os.getcwd()):
-            continue
-        name = os.path.relpath(path, os.getcwd())
-        if name.endswith(FILTERED_SUFFIX):
-            cell = _notebook_cell(path, lineno)
-            where = name[: -len(FILTERED_SUFFIX)] + ".ipynb" + (f" cell {cell}" if cell else "")
-        else:
-            where = f"{name} line {lineno}"
-    return where
-
-
-# Libraries a student may import, by import name, as the grader names them. Only those
-# importable here are listed in the "missing import" message, so it stays true in any
-# installation (the container, a laptop without PyTorch).
-_STUDENT_LIBRARIES = [
-    ("tensorflow", "TensorFlow"), ("keras", "Keras"), ("numpy", "NumPy"),
-    ("pandas", "pandas"), ("torch", "PyTorch"), ("torchvision", "torchvision"),
-    ("PIL", "Pillow"), ("matplotlib", "Matplotlib"), ("sklearn", "scikit-learn"),
-    ("scipy", "SciPy"), ("cv2", "OpenCV"),
-]
-
-
-def _available_libraries() -> str:
-    names = [label for module, label in _STUDENT_LIBRARIES
-             if importlib.util.find_spec(module) is not None]
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
-
-
-def _is_network_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` (or an exception it was raised from) is a failed download.
-
-    Keras' ``get_file`` re-raises a URLError as a bare Exception("URL fetch failure
-    ..."), so the chain and the message are both looked at.
-    """
-    import socket
-    import urllib.error
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (urllib.error.URLError, socket.gaierror, socket.timeout,
-                                ConnectionError)):
-            return True
-        if str(current).startswith("URL fetch failure"):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _first_line(text: str, limit: int = 200) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _describe_exception(exc: BaseException, job: dict[str, Any], during: str) -> dict:
-    where = _student_frame(exc.__traceback__)
-    if where.startswith(job["file"]):
-        origin = where
-    else:
-        origin = job["file"] + (f" ({where})" if where else "")
-    if isinstance(exc, NotImplementedError):
-        return {"state": "not_implemented",
-                "message": f"{origin}: {_call_repr(job)} is not implemented yet "
-                           f"(it raises NotImplementedError); build and return the model"}
-    if isinstance(exc, SystemExit):
-        return {"state": "error",
-                "message": f"{origin}: {during} called sys.exit({exc.code!r}); a builder "
-                           "must return the model, never end the program"}
-    if isinstance(exc, MemoryError):
-        return {"state": "error",
-                "message": f"{origin}: {during} ran out of memory (the limit is "
-                           f"{job['memory_mb']} MiB); build a smaller model or drop "
-                           "data loading from the builder"}
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    importing = during.startswith("importing ")
-    if _is_network_failure(exc):
-        # The build worker has no network by design; say so, instead of sending the
-        # student to rerun code that works on their laptop.
-        if importing:
-            fix = ("the grader has no network, and importing a file must not download or "
-                   "train: move data loading and training under "
-                   "`if __name__ == \"__main__\":`")
-        elif "weights" in job.get("kwargs", {}):
-            fix = ("the grader has no network and passes "
-                   f"weights={job['kwargs']['weights']!r}: take the pretrained weights "
-                   "from the function's `weights` argument (e.g. VGG16(weights=weights)) "
-                   "instead of naming \"imagenet\" in the function")
-        else:
-            fix = ("the grader has no network: a builder must not download data or "
-                   "weights; load data outside the function, under "
-                   "`if __name__ == \"__main__\":`")
-        return {"state": "error", "message": f"{origin}: {during} tried to download "
-                f"({_first_line(text)}); {fix}", "traceback": traceback.format_exc()[-4000:]}
-    if isinstance(exc, EOFError):
-        return {"state": "error", "message": f"{origin}: {during} called input(), but "
-                "there is no keyboard (stdin) when grading; remove the input() call or "
-                "move it under `if __name__ == \"__main__\":`",
-                "traceback": traceback.format_exc()[-4000:]}
-    fix = {
-        ModuleNotFoundError: (f"the grader has {_available_libraries()} and nothing else; "
-                              "remove that import or use one of these"),
-        ImportError: "fix the import",
-    }.get(type(exc), "run the function yourself and fix the error")
-    if isinstance(exc, NameError) and job["file"].endswith(".ipynb"):
-        fix = ("from a notebook the grader runs only imports, functions, classes and "
-               "constant assignments; compute that value inside the function")
-    return {"state": "error", "message": f"{origin}: {during} raised {text}; {fix}",
-            "traceback": traceback.format_exc()[-4000:]}
+from grader.student_errors import call_repr, describe_exception
+from grader.submission import FILTERED_SUFFIX
 
 
 def _import(path: str, name: str) -> Any:
@@ -244,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             except BaseException as exc:  # SystemExit and friends fail this file, not us
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                import_errors[path] = _describe_exception(exc, job, f"importing {job['file']}")
+                import_errors[path] = describe_exception(exc, job, f"importing {job['file']}")
         if path in import_errors:
             events.send("done", job=job_id, result=import_errors[path])
             continue
@@ -258,7 +122,7 @@ def _call_builder(job: dict[str, Any], module: Any, what: str) -> tuple[Any, dic
     """Calls the task's builder in the student's module: (model, None), or (None, the
     failed result) when it is missing, raises or returns None. ``what`` names the
     object the builder should return, for the messages."""
-    call = _call_repr(job)
+    call = call_repr(job)
     try:
         builder = _resolve(module, job["function"])
     except AttributeError:
@@ -272,7 +136,7 @@ def _call_builder(job: dict[str, Any], module: Any, what: str) -> tuple[Any, dic
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return None, _describe_exception(exc, job, call)
+        return None, describe_exception(exc, job, call)
     if model is None:
         return None, {"state": "not_implemented",
                       "message": f"{job['file']}: {call} returned None; return the {what} "
@@ -287,7 +151,7 @@ def _build_torch(job: dict[str, Any], model: Any, out_dir: Path) -> dict:
 
     from grader.checks.facts import torch_module_facts
 
-    call = _call_repr(job)
+    call = call_repr(job)
     if not isinstance(model, torch.nn.Module):
         return {"state": "error", "message": f"{job['file']}: {call} returned "
                 f"{type(model).__name__}, not a torch.nn.Module; return the model object"}
@@ -320,7 +184,7 @@ def _build_one(job: dict[str, Any], module: Any, out_dir: Path, model_facts: Any
         return _build_torch(job, model, out_dir)
     import keras
 
-    call = _call_repr(job)
+    call = call_repr(job)
     if not isinstance(model, keras.Model):
         return {"state": "error",
                 "message": f"{job['file']}: {call} returned {type(model).__name__}, not a "

@@ -1,0 +1,157 @@
+"""What a student sees when their code raises in the build worker: the file and
+line (or notebook cell) it came from, what happened in plain words, and the fix.
+
+Used by the build worker for imports and builder calls, and by its hooks (visual
+functions, student training) for the functions they call, so every failure of
+student code reads the same way."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import traceback
+from typing import Any
+
+from grader.submission import CELL_MARKER, FILTERED_SUFFIX
+
+
+def call_repr(job: dict[str, Any]) -> str:
+    parts = [repr(a) for a in job["args"]] + [f"{k}={v!r}" for k, v in job["kwargs"].items()]
+    return f"{job['function']}({', '.join(parts)})"
+
+
+def _notebook_cell(path: str, lineno: int) -> str | None:
+    """The notebook cell a line of a filtered notebook came from (see submission.py)."""
+    cell = None
+    try:
+        with open(path) as fh:
+            for number, line in enumerate(fh, 1):
+                if number > lineno:
+                    break
+                if line.startswith(CELL_MARKER):
+                    cell = line[len(CELL_MARKER):].split()[0]
+    except OSError:
+        return None
+    return cell
+
+
+def _student_frame(tb: Any) -> str:
+    """`file line N` (or `notebook.ipynb cell N`) of the deepest frame in the submission."""
+    where = ""
+    for frame, lineno in traceback.walk_tb(tb):
+        path = frame.f_code.co_filename
+        if not os.path.abspath(path).startswith(os.getcwd()):
+            continue
+        name = os.path.relpath(path, os.getcwd())
+        if name.endswith(FILTERED_SUFFIX):
+            cell = _notebook_cell(path, lineno)
+            where = name[: -len(FILTERED_SUFFIX)] + ".ipynb" + (f" cell {cell}" if cell else "")
+        else:
+            where = f"{name} line {lineno}"
+    return where
+
+
+# Libraries a student may import, by import name, as the grader names them. Only those
+# importable here are listed in the "missing import" message, so it stays true in any
+# installation (the container, a laptop without PyTorch).
+_STUDENT_LIBRARIES = [
+    ("tensorflow", "TensorFlow"), ("keras", "Keras"), ("numpy", "NumPy"),
+    ("pandas", "pandas"), ("torch", "PyTorch"), ("torchvision", "torchvision"),
+    ("PIL", "Pillow"), ("matplotlib", "Matplotlib"), ("sklearn", "scikit-learn"),
+    ("scipy", "SciPy"), ("cv2", "OpenCV"),
+]
+
+
+def _available_libraries() -> str:
+    names = [label for module, label in _STUDENT_LIBRARIES
+             if importlib.util.find_spec(module) is not None]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def _is_network_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a failed download.
+
+    Keras' ``get_file`` re-raises a URLError as a bare Exception("URL fetch failure
+    ..."), so the chain and the message are both looked at.
+    """
+    import socket
+    import urllib.error
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (urllib.error.URLError, socket.gaierror, socket.timeout,
+                                ConnectionError)):
+            return True
+        if str(current).startswith("URL fetch failure"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def describe_exception(exc: BaseException, job: dict[str, Any], during: str,
+                       returns: str = "the model") -> dict:
+    """A failed task's result for an exception raised by student code: where in the
+    submission (file and line, or notebook cell), what happened, and the fix.
+
+    ``job`` needs ``file``, ``function``, ``args`` and ``kwargs`` (``memory_mb`` for
+    the out-of-memory line); ``returns`` names what the function should return."""
+    where = _student_frame(exc.__traceback__)
+    if where.startswith(job["file"]):
+        origin = where
+    else:
+        origin = job["file"] + (f" ({where})" if where else "")
+    if isinstance(exc, NotImplementedError):
+        return {"state": "not_implemented",
+                "message": f"{origin}: {call_repr(job)} is not implemented yet "
+                           f"(it raises NotImplementedError); write it so it returns {returns}"}
+    if isinstance(exc, SystemExit):
+        return {"state": "error",
+                "message": f"{origin}: {during} called sys.exit({exc.code!r}); a builder "
+                           "must return the model, never end the program"}
+    if isinstance(exc, MemoryError):
+        return {"state": "error",
+                "message": f"{origin}: {during} ran out of memory (the limit is "
+                           f"{job.get('memory_mb', '?')} MiB); build a smaller model or drop "
+                           "data loading from the builder"}
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    importing = during.startswith("importing ")
+    if _is_network_failure(exc):
+        # The build worker has no network by design; say so, instead of sending the
+        # student to rerun code that works on their laptop.
+        if importing:
+            fix = ("the grader has no network, and importing a file must not download or "
+                   "train: move data loading and training under "
+                   "`if __name__ == \"__main__\":`")
+        elif "weights" in job.get("kwargs", {}):
+            fix = ("the grader has no network and passes "
+                   f"weights={job['kwargs']['weights']!r}: take the pretrained weights "
+                   "from the function's `weights` argument (e.g. VGG16(weights=weights)) "
+                   "instead of naming \"imagenet\" in the function")
+        else:
+            fix = ("the grader has no network: a builder must not download data or "
+                   "weights; load data outside the function, under "
+                   "`if __name__ == \"__main__\":`")
+        return {"state": "error", "message": f"{origin}: {during} tried to download "
+                f"({_first_line(text)}); {fix}", "traceback": traceback.format_exc()[-4000:]}
+    if isinstance(exc, EOFError):
+        return {"state": "error", "message": f"{origin}: {during} called input(), but "
+                "there is no keyboard (stdin) when grading; remove the input() call or "
+                "move it under `if __name__ == \"__main__\":`",
+                "traceback": traceback.format_exc()[-4000:]}
+    fix = {
+        ModuleNotFoundError: (f"the grader has {_available_libraries()} and nothing else; "
+                              "remove that import or use one of these"),
+        ImportError: "fix the import",
+    }.get(type(exc), "run the function yourself and fix the error")
+    if isinstance(exc, NameError) and job["file"].endswith(".ipynb"):
+        fix = ("from a notebook the grader runs only imports, functions, classes and "
+               "constant assignments; compute that value inside the function")
+    return {"state": "error", "message": f"{origin}: {during} raised {text}; {fix}",
+            "traceback": traceback.format_exc()[-4000:]}
