@@ -50,6 +50,8 @@ STATIC_CHECKS = {
     "graph": graph.check,
     "lints": lints.check,
 }
+# Checks of function tasks (grader/probes): judged in the parent, and never trained.
+PROBE_CHECKS = {"outputs"}
 FAILED_STATES = {"failed", "error", "unverified", "not_implemented"}
 
 
@@ -224,6 +226,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
     prepared = submission.prepare(sub, work, sorted(set(entry_files.values())))
 
     jobs: list[dict[str, Any]] = []
+    truths: dict[str, Any] = {}  # what function tasks are judged against; parent only
     for task_id, rel in entry_files.items():
         out = outcomes[task_id]
         source = prepared[rel]
@@ -243,6 +246,13 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
             "checks": {} if static else {k: v for k, v in out.task["checks"].items()
                                          if k not in STATIC_CHECKS},
         })
+        if out.task.get("kind") == "function":
+            problem = _prepare_probe(jobs[-1], out.task, scratch / "probe-data" / task_id,
+                                     truths)
+            if problem:
+                jobs.pop()
+                out.checks = _fail_all(out.task, "error", problem)
+            continue
         if "accuracy" in jobs[-1]["checks"]:
             # A student-trained task gets its train/validation splits (never the test
             # split) in the scratch space, and its training time on top of the build's.
@@ -357,6 +367,9 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
             call = f"{job['function']}({', '.join(map(repr, job['args']))})"
             out.build = {"state": "error", "message": f"{job['file']}: {call}: "
                          f"{failure.message}"}
+        if out.build.get("state") == "called":
+            out.checks = {"outputs": _judge_outputs(task, job, out.build, truths[job["id"]])}
+            continue
         if out.build.get("state") != "built":
             state = out.build.get("state", "error")
             out.checks = _fail_all(task, state if state in FAILED_STATES else "error",
@@ -390,6 +403,46 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
                                    + verified.get("message", "no result from the verify worker"))
 
 
+def _prepare_probe(job: dict[str, Any], task: dict[str, Any], folder: Path,
+                   truths: dict[str, Any]) -> str | None:
+    """Turns a function task's job into calls on the probe's fixture files (written in
+    the scratch space, which the build worker sees); the truth stays in ``truths``.
+    Returns a problem, or None."""
+    from grader import probes
+
+    check = task["checks"]["outputs"]
+    params = check.get("params", {})
+    try:
+        module = probes.probe(check["probe"])
+        prepared = module.prepare(_mkdir(folder), params)
+    except Exception as exc:  # a grader problem, not the student's: say so
+        return (f"the grader could not prepare the {check['probe']} probe's data "
+                f"({type(exc).__name__}: {exc}); report this to the course staff")
+    truths[task["id"]] = prepared.truth
+    job.update(kind="function", calls=[vars(c) for c in prepared.calls], checks={},
+               probe=check["probe"], probe_params=params,
+               returns=check.get("returns", module.RETURNS), seed=params.get("seed", 0))
+    return None
+
+
+def _judge_outputs(task: dict[str, Any], job: dict[str, Any], build: dict[str, Any],
+                   truth: Any) -> dict[str, Any]:
+    """The outputs check of a function task, from what the build worker captured."""
+    from grader import probes
+
+    check = task["checks"]["outputs"]
+    where = f"{job['file']}: {job['function']}"
+    try:
+        outputs = probes.load_outputs(build["outputs_path"])
+        result = probes.probe(check["probe"]).judge(outputs, truth, check.get("params", {}),
+                                                    where)
+    except (OSError, ValueError, KeyError) as exc:
+        return {"state": "error", "hints": [], "details": {},
+                "message": f"{where}: what the function returned could not be read back "
+                           f"({type(exc).__name__}: {exc})"}
+    return {"hints": [], "details": {}, **result}
+
+
 def select_tasks(spec: Spec, only_tasks: list[str] | None) -> Spec:
     """The spec cut down to ``only_tasks``; an unknown id is a SpecError naming the valid ones."""
     if not only_tasks:
@@ -414,7 +467,7 @@ def _align_skipped_checks(outcomes: list[TaskOutcome], static: bool,
 
     for out in outcomes:
         for name, res in out.checks.items():
-            if name in STATIC_CHECKS or res.get("state") == "skipped":
+            if name in STATIC_CHECKS or name in PROBE_CHECKS or res.get("state") == "skipped":
                 continue
             why = "--static (no training)" if static else None
             dataset = out.task["checks"][name].get("dataset")

@@ -16,7 +16,9 @@ from grader.submission import CELL_MARKER, FILTERED_SUFFIX
 
 
 def call_repr(job: dict[str, Any]) -> str:
-    parts = [repr(a) for a in job["args"]] + [f"{k}={v!r}" for k, v in job["kwargs"].items()]
+    from grader.probes import label  # markers for arrays and bytes read as their labels
+
+    parts = [label(a) for a in job["args"]] + [f"{k}={label(v)}" for k, v in job["kwargs"].items()]
     return f"{job['function']}({', '.join(parts)})"
 
 

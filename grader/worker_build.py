@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             events.send("done", job=job_id, result=import_errors[path])
             continue
         events.send("start", job=job_id, phase="call")
-        result = _build_one(job, modules[path], out_dir, model_facts, modules)
+        if job.get("kind") == "function":
+            result = _call_function(job, modules[path], out_dir)
+        else:
+            result = _build_one(job, modules[path], out_dir, model_facts, modules)
         events.send("done", job=job_id, result=result)
     return 0
 
@@ -123,6 +126,9 @@ def _call_builder(job: dict[str, Any], module: Any, what: str) -> tuple[Any, dic
     failed result) when it is missing, raises or returns None. ``what`` names the
     object the builder should return, for the messages."""
     call = call_repr(job)
+    function_task = job.get("kind") == "function"
+    # A model is "the keras.Model"; a function's return is named by its probe in full.
+    what = what if function_task else f"the {what}"
     try:
         builder = _resolve(module, job["function"])
     except AttributeError:
@@ -131,17 +137,54 @@ def _call_builder(job: dict[str, Any], module: Any, what: str) -> tuple[Any, dic
                                  f"{job['function']}() as the template does"}
     for name, value in job.get("globals", {}).items():
         setattr(module, name, value)
+    _seed(job.get("seed", 0))
     try:
-        model = builder(*job["args"], **job["kwargs"])
+        from grader.probes import resolve
+
+        model = builder(*map(resolve, job["args"]),
+                        **{k: resolve(v) for k, v in job["kwargs"].items()})
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return None, describe_exception(exc, job, call)
+        return None, describe_exception(exc, job, call, what)
     if model is None:
+        example = "" if function_task else " you built (for example `return model`)"
         return None, {"state": "not_implemented",
-                      "message": f"{job['file']}: {call} returned None; return the {what} "
-                                 "you built (for example `return model`)"}
+                      "message": f"{job['file']}: {call} returned None; return {what}{example}"}
     return model, None
+
+
+def _seed(seed: int) -> None:
+    """The same start for every call: a model's initial weights, and with them what a
+    student's training or visual function makes of it, come out the same at a regrade."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def _call_function(job: dict[str, Any], module: Any, out_dir: Path) -> dict:
+    """A task that is not a model builder (grader/probes): calls the function once per
+    call the probe prepared and saves what its capture makes of the returns."""
+    from grader.probes import ProbeMismatch, probe, save_outputs
+
+    returned = []
+    for call in job["calls"]:
+        one = {**job, "args": call["args"], "kwargs": call["kwargs"]}
+        value, failed = _call_builder(one, module, job["returns"])
+        if failed is not None:
+            return failed
+        returned.append(value)
+    target = out_dir / f"{job['id']}.outputs.npz"
+    try:
+        save_outputs(target, probe(job["probe"]).capture(returned, job["probe_params"]))
+    except ProbeMismatch as exc:
+        return {"state": "failed", "message": f"{job['file']}: {call_repr(one)} {exc}"}
+    except Exception as exc:  # iterating a student's dataset runs student code
+        return describe_exception(exc, one, f"reading what {call_repr(one)} returned",
+                                  job["returns"])
+    return {"state": "called", "outputs_path": str(target.resolve())}
 
 
 def _build_torch(job: dict[str, Any], model: Any, out_dir: Path) -> dict:

@@ -1,0 +1,122 @@
+"""Probes: how the grader checks a task whose function is not a model builder
+(a data loader, a preprocessing step, a metric, a dataset pipeline).
+
+A spec task with ``"kind": "function"`` names a probe in its ``outputs`` check. A probe
+is a module here with three functions, each run on one side of the trust boundary:
+
+- ``prepare(folder, params) -> Prepared`` in the parent: writes small fixture files in
+  a real on-disk format into ``folder`` (the scratch space the build worker sees) and
+  returns the calls to make and the truth, which stays in the parent's memory.
+- ``capture(returned, params) -> dict[str, ndarray]`` in the build worker: turns what
+  the student's function returned (arrays, a tf.data.Dataset, a DataLoader, a float)
+  into plain arrays, saved as ``.npz`` without pickles. It may raise ProbeMismatch
+  for a return value of the wrong form. Student code ran in that process, so nothing
+  here decides a score: at worst a student forges their own function's output.
+- ``judge(outputs, truth, params, where) -> CheckResult`` in the parent, NumPy only:
+  compares the outputs with the truth and scores them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROBES: dict[str, str] = {
+    "dataset_arrays": "grader.probes.dataset_arrays",
+}
+"""Probe name (the spec's ``outputs.probe``) -> module."""
+
+# What a capture may hand back: enough for every probe's fixture, small enough that a
+# function returning a huge array cannot fill the scratch disk or the parent's memory.
+MAX_OUTPUT_BYTES = 64 << 20
+
+
+class ProbeMismatch(Exception):
+    """The student's function returned something of the wrong form; the message says
+    what came back and what the contract asks for."""
+
+
+@dataclass
+class Call:
+    """One call of the student's function. Arguments are JSON, with markers for values
+    JSON cannot carry or messages should not spell out: ``{"$npy": path, "label": text}``
+    (an array saved with np.save), ``{"$bytes": path, "label": text}`` (a file's bytes)
+    and ``{"$path": path, "label": text}`` (a path, passed as a str); ``label`` is how
+    the call is written in messages, instead of a scratch path."""
+
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    calls: list[Call]
+    truth: Any  # the probe's own; never leaves the parent
+
+
+def probe(name: str) -> Any:
+    return importlib.import_module(PROBES[name])
+
+
+def array_arg(folder: Path, name: str, array: Any, label: str) -> dict[str, str]:
+    """Saves ``array`` for the build worker and returns the marker that passes it."""
+    import numpy as np
+
+    path = folder / f"{name}.npy"
+    np.save(path, array, allow_pickle=False)
+    return {"$npy": str(path.resolve()), "label": label}
+
+
+def path_arg(path: Path, label: str) -> dict[str, str]:
+    return {"$path": str(path.resolve()), "label": label}
+
+
+MARKERS = ("$npy", "$bytes", "$path")
+
+
+def resolve(value: Any) -> Any:
+    """Build-worker side: a call's JSON argument with its markers read back."""
+    if isinstance(value, dict) and "$npy" in value:
+        import numpy as np
+
+        return np.load(value["$npy"], allow_pickle=False)
+    if isinstance(value, dict) and "$bytes" in value:
+        return Path(value["$bytes"]).read_bytes()
+    if isinstance(value, dict) and "$path" in value:
+        return value["$path"]
+    return value
+
+
+def label(value: Any) -> str:
+    """How an argument is written in a message: markers by their label."""
+    if isinstance(value, dict) and any(m in value for m in MARKERS):
+        return value.get("label", "...")
+    return repr(value)
+
+
+def save_outputs(path: Path, arrays: dict[str, Any]) -> None:
+    import numpy as np
+
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    for key, value in arrays.items():
+        if value.dtype == object:
+            raise ProbeMismatch(f"{key} holds Python objects, not numbers")
+    size = sum(v.nbytes for v in arrays.values())
+    if size > MAX_OUTPUT_BYTES:
+        raise ProbeMismatch(f"returned {size / 2**20:.0f} MiB of data for a fixture of a few "
+                            "images; return the arrays themselves, nothing larger")
+    np.savez(path, **arrays)
+
+
+def load_outputs(path: str | os.PathLike) -> dict[str, Any]:
+    """Parent side: the arrays a capture saved. No pickles; a file larger than any
+    capture writes is refused (the build worker could have written anything there)."""
+    import numpy as np
+
+    if os.path.getsize(path) > MAX_OUTPUT_BYTES + (1 << 20):
+        raise ValueError(f"{path} is larger than any probe writes")
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

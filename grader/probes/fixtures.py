@@ -1,0 +1,77 @@
+"""Small datasets in the real on-disk formats, written for probes.
+
+Every writer takes a seed and returns the arrays it wrote, which are the truth a
+probe judges against. The images are small noise, so that a loader which reorders,
+transposes or rescales them is caught by an exact comparison.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+
+IDX_STEMS = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+
+
+def _labels(rng: np.random.Generator, n: int, classes: int) -> np.ndarray:
+    """Every class at least once (when n allows), in a seeded random order."""
+    labels = np.arange(n) % classes
+    rng.shuffle(labels)
+    return labels.astype(np.uint8)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """One gzip-compressed IDX file of unsigned bytes (type code 0x08), as MNIST ships."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def idx_dataset(folder: Path, n_train: int = 12, n_test: int = 6, seed: int = 0
+                ) -> dict[str, np.ndarray]:
+    """MNIST's (and Fashion-MNIST's) four ``.gz`` files: 28x28 images, 10 classes."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {"x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+              "y_train": _labels(rng, n_train, 10),
+              "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+              "y_test": _labels(rng, n_test, 10)}
+    for key, stem in IDX_STEMS.items():
+        write_idx(folder / f"{stem}.gz", arrays[key])
+    return arrays
+
+
+def _cifar_batch(path: Path, images: np.ndarray, labels: np.ndarray, name: str) -> None:
+    """One pickled batch as the CIFAR-10 authors wrote them: a dict with bytes keys,
+    ``data`` N x 3072 uint8 (red plane, green, blue; each 32x32 row-major)."""
+    batch = {b"batch_label": name.encode(), b"labels": [int(v) for v in labels],
+             b"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1),
+             b"filenames": [f"{name}_{i}.png".encode() for i in range(len(images))]}
+    with open(path, "wb") as handle:
+        pickle.dump(batch, handle, protocol=2)
+
+
+def cifar10_batches(folder: Path, per_batch: int = 4, n_test: int = 6, seed: int = 0
+                    ) -> dict[str, np.ndarray]:
+    """``cifar-10-batches-py/`` in ``folder``: data_batch_1..5, test_batch, batches.meta."""
+    from grader.data.cifar10 import CLASS_NAMES, TRAIN_BATCHES
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    x_train = rng.integers(0, 256, (per_batch * len(TRAIN_BATCHES), 32, 32, 3), dtype=np.uint8)
+    y_train = _labels(rng, len(x_train), 10)
+    for i, name in enumerate(TRAIN_BATCHES):
+        part = slice(i * per_batch, (i + 1) * per_batch)
+        _cifar_batch(folder / name, x_train[part], y_train[part], name)
+    x_test = rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8)
+    y_test = _labels(rng, n_test, 10)
+    _cifar_batch(folder / "test_batch", x_test, y_test, "test_batch")
+    with open(folder / "batches.meta", "wb") as handle:
+        pickle.dump({b"label_names": [c.encode() for c in CLASS_NAMES],
+                     b"num_cases_per_batch": per_batch, b"num_vis": 3072}, handle, protocol=2)
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
