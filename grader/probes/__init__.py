@@ -43,8 +43,10 @@ class ProbeMismatch(Exception):
 class Call:
     """One call of the student's function. Arguments are JSON, with markers for values
     JSON cannot carry or messages should not spell out: ``{"$npy": path, "label": text}``
-    (an array saved with np.save), ``{"$bytes": path, "label": text}`` (a file's bytes)
-    and ``{"$path": path, "label": text}`` (a path, passed as a str); ``label`` is how
+    (an array saved with np.save), ``{"$bytes": path, "label": text}`` (a file's bytes),
+    ``{"$path": path, "label": text}`` (a path, passed as a str) and ``{"$make":
+    "grader.probes.M:F", "args": [...], "label": text}`` (what that grader factory
+    returns, built in the build worker: see make_arg); ``label`` is how
     the call is written in messages, instead of a scratch path."""
 
     args: list[Any] = field(default_factory=list)
@@ -74,7 +76,26 @@ def path_arg(path: Path, label: str) -> dict[str, str]:
     return {"$path": str(path.resolve()), "label": label}
 
 
-MARKERS = ("$npy", "$bytes", "$path")
+def make_arg(target: str, args: list[Any], label: str) -> dict[str, Any]:
+    """An argument built in the build worker by a grader-owned factory: ``target`` is
+    "grader.probes.MODULE:FUNCTION", called with the JSON ``args`` (a Keras model,
+    say, which the parent cannot build and must not import TensorFlow to build)."""
+    _factory_target(target)
+    return {"$make": target, "args": list(args), "label": label}
+
+
+def _factory_target(target: str) -> tuple[str, str]:
+    """(module, function) of a ``$make`` target; refuses anything outside grader.probes,
+    so a marker can only ever run the grader's own factories."""
+    module, _, function = target.partition(":")
+    parts = module.split(".")
+    if parts[:2] != ["grader", "probes"] or len(parts) != 3 \
+            or not all(p.isidentifier() for p in parts) or not function.isidentifier():
+        raise ValueError(f"$make {target!r}: only grader.probes.MODULE:FUNCTION may be named")
+    return module, function
+
+
+MARKERS = ("$npy", "$bytes", "$path", "$make")
 
 
 def resolve(value: Any) -> Any:
@@ -87,6 +108,9 @@ def resolve(value: Any) -> Any:
         return Path(value["$bytes"]).read_bytes()
     if isinstance(value, dict) and "$path" in value:
         return value["$path"]
+    if isinstance(value, dict) and "$make" in value:
+        module, function = _factory_target(value["$make"])
+        return getattr(importlib.import_module(module), function)(*value.get("args", []))
     return value
 
 
