@@ -63,8 +63,12 @@ def test_a_task_without_its_data_is_skipped_with_the_command_that_prepares_it(
     assert task["params"]["total"] > 0
 
 
-def _tiny_mnist(root, n_train: int = 600, n_test: int = 200) -> None:
-    """MNIST's four IDX files, with ten classes told apart by where a bar is drawn."""
+def _tiny_mnist(root, n_train: int = 2000, n_test: int = 200) -> None:
+    """MNIST's four IDX files, with ten classes told apart by where a bar is drawn.
+
+    2000 training images: with 600 (540 after the validation split, 5 batches of 128
+    an epoch) two epochs left macro F1 near 0.5 for some initial weights; 2000 and
+    three epochs gave 1.0 for each of 12 seeds, in about 4 s of training."""
     import gzip
     import struct
 
@@ -94,7 +98,7 @@ def test_a_student_trained_task_runs_the_reference_training_function(grader, tmp
     _tiny_mnist(tmp_path / "data")
     out = tmp_path / "hw2.json"
     done = grader("reference", "run", "hw2-mnist", "--task", "early-stopping",
-                  "--data-dir", str(tmp_path / "data"), "--epochs", "2", "--out", str(out),
+                  "--data-dir", str(tmp_path / "data"), "--epochs", "3", "--out", str(out),
                   env={"HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr[-3000:]
     task = json.loads(out.read_text())["tasks"]["early-stopping"]
@@ -102,5 +106,5 @@ def test_a_student_trained_task_runs_the_reference_training_function(grader, tmp
     accuracy = task["accuracy"]
     assert accuracy["trained_by"] == "student" and accuracy["samples"] == {"test": 200}
     assert accuracy["train_seconds"] > 0
-    # The bars are easy to tell apart: the reference's loop learns them.
-    assert accuracy["macro_f1"] > 0.5
+    # The bars are easy to tell apart: the reference's loop learns them (1.0 in trials).
+    assert accuracy["macro_f1"] > 0.8
