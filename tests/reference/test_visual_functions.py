@@ -114,15 +114,43 @@ def test_activation_maps_are_the_named_layers_outputs(reference):
             break
 
 
-def test_filter_pattern_raises_the_filters_mean_activation_and_stays_an_image(reference):
+def _filter_responses(model, image, layer_name: str, index: int) -> tuple[float, float]:
+    """The filter's mean response (before its ReLU, after it), from the layer's own
+    weights and input, independently of the functions under test."""
+    x = np.asarray(image, "float32")[None]
+    for layer in model.layers:
+        if layer.name == layer_name:
+            before = keras.ops.conv(x, layer.kernel, padding=layer.padding) + layer.bias
+            after = layer(x, training=False)
+            return (float(np.asarray(before)[..., index].mean()),
+                    float(np.asarray(after)[..., index].mean()))
+        x = layer(x, training=False)
+    raise ValueError(layer_name)
+
+
+# The filter's bias: as built (seeded), very negative (ReLU output 0 everywhere on the
+# start image, so only the pre-activation can show the climb), or positive (live).
+@pytest.mark.parametrize("bias", [None, -100.0, 1.0], ids=["as-built", "silent", "live"])
+def test_filter_pattern_climbs_the_filters_response_and_stays_an_image(reference, bias):
     cats = reference("cs577-a4", "cats_dogs.py")
+    keras.utils.set_random_seed(0)
     model = cats.build_cnn()
+    if bias is not None:
+        kernel, biases = model.get_layer("conv2").get_weights()
+        biases[5] = bias
+        model.get_layer("conv2").set_weights([kernel, biases])
     start = np.random.default_rng(3).uniform(0.4, 0.6, (150, 150, 3)).astype("float32")
     pattern = cats.filter_pattern(model, "conv2", 5, start, steps=10)
     assert pattern.shape == start.shape and np.isfinite(pattern).all()
     assert pattern.min() >= 0.0 and pattern.max() <= 1.0
 
-    def mean_activation(image):
-        return float(cats.activation_maps(model, image, ["conv2"])["conv2"][..., 5].mean())
-
-    assert mean_activation(pattern) > mean_activation(start) + 1e-3
+    pre_start, post_start = _filter_responses(model, start, "conv2", 5)
+    pre_pattern, post_pattern = _filter_responses(model, pattern, "conv2", 5)
+    # True for any weights: ascent raises what it climbs, and a ReLU never undoes that.
+    assert pre_pattern > pre_start + 1e-2
+    assert post_pattern >= post_start - 1e-6
+    if post_start > 0:
+        assert post_pattern > post_start + 1e-3
+    # The measure tells ascent from descent (a wrong sign in the step).
+    descent = cats.filter_pattern(model, "conv2", 5, start, steps=10, step_size=-0.05)
+    assert _filter_responses(model, descent, "conv2", 5)[0] < pre_start - 1e-2
