@@ -26,6 +26,9 @@ from typing import Any
 
 PROBES: dict[str, str] = {
     "dataset_arrays": "grader.probes.dataset_arrays",
+    "torch_loaders": "grader.probes.torch_loaders",
+    "torch_train_epoch": "grader.probes.torch_train_epoch",
+    "torch_evaluate": "grader.probes.torch_evaluate",
 }
 """Probe name (the spec's ``outputs.probe``) -> module."""
 
@@ -47,7 +50,13 @@ class Call:
     ``{"$path": path, "label": text}`` (a path, passed as a str) and ``{"$make":
     "grader.probes.M:F", "args": [...], "label": text}`` (what that grader factory
     returns, built in the build worker: see make_arg); ``label`` is how
-    the call is written in messages, instead of a scratch path."""
+    the call is written in messages, instead of a scratch path.
+
+    A ``$make`` marker's args may hold markers themselves (``$npy`` weights for a
+    model). With ``"key": name`` the object made is also kept in ``MADE[name]``, where
+    a later marker ``{"$made": name}`` passes the same object (the optimizer of that
+    model) and the probe's capture finds it (the model's weights after the student's
+    function ran). Objects made are inputs: nothing they compute there is trusted."""
 
     args: list[Any] = field(default_factory=list)
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -95,7 +104,10 @@ def _factory_target(target: str) -> tuple[str, str]:
     return module, function
 
 
-MARKERS = ("$npy", "$bytes", "$path", "$make")
+MARKERS = ("$npy", "$bytes", "$path", "$make", "$made")
+
+MADE: dict[str, Any] = {}
+"""Build-worker side: what ``$make`` markers with a ``key`` made, by key (see Call)."""
 
 
 def resolve(value: Any) -> Any:
@@ -110,7 +122,13 @@ def resolve(value: Any) -> Any:
         return value["$path"]
     if isinstance(value, dict) and "$make" in value:
         module, function = _factory_target(value["$make"])
-        return getattr(importlib.import_module(module), function)(*value.get("args", []))
+        made = getattr(importlib.import_module(module), function)(
+            *map(resolve, value.get("args", [])))
+        if "key" in value:
+            MADE[value["key"]] = made
+        return made
+    if isinstance(value, dict) and "$made" in value:
+        return MADE[value["$made"]]
     return value
 
 
