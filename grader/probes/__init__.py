@@ -26,6 +26,9 @@ from typing import Any
 
 PROBES: dict[str, str] = {
     "dataset_arrays": "grader.probes.dataset_arrays",
+    "metric": "grader.probes.metric",
+    "callback_config": "grader.probes.callback_config",
+    "param_count": "grader.probes.param_count",
     "torch_loaders": "grader.probes.torch_loaders",
     "torch_train_epoch": "grader.probes.torch_train_epoch",
     "torch_evaluate": "grader.probes.torch_evaluate",

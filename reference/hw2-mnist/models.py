@@ -139,12 +139,14 @@ def macro_f1(y_true, y_pred, num_classes: int = NUM_CLASSES) -> float:
 
 
 def accuracy(y_true, y_pred) -> float:
+    """The share of equal labels, a float in [0, 1]."""
     return float(np.mean(np.asarray(y_true).ravel() == np.asarray(y_pred).ravel()))
 
 
 def early_stopping(patience: int = 2) -> keras.callbacks.EarlyStopping:
     """Stops when validation loss has not improved for `patience` epochs and
-    restores the weights of the best epoch."""
+    restores the weights of the best epoch. (The spec also accepts val_accuracy,
+    with mode "auto" or "max".)"""
     return keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                          restore_best_weights=True)
 

@@ -138,6 +138,8 @@ def build_model(model_number: int) -> keras.Model:
 
 
 def trainable_parameter_count(model: keras.Model) -> int:
+    """The sizes of model.trainable_weights added up: frozen layers and
+    BatchNormalization's moving statistics are left out."""
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 

@@ -7,7 +7,9 @@ must return a COMPILED keras.Model with Adam at that learning rate, input
 layers, the parameter counts, two mistakes the homework's own code makes
 (a softmax output compiled with `from_logits=True`; Dense layers before
 Flatten), and trains the models on MNIST for accuracy and macro F1. It also
-calls `macro_f1` on known labels and checks `early_stopping()`.
+calls `macro_f1` and `accuracy` on label arrays whose answers it knows (some
+with imbalanced classes), checks the callback `early_stopping()` returns, and
+calls `load_mnist` on a folder of small IDX files of its own.
 
 `python models.py DATA_DIR [EPOCHS]` runs the whole sweep yourself.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import gzip
 import os
 import sys
-from pathlib import Path
+from pathlib import Path  # noqa: F401 (for your load_mnist)
 
 import keras
 import numpy as np
@@ -69,21 +71,31 @@ BUILDERS = {"DNN": build_dnn, "ConvNet": build_convnet, "ResNet": build_resnet}
 def macro_f1(y_true, y_pred, num_classes: int = NUM_CLASSES) -> float:
     """Unweighted mean over classes of F1 = 2 TP / (2 TP + FP + FN).
 
-    y_true, y_pred: integer class labels of equal length. A class that never
-    occurs and is never predicted is left out of the mean. Returns a float in
-    [0, 1]; e.g. macro_f1([0, 1, 2, 2], [0, 1, 1, 2]) == 0.7777...
+    y_true, y_pred: integer class labels (0..num_classes-1) of equal length. A
+    class that never occurs and is never predicted is left out of the mean.
+    Returns a float in [0, 1] (not a percentage); e.g.
+    macro_f1([0, 1, 2, 2], [0, 1, 1, 2]) == 0.7777...
+    Every class counts the same however rare it is: this is not the accuracy
+    (micro F1) nor sklearn's average='weighted'. Graded to 1e-6 on label arrays
+    with imbalanced classes.
     """
     raise NotImplementedError("models.py: macro_f1 is not implemented yet: return the "
                               "macro-averaged F1 score described in its docstring")
 
 
 def accuracy(y_true, y_pred) -> float:
-    return float(np.mean(np.asarray(y_true).ravel() == np.asarray(y_pred).ravel()))
+    """The share of positions where y_pred equals y_true: a float in [0, 1], not a
+    percentage. y_true, y_pred: integer class labels of equal length."""
+    raise NotImplementedError("models.py: accuracy is not implemented yet: return the share "
+                              "of equal labels as a float")
 
 
 def early_stopping(patience: int = 2) -> keras.callbacks.EarlyStopping:
-    """A keras EarlyStopping callback on validation loss with this patience that
-    restores the best epoch's weights."""
+    """A keras.callbacks.EarlyStopping that watches a validation quantity
+    (monitor="val_loss", or "val_accuracy"; mode "auto" or that quantity's
+    direction), waits `patience` epochs without improvement (pass the argument
+    through) and restores the best epoch's weights (restore_best_weights=True).
+    Graded by calling early_stopping() and early_stopping(patience=4)."""
     raise NotImplementedError("models.py: early_stopping is not implemented yet: return a "
                               "keras.callbacks.EarlyStopping on val_loss restoring best weights")
 
@@ -138,20 +150,14 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def load_mnist(data_dir: str | os.PathLike):
-    """MNIST from its IDX files in `data_dir`; images 28x28x1 float32 in [0, 1]."""
-    root = Path(data_dir)
-
-    def find(stem: str) -> Path:
-        for name in (f"{stem}.gz", stem):
-            if (root / name).exists():
-                return root / name
-        raise FileNotFoundError(f"models.py: {root / stem}[.gz] is missing")
-
-    def images(stem: str) -> np.ndarray:
-        return (read_idx(find(stem)).astype("float32") / 255.0)[..., None]
-
-    return ((images("train-images-idx3-ubyte"), read_idx(find("train-labels-idx1-ubyte"))),
-            (images("t10k-images-idx3-ubyte"), read_idx(find("t10k-labels-idx1-ubyte"))))
+    """MNIST from its four IDX files in `data_dir` (train-images-idx3-ubyte.gz,
+    train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz;
+    read_idx reads one). Returns ((x_train, y_train), (x_test, y_test)): images
+    float32 of shape (N, 28, 28, 1), the file's bytes / 255 so in [0, 1], in the
+    file's order; labels (N,) integers in the same order.
+    Graded on a folder of small IDX files of random pixels."""
+    raise NotImplementedError("models.py: load_mnist is not implemented yet: read the four "
+                              "IDX files into ((x_train, y_train), (x_test, y_test))")
 
 
 if __name__ == "__main__":

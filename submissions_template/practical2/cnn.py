@@ -8,6 +8,8 @@ probabilities. The grader checks each model's layers against the text, its
 trainable and total parameter counts, common mistakes (softmax with
 `from_logits=True`, Dense before Flatten, no 10-way output), and trains it with
 the fixed hyper-parameters below on Fashion-MNIST to check its test accuracy.
+It also calls `trainable_parameter_count` on small models with frozen layers
+and `load_fashion_mnist` on a folder of small IDX files of its own.
 
 Run `python cnn.py [DATA_DIR]` to train MODEL_NUMBER yourself.
 """
@@ -18,7 +20,7 @@ import gzip
 import os
 import sys
 import time
-from pathlib import Path
+from pathlib import Path  # noqa: F401 (for your load_fashion_mnist)
 
 import keras
 import numpy as np
@@ -82,10 +84,15 @@ def build_model(model_number: int) -> keras.Model:
 
 
 def trainable_parameter_count(model: keras.Model) -> int:
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    """The number of TRAINABLE parameters of a built `model`, as a Python int:
+    the weights gradients update. Frozen layers (layer.trainable = False) and
+    BatchNormalization's moving mean and variance do not count, so this is not
+    model.count_params() when the model has either."""
+    raise NotImplementedError("cnn.py: trainable_parameter_count is not implemented yet: "
+                              "add up the sizes of model.trainable_weights")
 
 
-# --- data (given) -----------------------------------------------------------
+# --- data -------------------------------------------------------------------
 
 DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -101,20 +108,14 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def load_fashion_mnist(data_dir: str | os.PathLike = DEFAULT_DATA_DIR):
-    """Returns (x_train, y_train), (x_test, y_test): images 28x28x1 float32 in [0, 1]."""
-    root = Path(data_dir)
-
-    def find(stem: str) -> Path:
-        for name in (f"{stem}.gz", stem):
-            if (root / name).exists():
-                return root / name
-        raise FileNotFoundError(f"cnn.py: {root / stem}[.gz] is missing")
-
-    def images(stem: str) -> np.ndarray:
-        return (read_idx(find(stem)).astype("float32") / 255.0)[..., None]
-
-    return ((images("train-images-idx3-ubyte"), read_idx(find("train-labels-idx1-ubyte"))),
-            (images("t10k-images-idx3-ubyte"), read_idx(find("t10k-labels-idx1-ubyte"))))
+    """Fashion-MNIST from its four IDX files in `data_dir` (train-images-idx3-ubyte.gz,
+    train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz;
+    read_idx reads one). Returns ((x_train, y_train), (x_test, y_test)): images
+    float32 of shape (N, 28, 28, 1), the file's bytes / 255 so in [0, 1], in the
+    file's order; labels (N,) integers in the same order.
+    Graded on a folder of small IDX files of random pixels."""
+    raise NotImplementedError("cnn.py: load_fashion_mnist is not implemented yet: read the "
+                              "four IDX files into ((x_train, y_train), (x_test, y_test))")
 
 
 def main(argv: list[str]) -> None:
