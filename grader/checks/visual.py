@@ -20,7 +20,10 @@ The spec's ``checks.visual`` keys: ``kind`` (``grad_cam``, ``activation_maps``,
 optionally ``figure_function``; for activation maps optionally
 ``layer_names`` (default: the first two Conv2D layers); for filter patterns
 optionally ``layer_name`` (default: the first Conv2D layer), ``filter_index``
-(default 0) and ``steps`` (default 30). Thresholds, with their defaults:
+(default 0) and ``steps`` (default 30); a pattern passes when it raises the
+filter's mean activation or, for a filter silent on the start image (ReLU
+output 0 everywhere, so no gradient), its mean response before the activation.
+Thresholds, with their defaults:
 ``min_correlation`` 0.9 (Grad-CAM: Pearson correlation with the reference map
 of the same model, image and class), ``atol`` 1e-4 (activation maps, relative
 to the layer's largest activation).
@@ -244,6 +247,25 @@ def filter_mean_activation(model, image: np.ndarray, layer_name: str, index: int
     return float(layer_output(model, image, layer_name)[..., index].mean())
 
 
+def filter_pre_activation(model, image: np.ndarray, layer_name: str, index: int) -> float | None:
+    """The filter's mean response before its layer's own activation (for a Conv2D:
+    the convolution plus bias), or None when the layer applies none.
+
+    The activation is swapped for the identity for the one call: the layers read it
+    when called, in a Sequential run layer by layer and in a functional probe alike."""
+    import keras
+
+    layer = model.get_layer(layer_name)
+    activation = getattr(layer, "activation", None)
+    if activation is None or activation is keras.activations.linear:
+        return None
+    layer.activation = keras.activations.linear
+    try:
+        return filter_mean_activation(model, image, layer_name, index)
+    finally:
+        layer.activation = activation
+
+
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two maps (1.0 when both are constant and equal)."""
     a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
@@ -430,19 +452,40 @@ def _check_filter_pattern(model, check, calls, outputs, folder: Path, where: str
                 "hints": ["clip the image to [0, 1] after every step and return (H, W, C)"]}
     save_png(np.concatenate([_to_rgb(start), _to_rgb(_normalise(pattern))], axis=1),
              folder / f"filter_{layer}_{index}_start_vs_pattern.png")
-    before = filter_mean_activation(model, start, layer, index)
+    start_maps = layer_output(model, start, layer)[..., index]
+    before = float(start_maps.mean())
     after = filter_mean_activation(model, pattern, layer, index)
     details = {"layer": layer, "filter_index": index, "mean_activation_start": before,
-               "mean_activation_pattern": after}
+               "mean_activation_pattern": after, "judged_on": "activation"}
     if after > before + 1e-6:
         return {"state": "passed", "message": f"{where}: the pattern raises filter {index} of "
                 f"{layer!r} from {before:.4g} to {after:.4g} (mean activation)",
                 "fraction": 1.0, "details": details}
-    return {"state": "failed", "message": f"{where}: the pattern does not raise filter {index} of "
-            f"{layer!r} ({before:.4g} on the start image, {after:.4g} on the pattern)",
-            "fraction": 0.0, "details": details,
-            "hints": ["step along the gradient of the filter's mean activation with respect to "
-                      "the image (ascent: add it), normalised, and clip to [0, 1]"]}
+    hints = ["step along the gradient of the filter's mean activation with respect to "
+             "the image (ascent: add it), normalised, and clip to [0, 1]"]
+    # A filter whose ReLU output is 0 everywhere on the start image has no gradient
+    # there: a correct ascent can only climb its pre-activation, and may not lift it
+    # above 0 within the steps. So for a silent filter the rise is judged before the
+    # activation; descent or a no-op still lowers or keeps it.
+    pre_before = None if start_maps.any() else filter_pre_activation(model, start, layer, index)
+    if pre_before is None:
+        return {"state": "failed", "message": f"{where}: the pattern does not raise filter "
+                f"{index} of {layer!r} ({before:.4g} on the start image, {after:.4g} on the "
+                "pattern)", "fraction": 0.0, "details": details, "hints": hints}
+    pre_after = filter_pre_activation(model, pattern, layer, index)
+    details.update(judged_on="pre_activation", pre_activation_start=pre_before,
+                   pre_activation_pattern=pre_after)
+    silent = "is silent on the start image (activation 0 everywhere)"
+    change = f"from {pre_before:.4g} to {pre_after:.4g}"
+    if pre_after > pre_before + 1e-6 * max(1.0, abs(pre_before)):
+        return {"state": "passed", "message": f"{where}: filter {index} of {layer!r} {silent}, "
+                f"so it is judged before the activation: the pattern raises it {change}",
+                "fraction": 1.0, "details": details}
+    hints.append("a filter silent on the start image has no gradient after its ReLU: climb "
+                 "the layer's pre-activation (for a Conv2D, the convolution plus bias)")
+    return {"state": "failed", "message": f"{where}: the pattern does not raise filter {index} "
+            f"of {layer!r}, which {silent}: before the activation it goes {change}",
+            "fraction": 0.0, "details": details, "hints": hints}
 
 
 def _check_figure(result: CheckResult, record: dict[str, Any], check: dict[str, Any]):

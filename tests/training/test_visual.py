@@ -165,6 +165,60 @@ def test_gradient_descent_instead_of_ascent_is_caught(tmp_path, cats_dogs):
     assert out["state"] == "failed" and "does not raise filter 0" in out["message"]
 
 
+def _silent_filter_model(cats_dogs):
+    """The cats CNN with conv1's filter 0 biased far below anything its 3x3x3 kernel
+    can sum from pixels in [0, 1]: its ReLU output is 0 on every image, so no
+    gradient flows back from it, and only its pre-activation can rise."""
+    keras.utils.set_random_seed(0)
+    model = cats_dogs.build_cnn()
+    kernel, bias = model.get_layer("conv1").get_weights()
+    bias[0] = -50.0
+    model.get_layer("conv1").set_weights([kernel, bias])
+    return model
+
+
+def test_filter_silent_on_the_start_image_is_judged_before_its_activation(tmp_path, cats_dogs):
+    out = grade(tmp_path, _silent_filter_model(cats_dogs), FILTER_CHECK, Student(cats_dogs))
+    assert out["state"] == "passed", out["message"]
+    d = out["details"]
+    # The activation cannot show a correct ascent here; the pre-activation does.
+    assert d["mean_activation_start"] == d["mean_activation_pattern"] == 0.0
+    assert d["judged_on"] == "pre_activation"
+    assert d["pre_activation_pattern"] > d["pre_activation_start"]
+    assert "silent on the start image" in out["message"]
+
+
+@pytest.mark.parametrize("wrong", ["descent", "unchanged"])
+def test_silent_filter_still_fails_descent_and_a_pattern_that_does_not_move(
+        tmp_path, cats_dogs, wrong):
+    def descent(model, layer_name, filter_index, start_image, steps=30):
+        return cats_dogs.filter_pattern(model, layer_name, filter_index, start_image, steps,
+                                        step_size=-0.05)
+
+    def unchanged(model, layer_name, filter_index, start_image, steps=30):
+        return start_image  # what an ascent on the ReLU's output makes of a silent filter
+
+    student = Student(cats_dogs, filter_pattern={"descent": descent, "unchanged": unchanged}[wrong])
+    out = grade(tmp_path, _silent_filter_model(cats_dogs), FILTER_CHECK, student)
+    assert out["state"] == "failed", out["message"]
+    assert "does not raise filter 0 of 'conv1', which is silent" in out["message"]
+    assert any("pre-activation" in hint for hint in out["hints"])
+
+
+def test_pre_activation_of_a_functional_model_leaves_the_layer_as_it_was():
+    inputs = keras.Input((6, 6, 1))
+    conv = keras.layers.Conv2D(2, 3, activation="relu", name="conv")
+    model = keras.Model(inputs, keras.layers.Flatten()(conv(inputs)))
+    conv.set_weights([np.ones((3, 3, 1, 2), "float32"), np.array([-20.0, 0.0], "float32")])
+    image = np.full((6, 6, 1), 0.5, "float32")
+    # Each 3x3 window sums to 4.5, so filter 0's response is 4.5 - 20 before its ReLU.
+    assert visual.filter_pre_activation(model, image, "conv", 0) == pytest.approx(-15.5)
+    assert visual.filter_mean_activation(model, image, "conv", 0) == 0.0
+    assert conv.activation is keras.activations.relu
+    dense = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="linear")])
+    assert visual.filter_pre_activation(dense, np.ones(3, "float32"), "linear", 0) is None
+
+
 def test_correlation_is_pearsons():
     a = np.arange(12.0).reshape(3, 4)
     assert visual.correlation(a, 2 * a + 1) == pytest.approx(1.0)
