@@ -26,6 +26,7 @@ from typing import Any
 
 PROBES: dict[str, str] = {
     "dataset_arrays": "grader.probes.dataset_arrays",
+    "image_folders": "grader.probes.image_folders",
     "metric": "grader.probes.metric",
     "callback_config": "grader.probes.callback_config",
     "param_count": "grader.probes.param_count",

@@ -75,3 +75,42 @@ def cifar10_batches(folder: Path, per_batch: int = 4, n_test: int = 6, seed: int
         pickle.dump({b"label_names": [c.encode() for c in CLASS_NAMES],
                      b"num_cases_per_batch": per_batch, b"num_vis": 3072}, handle, protocol=2)
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+# Red/blue levels of each class's colour (alphabetical index); green tells the files of
+# a class apart. A class is thus readable from an image's mean colour after any resize.
+CLASS_COLOURS = ((200, 50), (50, 200), (200, 200), (50, 50))
+
+
+def image_folders(root: Path, splits: list[str], classes: list[str], per_class: int = 3,
+                  size: tuple[int, int] = (40, 56), seed: int = 0) -> dict[str, np.ndarray]:
+    """``root/SPLIT/CLASS/CLASS.I.jpg``: small JPEGs (``size`` = height, width), each a
+    solid colour with a little noise. Class k (in alphabetical order) has the red and
+    blue of ``CLASS_COLOURS[k]``; the green level is different for every file of a
+    class across all splits, so each image's mean colour names its file.
+
+    Returns every file's mean colour as Pillow decodes it (``means``, float, F x 3),
+    its split index (``split``) and class index (``cls``)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    order = sorted(classes)
+    count = len(splits) * per_class
+    greens = np.linspace(20, 235, count).round().astype(int)
+    means, split_of, class_of = [], [], []
+    for s, split in enumerate(splits):
+        for name in classes:
+            k = order.index(name)
+            red, blue = CLASS_COLOURS[k]
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                colour = np.array([red, greens[s * per_class + i], blue])
+                noise = rng.integers(-10, 11, (*size, 3))
+                pixels = np.clip(colour + noise, 0, 255).astype(np.uint8)
+                path = root / split / name / f"{name}.{i}.jpg"
+                Image.fromarray(pixels).save(path, quality=95)
+                with Image.open(path) as decoded:
+                    means.append(np.asarray(decoded.convert("RGB"), float).mean(axis=(0, 1)))
+                split_of.append(s)
+                class_of.append(k)
+    return {"means": np.array(means), "split": np.array(split_of), "cls": np.array(class_of)}
