@@ -167,22 +167,36 @@ def _seed(seed: int) -> None:
 def _call_function(job: dict[str, Any], module: Any, out_dir: Path) -> dict:
     """A task that is not a model builder (grader/probes): calls the function once per
     call the probe prepared and saves what its capture makes of the returns."""
-    from grader.probes import ProbeMismatch, probe, save_outputs
+    from grader.probes import ProbeMismatch, probe, raised_record, resolve, save_outputs
 
-    returned = []
-    for call in job["calls"]:
+    returned, raised = [], {}
+    for index, call in enumerate(job["calls"]):
         one = {**job, "args": call["args"], "kwargs": call["kwargs"]}
+        if call.get("raises"):
+            # The contract says this call raises (never the first call, which found the
+            # function): what it raised, or that it returned, goes to the parent's judge.
+            try:
+                kwargs = {k: resolve(v) for k, v in call["kwargs"].items()}
+                _resolve(module, job["function"])(*map(resolve, call["args"]), **kwargs)
+                raised[f"raised_{index}"] = raised_record(None)
+            except (NotImplementedError, SystemExit, MemoryError) as exc:
+                return describe_exception(exc, one, call_repr(one), job["returns"])
+            except Exception as exc:
+                raised[f"raised_{index}"] = raised_record(exc)
+            continue
         value, failed = _call_builder(one, module, job["returns"])
         if failed is not None:
             return failed
         returned.append(value)
+        last = one  # the messages below name a call that returned
     target = out_dir / f"{job['id']}.outputs.npz"
     try:
-        save_outputs(target, probe(job["probe"]).capture(returned, job["probe_params"]))
+        save_outputs(target, {**probe(job["probe"]).capture(returned, job["probe_params"]),
+                              **raised})
     except ProbeMismatch as exc:
-        return {"state": "failed", "message": f"{job['file']}: {call_repr(one)} {exc}"}
+        return {"state": "failed", "message": f"{job['file']}: {call_repr(last)} {exc}"}
     except Exception as exc:  # iterating a student's dataset runs student code
-        return describe_exception(exc, one, f"reading what {call_repr(one)} returned",
+        return describe_exception(exc, last, f"reading what {call_repr(last)} returned",
                                   job["returns"])
     return {"state": "called", "outputs_path": str(target.resolve())}
 

@@ -27,6 +27,8 @@ from typing import Any
 PROBES: dict[str, str] = {
     "dataset_arrays": "grader.probes.dataset_arrays",
     "image_folders": "grader.probes.image_folders",
+    "preprocess": "grader.probes.preprocess",
+    "image_bytes": "grader.probes.image_bytes",
     "metric": "grader.probes.metric",
     "callback_config": "grader.probes.callback_config",
     "param_count": "grader.probes.param_count",
@@ -60,10 +62,16 @@ class Call:
     model). With ``"key": name`` the object made is also kept in ``MADE[name]``, where
     a later marker ``{"$made": name}`` passes the same object (the optimizer of that
     model) and the probe's capture finds it (the model's weights after the student's
-    function ran). Objects made are inputs: nothing they compute there is trusted."""
+    function ran). Objects made are inputs: nothing they compute there is trusted.
+
+    ``raises``: the contract says this call raises that exception (a class name; a
+    subclass counts, "Exception" takes any). Its return is not captured: the build
+    worker records what it raised as ``raised_<index>`` in the outputs, and the judge
+    reads that with ``raised_problem``. Never the first call."""
 
     args: list[Any] = field(default_factory=list)
     kwargs: dict[str, Any] = field(default_factory=dict)
+    raises: str | None = None
 
 
 @dataclass
@@ -141,6 +149,23 @@ def label(value: Any) -> str:
     if isinstance(value, dict) and any(m in value for m in MARKERS):
         return value.get("label", "...")
     return repr(value)
+
+
+def raised_record(exc: BaseException | None) -> list[str]:
+    """Build-worker side of ``Call.raises``: "Type: message" and the names of the
+    exception's classes; empty when the call returned."""
+    if exc is None:
+        return []
+    return [f"{type(exc).__name__}: {exc}"[:300], *(c.__name__ for c in type(exc).__mro__)]
+
+
+def raised_problem(outputs: dict[str, Any], index: int, expected: str) -> str | None:
+    """Judge side of ``Call.raises``: None when call ``index`` raised ``expected``,
+    else what it did instead (e.g. "returned normally", "raised TypeError: ...")."""
+    record = [str(v) for v in outputs.get(f"raised_{index}", [])]
+    if not record:
+        return "returned normally"
+    return None if expected in record[1:] else f"raised {record[0]}"
 
 
 def save_outputs(path: Path, arrays: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 
 from grader.checks.result import CheckResult
 from grader.probes import Call, Prepared, ProbeMismatch
+from grader.probes.metric import verdict
 
 RETURNS = "a keras.callbacks.EarlyStopping"
 TEXT_FIELDS = ("class", "monitor", "mode")
@@ -118,11 +119,6 @@ def judge(outputs: dict[str, np.ndarray], truth: list[int | None],
     untouched = all(cb["patience"] == 0 and cb["restore_best_weights"] != 1.0 for cb in got)
     fraction = 0.0 if untouched else sum(parts.values()) / len(parts)
     details = {"parts": parts, "callbacks": got}
-    if not problems:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: an EarlyStopping on {got[0]['monitor']!r} that "
-                           f"restores the best weights, patience {default:g} by default "
-                           f"and {asked:g} when asked"}
-    return {"state": "failed", "fraction": fraction, "details": details,
-            "message": f"{where}: " + "; ".join(problems),
-            "hints": list(dict.fromkeys(hints))}
+    return verdict(where, problems, hints, fraction, details,
+                   f"an EarlyStopping on {got[0]['monitor']!r} that restores the best "
+                   f"weights, patience {default:g} by default and {asked:g} when asked")

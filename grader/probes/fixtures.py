@@ -114,3 +114,27 @@ def image_folders(root: Path, splits: list[str], classes: list[str], per_class: 
                 split_of.append(s)
                 class_of.append(k)
     return {"means": np.array(means), "split": np.array(split_of), "cls": np.array(class_of)}
+
+
+def picture(height: int, width: int) -> np.ndarray:
+    """A smooth, asymmetric RGB picture, uint8 (height, width, 3): red rises left to
+    right, green top to bottom, blue is a bright disc near the top-left corner. Smooth,
+    so that any resizing filter agrees closely; asymmetric and different per channel,
+    so that a flip, a transpose or a BGR channel order does not."""
+    y, x = np.mgrid[0:height, 0:width]
+    u, v = x / (width - 1), y / (height - 1)
+    disc = np.exp(-(((u - 0.3) / 0.18) ** 2 + ((v - 0.25) / 0.18) ** 2))
+    rgb = np.stack([0.1 + 0.8 * u, 0.1 + 0.8 * v ** 1.5, 0.05 + 0.9 * disc], axis=-1)
+    return np.round(rgb * 255).astype(np.uint8)
+
+
+def image_files(folder: Path) -> dict[str, Path]:
+    """A grey PNG (mode "L", 280 high, 320 wide) and a colour JPEG (RGB, 150 high,
+    200 wide) of ``picture``, as a scanner or a phone writes them."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"png": folder / "grey.png", "jpeg": folder / "colour.jpg"}
+    Image.fromarray(picture(280, 320)).convert("L").save(paths["png"])
+    Image.fromarray(picture(150, 200)).save(paths["jpeg"], quality=95)
+    return paths

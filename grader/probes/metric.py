@@ -101,6 +101,18 @@ def numbers(returned: list[Any], want: str) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
+def verdict(where: str, problems: list[str], hints: list[str], fraction: float,
+            details: dict[str, Any], passed: str) -> CheckResult:
+    """The check result of a judge: passed with ``passed`` when there is no problem,
+    else failed with the problems, the hints once each, and ``fraction``."""
+    if not problems:
+        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
+                "message": f"{where}: {passed}"}
+    return {"state": "failed", "fraction": fraction, "details": details,
+            "message": f"{where}: " + "; ".join(problems),
+            "hints": list(dict.fromkeys(hints))}
+
+
 # Mistakes recognised by the value returned: (the value it would return, the hint).
 MISTAKES = {
     "macro_f1": {
@@ -144,10 +156,6 @@ def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],
     right = len(truth) - len(wrong)
     details = {"cases": [{"name": c["name"], "expected": c[metric], "returned": float(v)}
                          for c, v in zip(truth, values, strict=True)]}
-    if not problems:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: matches the {metric} of {len(truth)} label sets "
-                           f"(balanced and imbalanced) to {TOLERANCE:g}"}
-    return {"state": "failed", "fraction": right / len(truth), "details": details,
-            "message": f"{where}: " + "; ".join(problems),
-            "hints": list(dict.fromkeys(hints))}
+    return verdict(where, problems, hints, right / len(truth), details,
+                   f"matches the {metric} of {len(truth)} label sets (balanced and "
+                   f"imbalanced) to {TOLERANCE:g}")

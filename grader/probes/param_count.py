@@ -21,7 +21,7 @@ import numpy as np
 
 from grader.checks.result import CheckResult
 from grader.probes import Call, Prepared, make_arg
-from grader.probes.metric import numbers
+from grader.probes.metric import numbers, verdict
 from theory.shapes import batchnorm_params, conv2d_params, dense_params
 
 RETURNS = "the number of trainable parameters, an int"
@@ -113,11 +113,6 @@ def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],
     details = {"models": [{"label": c["label"], "trainable": c["trainable"],
                            "total": c["total"], "returned": float(v)}
                           for c, v in zip(truth, values, strict=True)]}
-    if not wrong:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: counts the trainable parameters of "
-                           f"{len(truth)} models with frozen layers exactly "
-                           f"({', '.join(str(c['trainable']) for c in truth)})"}
-    return {"state": "failed", "fraction": (len(truth) - len(wrong)) / len(truth),
-            "details": details, "message": f"{where}: " + "; ".join(problems),
-            "hints": hints}
+    return verdict(where, problems, hints, (len(truth) - len(wrong)) / len(truth), details,
+                   f"counts the trainable parameters of {len(truth)} models with frozen "
+                   f"layers exactly ({', '.join(str(c['trainable']) for c in truth)})")
