@@ -107,15 +107,15 @@ def judge(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],
         batch_problem = _batch_problem(outputs, name)
         if batch_problem:
             parts["batches"] = False
-            problems.append(batch_problem)
-            hints.append(_batch_hint(batch_problem))
+            problems.append(batch_problem[0])
+            hints.append(batch_problem[1])
         if not bool(outputs[f"{name}_whole"]) or len(found) != len(outputs[f"{name}_labels"]) \
                 or sorted(found.tolist()) != list(range(N[name])):
             parts["images"] = False
+            seen, hint = _seen(found, N[name])
             problems.append(f"one epoch of the {name} loader should give each of the "
-                            f"{N[name]} file images once; {_seen(found, N[name])}")
-            hints.append("read every image of the file and keep the last, shorter batch "
-                         "(no drop_last; no transposing: reshape to (N, 28, 28))")
+                            f"{N[name]} file images once; {seen}")
+            hints.append(hint)
             continue
         if not np.array_equal(outputs[f"{name}_labels"], truth[f"y_{name}"][found]):
             parts["images"] = False
@@ -165,40 +165,45 @@ def _identify(images: np.ndarray, raw: np.ndarray) -> np.ndarray:
     return np.where(corr[np.arange(len(best)), best] >= MATCH, best, -1)
 
 
-def _seen(found: np.ndarray, n: int) -> str:
+def _seen(found: np.ndarray, n: int) -> tuple[str, str]:
+    """What an epoch gave instead of each image once, and the fix."""
     counts = np.bincount(found[found >= 0], minlength=n)
     unknown = int((found < 0).sum())
-    parts = [f"{int((counts == 0).sum())} never came", f"{int((counts > 1).sum())} came "
-             "more than once"]
+    text = f"{int((counts == 0).sum())} never came, {int((counts > 1).sum())} came more " \
+           "than once"
     if unknown:
-        parts.append(f"{unknown} images match none of the file's")
-    return ", ".join(parts)
+        return (f"{text}, {unknown} match none of the file's images",
+                "read the pixels as the file stores them: skip the 16-byte header, "
+                "reshape to (N, 28, 28) row by row, no transposing")
+    if (counts > 1).any():
+        return text, "let the DataLoader shuffle (shuffle=True), not a sampler with replacement"
+    return text, "keep the last, shorter batch (no drop_last) and read every image of the file"
 
 
-def _batch_problem(outputs: dict[str, np.ndarray], name: str) -> str | None:
+def _batch_problem(outputs: dict[str, np.ndarray], name: str) -> tuple[str, str] | None:
+    """What is wrong with a loader's batch shapes or dtypes, and the fix; or None."""
     shapes, dtypes = outputs[f"{name}_shapes"], outputs[f"{name}_dtypes"]
     n, size = N[name], BATCH[name]
     want = [min(size, n - start) for start in range(0, n, size)]
     images = [tuple(int(d) for d in s[0][1:1 + s[0][0]]) for s in shapes]
     labels = [tuple(int(d) for d in s[1][1:1 + s[1][0]]) for s in shapes]
     if images != [(b, 1, 28, 28) for b in want] or labels != [(b,) for b in want]:
-        return (f"the {name} batches' shapes are images {_short(images)}, labels "
-                f"{_short(labels)}; expected {_short([(b, 1, 28, 28) for b in want])} and "
-                f"{_short([(b,) for b in want])} with {name} batch size {size}")
+        problem = (f"the {name} batches' shapes are images {_short(images)}, labels "
+                   f"{_short(labels)}; expected {_short([(b, 1, 28, 28) for b in want])} "
+                   f"and {_short([(b,) for b in want])} with {name} batch size {size}")
+        if images == [(b, 1, 28, 28) for b in want[:-1]]:
+            return problem, "keep the last, shorter batch: no drop_last=True"
+        return problem, ("images (B, 1, 28, 28) (unsqueeze(1) adds the channel), labels "
+                         "(B,), and the batch_size / test_batch_size arguments as the "
+                         "DataLoaders' batch sizes")
     wrong = {str(d) for d in dtypes[:, 0]} - {"torch.float32"} \
         | {str(d) for d in dtypes[:, 1]} - {"torch.int64"}
     if wrong:
         return (f"the {name} batches hold {', '.join(sorted(wrong))}; expected "
-                "torch.float32 images and torch.int64 labels")
-    return None
-
-
-def _batch_hint(problem: str) -> str:
-    if "torch.float32" in problem:
-        return ("make tensors: images torch.from_numpy(x.astype('float32')), labels "
+                "torch.float32 images and torch.int64 labels",
+                "make tensors: images torch.from_numpy(x.astype('float32')), labels "
                 "torch.from_numpy(y.astype('int64'))")
-    return ("images (N, 1, 28, 28) (unsqueeze(1) adds the channel), labels (N,), and the "
-            "batch_size / test_batch_size arguments as the DataLoaders' batch sizes")
+    return None
 
 
 def _short(shapes: list[tuple[int, ...]]) -> str:
@@ -208,4 +213,4 @@ def _short(shapes: list[tuple[int, ...]]) -> str:
 
 def _scale(got: np.ndarray, raw: np.ndarray) -> str:
     slope, offset = np.polyfit(raw.reshape(-1), got.reshape(-1), 1)
-    return f"they are about pixels * {slope:.4g} + {offset:.3g}"
+    return f"they are about pixels / {1 / slope:.4g} {offset + 0.0:+.4f}"

@@ -1,9 +1,11 @@
 """DS-AG-021 Question 8: a PyTorch CNN for MNIST with data loaders, training loop
 and accuracy (your solution; needs `pip install torch`, the `[torch]` extra).
 
-What is checked: SimpleCNN's output shape and parameter count, the loaders'
-batch shapes and dtypes on small IDX files, that train_epoch lowers the loss on
-a small batch, and that evaluate returns the fraction of correct predictions.
+What is checked: SimpleCNN's output shape and parameter count; the loaders'
+batches on small IDX files (shapes, dtypes, normalisation, every image once
+with its label, the test order); that train_epoch, given a small model, loader
+and optimizer, lowers the loss in one epoch and returns its mean loss; and that
+evaluate returns the fraction of correct predictions.
 No torchvision: read MNIST's IDX files yourself; nothing may download.
 """
 
@@ -47,19 +49,28 @@ def read_idx(path: str | Path) -> np.ndarray:
 def mnist_loaders(data_dir: str | Path, batch_size: int = 128,
                   test_batch_size: int = 1000, seed: int = 0) -> tuple[DataLoader, DataLoader]:
     """(train_loader, test_loader) over train-images-idx3-ubyte[.gz] etc. in
-    data_dir. Batches: (float32 (B, 1, 28, 28) normalised with MNIST_MEAN and
-    MNIST_STD, int64 labels (B,)). The training loader shuffles (seeded)."""
+    data_dir, with batch_size and test_batch_size examples per batch (the last
+    batch may be shorter: keep it). Batches: (float32 images (B, 1, 28, 28),
+    each pixel (byte / 255 - MNIST_MEAN) / MNIST_STD; int64 labels (B,)), each
+    image with its own label. The training loader shuffles, seeded with
+    torch.Generator().manual_seed(seed); the test loader keeps the files' order."""
     raise NotImplementedError("q8_torch_mnist.py: mnist_loaders is not implemented yet")
 
 
 def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
                 device: torch.device | str = "cpu") -> float:
-    """One pass over loader minimising F.nll_loss; returns the mean loss (float)."""
+    """One pass over loader, training model in place with the optimizer given:
+    per batch, zero the gradients, F.nll_loss(model(images), labels) (images and
+    labels moved to device), backward, optimizer.step(). Returns the mean of the
+    batch losses, each taken before its step, as a Python float."""
     raise NotImplementedError("q8_torch_mnist.py: train_epoch is not implemented yet")
 
 
 def evaluate(model: nn.Module, loader: DataLoader, device: torch.device | str = "cpu") -> float:
-    """Fraction (0-1) of examples whose arg-max prediction equals the label."""
+    """Fraction (a float in [0, 1], not a percentage) of the examples in loader
+    whose arg-max prediction equals the label: the correct examples counted over
+    all batches, divided by the number of examples (not a mean of per-batch
+    accuracies: the last batch may be shorter)."""
     raise NotImplementedError("q8_torch_mnist.py: evaluate is not implemented yet")
 
 
