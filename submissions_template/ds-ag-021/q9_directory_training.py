@@ -25,7 +25,10 @@ def make_datasets(train_dir: str | Path, val_dir: str | Path,
                   seed: int = 0):
     """Returns (train, val, class_names): the training set shuffled (seeded), the
     validation set not, using the training set's class names for both. Batches
-    are (float32 images (B, H, W, 3) in [0, 255], int labels (B,))."""
+    are (float32 images (B, H, W, 3) in [0, 255], int labels (B,)): label k is
+    the k-th class folder in alphabetical order, and the pixels are not rescaled
+    (the model's Rescaling layer does that). Use the image_size (H, W) and
+    batch_size arguments: the grader passes other values than the defaults."""
     raise NotImplementedError("q9_directory_training.py: make_datasets is not implemented yet")
 
 
