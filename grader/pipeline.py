@@ -251,7 +251,8 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
                                      truths)
             if problem:
                 jobs.pop()
-                out.checks = _fail_all(out.task, "error", problem)
+                out.checks = ({"outputs": problem} if isinstance(problem, dict)  # skipped
+                              else _fail_all(out.task, "error", problem))
             continue
         if "accuracy" in jobs[-1]["checks"]:
             # A student-trained task gets its train/validation splits (never the test
@@ -404,10 +405,10 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
 
 
 def _prepare_probe(job: dict[str, Any], task: dict[str, Any], folder: Path,
-                   truths: dict[str, Any]) -> str | None:
+                   truths: dict[str, Any]) -> str | dict[str, Any] | None:
     """Turns a function task's job into calls on the probe's fixture files (written in
     the scratch space, which the build worker sees); the truth stays in ``truths``.
-    Returns a problem, or None."""
+    Returns a problem, the skipped result of a probe that cannot run here, or None."""
     from grader import probes
 
     check = task["checks"]["outputs"]
@@ -415,6 +416,8 @@ def _prepare_probe(job: dict[str, Any], task: dict[str, Any], folder: Path,
     try:
         module = probes.probe(check["probe"])
         prepared = module.prepare(_mkdir(folder), params)
+    except probes.ProbeUnavailable as exc:  # an optional extra is not installed: 0 of 0
+        return skipped(f"skipped: {exc}")
     except Exception as exc:  # a grader problem, not the student's: say so
         return (f"the grader could not prepare the {check['probe']} probe's data "
                 f"({type(exc).__name__}: {exc}); report this to the course staff")

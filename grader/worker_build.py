@@ -101,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     for job in read_jobs(args.jobs_fd):
         job_id = job["id"]
         path = job["module_path"]
+        if job.get("kind") == "function" and hasattr(_probe_module(job), "run"):
+            # A script (a Streamlit app) runs when imported: its probe runs it instead.
+            events.send("start", job=job_id, phase="call")
+            events.send("done", job=job_id, result=_run_script(job, out_dir))
+            continue
         if path not in modules and path not in import_errors:
             events.send("start", job=job_id, phase="import")
             try:
@@ -198,6 +203,34 @@ def _call_function(job: dict[str, Any], module: Any, out_dir: Path) -> dict:
     except Exception as exc:  # iterating a student's dataset runs student code
         return describe_exception(exc, last, f"reading what {call_repr(last)} returned",
                                   job["returns"])
+    return {"state": "called", "outputs_path": str(target.resolve())}
+
+
+def _probe_module(job: dict[str, Any]) -> Any:
+    from grader.probes import probe
+
+    return probe(job["probe"])
+
+
+def _run_script(job: dict[str, Any], out_dir: Path) -> dict:
+    """A function task whose entry file is a script: the probe's ``run(script, calls,
+    params, scratch)`` runs it once per call (the calls' kwargs, markers read back) and
+    returns one record per call, which its capture turns into the outputs."""
+    from grader.probes import ProbeMismatch, resolve, save_outputs
+
+    module = _probe_module(job)
+    calls = [{k: resolve(v) for k, v in call["kwargs"].items()} for call in job["calls"]]
+    target = out_dir / f"{job['id']}.outputs.npz"
+    try:
+        pages = module.run(job["module_path"], calls, job["probe_params"],
+                           out_dir / f"{job['id']}.run")
+        save_outputs(target, module.capture(pages, job["probe_params"]))
+    except ProbeMismatch as exc:
+        return {"state": "failed", "message": f"{job['file']}: {exc}"}
+    except BaseException as exc:  # student code runs inside the script
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return describe_exception(exc, job, f"running {job['file']}", job["returns"])
     return {"state": "called", "outputs_path": str(target.resolve())}
 
 

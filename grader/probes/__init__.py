@@ -35,12 +35,18 @@ PROBES: dict[str, str] = {
     "torch_loaders": "grader.probes.torch_loaders",
     "torch_train_epoch": "grader.probes.torch_train_epoch",
     "torch_evaluate": "grader.probes.torch_evaluate",
+    "streamlit_app": "grader.probes.streamlit_app",
 }
 """Probe name (the spec's ``outputs.probe``) -> module."""
 
 # What a capture may hand back: enough for every probe's fixture, small enough that a
 # function returning a huge array cannot fill the scratch disk or the parent's memory.
 MAX_OUTPUT_BYTES = 64 << 20
+
+
+class ProbeUnavailable(Exception):
+    """Raised by a probe's prepare when what it needs is not installed (an optional
+    extra): the check is skipped, 0 of 0 points, with this message (the fix)."""
 
 
 class ProbeMismatch(Exception):

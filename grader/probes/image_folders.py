@@ -240,9 +240,9 @@ def _judge_split(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],
     problems: list[str] = []
     hints: list[str] = []
     if shapes.size and (shapes[:, -1] != 3).any():
-        channels = sorted({int(c) for c in shapes[:, -1]})
-        return found, [f"images have {channels} channels, expected 3 (RGB); nothing "
-                       "could be matched to the files"], ["use color_mode='rgb' (the default)"]
+        shape = next(tuple(int(d) for d in row) for row in shapes if row[-1] != 3)
+        return found, [f"images of shape {shape}, expected {size} (RGB), so none could be "
+                       "matched to its file"], ["use color_mode='rgb' (the default)"]
     used, ids = _identify(means, truth, scale)
     if not (ids >= 0).any():
         if not len(means):

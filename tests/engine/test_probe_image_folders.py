@@ -191,6 +191,16 @@ STUDENT = textwrap.dedent('''
         return blank, blank, blank
 
 
+    def cats_grey(data_dir, image_size=(150, 150), batch_size=32, seed=0):
+        return tuple(_read(Path(data_dir) / split, image_size, batch_size, label_mode="binary",
+                           color_mode="grayscale").map(lambda x, y: (x / 255, y))
+                     for split in ("train", "validation", "test"))
+
+
+    def cats_unbatched(data_dir, image_size=(150, 150), batch_size=32, seed=0):
+        return _cats(data_dir, image_size, None)
+
+
     def cats_one(data_dir, image_size=(150, 150), batch_size=32, seed=0):
         return _cats(data_dir, image_size, batch_size)[0]
 
@@ -235,6 +245,7 @@ CASES = {"cats": ("cats", CATS), "unscaled": ("cats_unscaled", CATS),
          "int_labels": ("cats_int_labels", CATS), "fixed_size": ("cats_fixed_size", CATS),
          "train_twice": ("cats_train_twice", CATS), "repeat": ("cats_repeat", CATS),
          "blank": ("cats_blank", CATS), "one": ("cats_one", CATS),
+         "grey": ("cats_grey", CATS), "unbatched": ("cats_unbatched", CATS),
          "todo": ("cats_todo", CATS), "q9": ("q9", Q9), "reversed": ("q9_reversed", Q9)}
 
 
@@ -279,3 +290,7 @@ def test_blank_or_wrong_returns_earn_nothing(folders_run):
     one = folders_run.test("one", "outputs")
     assert one["score"] == 0 and "return (train, validation, test)" in one["output"]
     assert folders_run.state("todo", "outputs") == "not_implemented"
+    grey = folders_run.test("grey", "outputs")
+    assert grey["score"] == 0 and "color_mode='rgb'" in grey["output"]
+    unbatched = folders_run.test("unbatched", "outputs")
+    assert unbatched["score"] == 0 and "batch them (pass batch_size)" in unbatched["output"]
