@@ -98,12 +98,14 @@ def _first_line(text: str, limit: int = 200) -> str:
 
 
 def describe_exception(exc: BaseException, job: dict[str, Any], during: str,
-                       returns: str = "the model") -> dict:
+                       returns: str = "the model", role: str | None = None) -> dict:
     """A failed task's result for an exception raised by student code: where in the
     submission (file and line, or notebook cell), what happened, and the fix.
 
     ``job`` needs ``file``, ``function``, ``args`` and ``kwargs`` (``memory_mb`` for
-    the out-of-memory line); ``returns`` names what the function should return."""
+    the out-of-memory line); ``returns`` names what the function should return.
+    ``role`` names a function that is not a builder (``"the training function"``),
+    for the fixes that would otherwise speak of a builder."""
     where = _student_frame(exc.__traceback__)
     if where.startswith(job["file"]):
         origin = where
@@ -115,13 +117,17 @@ def describe_exception(exc: BaseException, job: dict[str, Any], during: str,
                            f"(it raises NotImplementedError); write it so it returns {returns}"}
     if isinstance(exc, SystemExit):
         return {"state": "error",
-                "message": f"{origin}: {during} called sys.exit({exc.code!r}); a builder "
-                           "must return the model, never end the program"}
+                "message": f"{origin}: {during} called sys.exit({exc.code!r}); "
+                           + ("a builder must return the model" if role is None
+                              else f"{role} must return {returns}")
+                           + ", never end the program"}
     if isinstance(exc, MemoryError):
         return {"state": "error",
                 "message": f"{origin}: {during} ran out of memory (the limit is "
-                           f"{job.get('memory_mb', '?')} MiB); build a smaller model or drop "
-                           "data loading from the builder"}
+                           f"{job.get('memory_mb', '?')} MiB); "
+                           + ("build a smaller model or drop data loading from the builder"
+                              if role is None else "use smaller batches and fewer copies of "
+                              "the arrays")}
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     importing = during.startswith("importing ")
     if _is_network_failure(exc):
@@ -137,8 +143,8 @@ def describe_exception(exc: BaseException, job: dict[str, Any], during: str,
                    "from the function's `weights` argument (e.g. VGG16(weights=weights)) "
                    "instead of naming \"imagenet\" in the function")
         else:
-            fix = ("the grader has no network: a builder must not download data or "
-                   "weights; load data outside the function, under "
+            fix = (f"the grader has no network: {role or 'a builder'} must not download "
+                   "data or weights; load data outside the function, under "
                    "`if __name__ == \"__main__\":`")
         return {"state": "error", "message": f"{origin}: {during} tried to download "
                 f"({_first_line(text)}); {fix}", "traceback": traceback.format_exc()[-4000:]}
@@ -157,3 +163,51 @@ def describe_exception(exc: BaseException, job: dict[str, Any], during: str,
                "constant assignments; compute that value inside the function")
     return {"state": "error", "message": f"{origin}: {during} raised {text}; {fix}",
             "traceback": traceback.format_exc()[-4000:]}
+
+
+# --------------------------------------------------------------------------- build hooks
+
+
+class Named:
+    """An argument written by its name in a call (``train(model, x_train, ...)``): what
+    a hook passes (a model, image arrays) is too large to print."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def source_file(function: Any) -> str | None:
+    """The submission file a student function was defined in, as the student names it
+    (``nb.ipynb`` for a filtered notebook); None when it is not in the submission."""
+    path = getattr(getattr(function, "__code__", None), "co_filename", "")
+    if not path or not os.path.abspath(path).startswith(os.getcwd()):
+        return None
+    name = os.path.relpath(path, os.getcwd())
+    return name[: -len(FILTERED_SUFFIX)] + ".ipynb" if name.endswith(FILTERED_SUFFIX) else name
+
+
+def hook_failure(exc: BaseException, job: dict[str, Any], function: Any, returns: str,
+                 role: str) -> dict[str, Any]:
+    """What a build hook (visual functions, student training) records when student code
+    raised: ``error``, the message `describe_exception` writes for a builder, and
+    ``not_implemented``. ``job`` is the call as made (``file`` as the spec names it, or
+    None); ``function`` is the student's function, or None when loading it failed."""
+    if isinstance(exc, KeyboardInterrupt):
+        raise exc
+    # The function's own file is what the student handed in (a notebook, say, where the
+    # spec names the .py form).
+    job = {**job, "file": source_file(function) or job.get("file") or "the submission"}
+    if function is None:
+        if isinstance(exc, AttributeError) and not _student_frame(exc.__traceback__):
+            return {"error": f"{job['file']}: no function {job['function']!r}; define "
+                             f"{job['function']}() as the template does",
+                    "not_implemented": False}
+        during = f"importing {job['file']}"
+    else:
+        during = call_repr(job)
+    described = describe_exception(exc, job, during, returns, role)
+    return {"error": described["message"],
+            "not_implemented": described["state"] == "not_implemented"}
