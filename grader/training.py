@@ -696,7 +696,8 @@ def student_training(model, train: dict[str, Any], load_function, out_dir: str |
     import keras
     import numpy as np
 
-    where = f"{train.get('function')}(model, x_train, y_train, x_val, y_val)"
+    from grader.student_errors import Named, hook_failure
+
     record: dict[str, Any] = {"trained_model_path": None, "error": None}
     try:
         arrays = {}
@@ -707,22 +708,26 @@ def student_training(model, train: dict[str, Any], load_function, out_dir: str |
         shape, raw = _input_shape(model), _feeds_raw_pixels(spec, model)
         x_train, y_train = adapt_images(arrays["train"][0], shape, raw), arrays["train"][1]
         x_val, y_val = adapt_images(arrays["validation"][0], shape, raw), arrays["validation"][1]
+    except Exception as err:  # the model cannot take the data (its input shape, say)
+        record["error"] = f"the training data cannot be fed to the model: {err}"
+        return record
+    # The call as made, for the message when the student's code raises.
+    job = {"file": None, "function": train["function"], "kwargs": dict(train.get("kwargs", {})),
+           "args": [Named(n) for n in ("model", "x_train", "y_train", "x_val", "y_val")]}
+    function = None
+    try:
         function = load_function(train["function"])
         keras.utils.set_random_seed(int(train.get("seed", 0)))
         start = time.monotonic()
-        returned = function(model, x_train, y_train, x_val, y_val, **train.get("kwargs", {}))
+        returned = function(model, x_train, y_train, x_val, y_val, **job["kwargs"])
         record["seconds"] = round(time.monotonic() - start, 3)
         trained = returned if isinstance(returned, keras.Model) else model
         target = Path(out_dir) / f"{task_id}.trained.keras"
         trained.save(target)
         record["trained_model_path"] = str(target.resolve())
-    except NotImplementedError:
-        record["error"] = f"{where} is not implemented yet (it raises NotImplementedError)"
-        record["not_implemented"] = True
     except BaseException as err:
-        if isinstance(err, KeyboardInterrupt):
-            raise
-        record["error"] = f"{where} raised {type(err).__name__}: {err}"
+        record.update(hook_failure(err, job, function, "after training the model it is given "
+                                   "in place, or the trained model", "the training function"))
     return record
 
 

@@ -32,7 +32,6 @@ to the layer's largest activation).
 from __future__ import annotations
 
 import json
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,10 @@ DEFAULT_MIN_CORRELATION = 0.9
 DEFAULT_ATOL = 1e-4
 OUTPUTS = "outputs.npz"
 META = "meta.json"
+#: What each kind's student function returns, for the messages when it raises.
+_RETURNS = {"grad_cam": "the Grad-CAM map as an (H, W) array in [0, 1]",
+            "activation_maps": "a dict from layer name to that layer's output",
+            "filter_pattern": "the pattern as an (H, W, C) image in [0, 1]"}
 
 
 def probe_image(shape: tuple[int, ...] | list[int], seed: int = 0) -> np.ndarray:
@@ -118,9 +121,10 @@ def produce(model, check: dict[str, Any], load_function: Callable[[str], Callabl
             out_dir: str | Path, task_id: str) -> dict[str, Any]:
     """Runs the student's visual function(s) in the build worker and stores
     what they return. Never raises: an error is recorded for the verify side."""
+    from grader.student_errors import Named, hook_failure
+
     folder = Path(out_dir) / f"{task_id}.visual"
     folder.mkdir(parents=True, exist_ok=True)
-    where = f"{check.get('file', '?')}: {check.get('function', '?')}"
     record: dict[str, Any] = {"folder": str(folder.resolve()), "error": None, "figure": None}
     try:
         calls = plan(model, check)
@@ -128,13 +132,20 @@ def produce(model, check: dict[str, Any], load_function: Callable[[str], Callabl
         record["error"] = f"cannot plan the visual check: {err}"
         return record
     arrays: dict[str, np.ndarray] = {}
+    model_arg, image_arg = Named("model"), Named("image")
+    # The call as made, for the message when student code raises.
+    job: dict[str, Any] = {"file": check.get("file"), "function": check["function"],
+                           "args": [], "kwargs": {}}
+    function = None
     try:
         function = load_function(check["function"])
         image = probe_image(calls["image_shape"], calls["seed"])
         if calls["kind"] == "grad_cam":
             for c in calls["classes"]:
+                job["args"] = [model_arg, image_arg, c]
                 arrays[f"cam_{c}"] = np.asarray(function(model, image.copy(), c), dtype=np.float32)
         elif calls["kind"] == "activation_maps":
+            job["args"] = [model_arg, image_arg, list(calls["layer_names"])]
             maps = function(model, image.copy(), list(calls["layer_names"]))
             if not isinstance(maps, dict):
                 raise TypeError(f"returned {type(maps).__name__}, not a dict of layer name -> "
@@ -142,37 +153,36 @@ def produce(model, check: dict[str, Any], load_function: Callable[[str], Callabl
             for name, value in maps.items():
                 arrays[f"act_{name}"] = np.asarray(value, dtype=np.float32)
         else:
+            job.update(args=[model_arg, calls["layer_name"], calls["filter_index"],
+                             Named("start_image")], kwargs={"steps": calls["steps"]})
             start = start_image(calls["image_shape"], calls["seed"])
             arrays["pattern"] = np.asarray(
                 function(model, calls["layer_name"], calls["filter_index"], start.copy(),
                          steps=calls["steps"]), dtype=np.float32)
-    except NotImplementedError:
-        record["error"] = f"{where} is not implemented yet (it raises NotImplementedError)"
-        record["not_implemented"] = True
     except BaseException as err:
-        if isinstance(err, KeyboardInterrupt):
-            raise
-        text = "".join(traceback.format_exception_only(type(err), err)).strip()
-        record["error"] = f"{where} raised {text}; call it yourself on your model and fix it"
+        record.update(hook_failure(err, job, function, _RETURNS[calls["kind"]],
+                                   "the visual function"))
     if arrays:
         np.savez(folder / OUTPUTS, **arrays)
         record["outputs"] = str((folder / OUTPUTS).resolve())
     figure_fn = check.get("figure_function")
     if figure_fn and calls["kind"] == "grad_cam" and record["error"] is None:
         target = folder / "student_figure.png"
+        job = {"file": check.get("file"), "function": figure_fn, "kwargs": {},
+               "args": [model_arg, Named("images"), list(calls["classes"]), Named("path")]}
+        function = None
         try:
             images = np.stack([probe_image(calls["image_shape"], calls["seed"] + i)
                                for i in range(len(calls["classes"]))])
-            load_function(figure_fn)(model, images, list(calls["classes"]), str(target))
+            function = load_function(figure_fn)
+            function(model, images, list(calls["classes"]), str(target))
             record["figure"] = str(target.resolve()) if target.is_file() else None
             if record["figure"] is None:
                 record["figure_error"] = f"{check['file']}: {figure_fn} wrote no file at {target}"
-        except NotImplementedError:
-            record["figure_error"] = f"{check['file']}: {figure_fn} is not implemented yet"
         except BaseException as err:
-            if isinstance(err, KeyboardInterrupt):
-                raise
-            record["figure_error"] = f"{check['file']}: {figure_fn} raised {err!r}"
+            record["figure_error"] = hook_failure(
+                err, job, function, "once it has saved the figure as a PNG at the path given",
+                "the figure function")["error"]
     (folder / META).write_text(json.dumps(record))
     return record
 

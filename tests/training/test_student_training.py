@@ -79,7 +79,10 @@ def test_training_function_that_raises_is_reported_by_name(tmp_path):
     record = student_training(build(), train, {"train": broken}.__getitem__, tmp_path, "task")
     out = verify(tmp_path, record)
     assert out["state"] == "failed"
-    assert "train(model, x_train, y_train, x_val, y_val) raised KeyError" in out["message"]
+    # The call as made, kwargs included, and where in the file it raised.
+    assert "train(model, x_train, y_train, x_val, y_val, epochs=1) raised KeyError" in \
+        out["message"]
+    assert "test_student_training.py line" in out["message"]
 
 
 def test_the_splits_hold_no_test_image(tmp_path):
