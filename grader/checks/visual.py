@@ -530,18 +530,20 @@ def keep_images(tasks: list[Any], dest: str | Path) -> None:
     import shutil
 
     for outcome in tasks:
-        for result in (outcome.checks or {}).values():
-            images = (result.get("details") or {}).get("images")
-            if not images:
-                continue
-            target = Path(dest) / outcome.task["id"]
-            target.mkdir(parents=True, exist_ok=True)
-            kept = []
-            for image in images:
-                source = Path(image)
-                if source.is_file():
-                    shutil.copyfile(source, target / source.name)
-                    kept.append(str((target / source.name).resolve()))
-            result["details"]["images"] = kept
-            if kept:
-                result["message"] = result.get("message", "") + f"; images in {target}"
+        # Only the visual check's details list image files; other checks may use the
+        # same key for a count (a probe's "images" seen).
+        result = (outcome.checks or {}).get("visual")
+        images = ((result or {}).get("details") or {}).get("images")
+        if not isinstance(images, list) or not images:
+            continue
+        target = Path(dest) / outcome.task["id"]
+        target.mkdir(parents=True, exist_ok=True)
+        kept = []
+        for image in images:
+            source = Path(image)
+            if source.is_file():
+                shutil.copyfile(source, target / source.name)
+                kept.append(str((target / source.name).resolve()))
+        result["details"]["images"] = kept
+        if kept:
+            result["message"] = result.get("message", "") + f"; images in {target}"
