@@ -141,7 +141,8 @@ def judge(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],
             problems.append("the training loader gives the images in the files' order")
             hints.append("shuffle the training loader: DataLoader(..., shuffle=True, "
                          "generator=torch.Generator().manual_seed(seed))")
-    details = {"parts": parts, "identified": identified, "images": sum(N.values())}
+    # Not "images": details["images"] lists the PNGs a visual check keeps (keep_images).
+    details = {"parts": parts, "identified": identified, "file_images": sum(N.values())}
     if not problems:
         return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
                 "message": f"{where}: both loaders give every file image once per epoch "

@@ -335,6 +335,7 @@ def q8_run(tmp_path_factory):
 
 
 def test_correct_functions_earn_full_marks(q8_run):
+    assert q8_run.code == 1, q8_run.stderr[-2000:]  # graded, some failed: no internal error
     for task in ("loaders", "train", "evaluate"):
         test = q8_run.test(task, "outputs")
         assert test["grader"]["state"] == "passed", test
