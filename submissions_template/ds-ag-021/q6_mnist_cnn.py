@@ -15,8 +15,9 @@ NUM_CLASSES = 10
 
 
 def preprocess(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 images (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]; labels ->
-    int64 (N,) class indices (use the sparse cross-entropy; no one-hot)."""
+    """Returns (x, y): x = the uint8 images (N, 28, 28) as float32 pixels / 255, in
+    [0, 1], shaped (N, 28, 28, 1); y = the labels as int64 (N,) class indices (use the
+    sparse cross-entropy; no one-hot)."""
     raise NotImplementedError("q6_mnist_cnn.py: preprocess is not implemented yet: scale and "
                               "reshape the images as its docstring says")
 

@@ -15,8 +15,10 @@ NUM_CLASSES = 10
 
 
 def preprocess(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 images (N, 32, 32, 3) -> float32 in [0, 1]; labels (N,) or (N, 1) ->
-    int64 (N,) class indices. Raise ValueError for images of another shape."""
+    """Returns (x, y): x = the uint8 images (N, 32, 32, 3) as float32 pixels / 255,
+    in [0, 1], same shape; y = the labels, (N,) or (N, 1) as cifar10.load_data() gives
+    them, as int64 (N,) class indices (no one-hot). Raise ValueError for images of
+    another shape (e.g. channels-first (N, 3, 32, 32) or grey (N, 32, 32))."""
     raise NotImplementedError("q7_cifar10_cnn.py: preprocess is not implemented yet: scale the "
                               "images and flatten the labels as its docstring says")
 

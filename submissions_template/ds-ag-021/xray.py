@@ -18,8 +18,10 @@ CLASS_NAMES = ("Normal", "Pneumonia")  # label 0, label 1
 
 
 def load_image(data: bytes, image_size: tuple[int, int] = IMAGE_SIZE) -> np.ndarray:
-    """Decodes PNG/JPEG bytes (grey or colour) to float32 (H, W, 3) in [0, 1] at
-    image_size; raise an exception for bytes that are not an image."""
+    """Decodes PNG/JPEG bytes (grey or colour) to float32 (H, W, 3) in [0, 1]:
+    pixels / 255, resized to image_size = (height, width) (PIL's resize takes (width,
+    height)), RGB channel order, a grey image repeated over the three channels.
+    Raise an exception for bytes that are not an image."""
     raise NotImplementedError("xray.py: load_image is not implemented yet")
 
 
