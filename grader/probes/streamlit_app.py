@@ -25,7 +25,7 @@ decision only if both uploads get theirs.
 
 Params: ``model_env`` (e.g. "XRAY_MODEL"), ``image_size`` ([height, width] of the
 model's input), ``classes`` ([negative, positive], e.g. ["Normal", "Pneumonia"]),
-``threshold`` (default 0.5), ``timeout_s`` (one AppTest run, default 60).
+``threshold`` (default 0.5), ``timeout_s`` (one AppTest run, default 30).
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def run(script: str, calls: list[dict[str, Any]], params: dict[str, Any],
 
     scratch.mkdir(parents=True, exist_ok=True)
     model, absent = scratch / "model.keras", scratch / "absent" / "model.keras"
-    timeout = float(params.get("timeout_s", 60))
+    timeout = float(params.get("timeout_s", 30))
     env = params["model_env"]
     script = str(Path(script).resolve())
     root = Path(script).parent
@@ -170,6 +170,11 @@ def run(script: str, calls: list[dict[str, Any]], params: dict[str, Any],
     saved = os.environ.get(env)
     try:
         for call in calls:
+            if pages and any("did not finish" in t for t in pages[-1]["exception"]):
+                # Its script still runs in AppTest's thread: a next run would only wait too.
+                pages.append({**pages[-1], "exception": ["not run: the page before did not "
+                                                         "finish"], "uploaded": 0})
+                continue
             if call["model"] and not model.exists():
                 _model(model, params["image_size"])
             os.environ[env] = str(model if call["model"] else absent)
@@ -290,9 +295,6 @@ def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],
     # 2. The uploads: probability, decision and two images, each right for both.
     right = {"probability": True, "decision": True, "images": True}
     for page, want in zip(uploads, truth, strict=True):
-        if not page["uploaded"]:
-            right = dict.fromkeys(right, False)
-            continue
         expected = classes[int(want["probability"] >= threshold)]
         what = (f"for {want['name']} (a uniform grey PNG, pixels {want['pixel']}) the page "
                 f"showed {_showed(page)}")
@@ -300,6 +302,9 @@ def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],
         if page["exception"]:
             right = dict.fromkeys(right, False)
             problems.append(f"{what}: an exception instead of the result")
+            continue
+        if not page["uploaded"]:
+            right = dict.fromkeys(right, False)
             continue
         values = [shown_probability(t) for t in page["metrics"]]
         if not any(v is not None and abs(v - want["probability"]) <= 6e-4 for v in values):
@@ -327,7 +332,7 @@ def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],
     # an image (one that errors on every upload earns nothing here).
     ok_not_image = bool(not_image["uploaded"] and not not_image["exception"]
                         and not_image["errors"] and any(p["metrics"] for p in uploads))
-    if not_image["uploaded"] and not ok_not_image:
+    if (not_image["uploaded"] or not_image["exception"]) and not ok_not_image:
         problems.append(f"for {NOT_IMAGE[0]} (bytes that are not an image) the page showed "
                         f"{_showed(not_image)}; expected an st.error and no exception")
         hints.append("wrap reading the upload in try/except and show st.error(...) for a "

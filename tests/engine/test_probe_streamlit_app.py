@@ -37,10 +37,11 @@ def _pages(missing=None, bright=None, dark=None, not_image=None) -> list[dict]:
             not_image or _page(errors=["Could not read notes.png"], metrics=[], images=0)]
 
 
-def _app_task(task_id: str, file: str) -> dict:
+def _app_task(task_id: str, file: str, **params) -> dict:
     return {"id": task_id, "title": task_id, "kind": "function",
             "entry": {"file": file, "function": "app"},
-            "checks": {"outputs": {"points": 4, "probe": "streamlit_app", "params": PARAMS}}}
+            "checks": {"outputs": {"points": 4, "probe": "streamlit_app",
+                                   "params": {**PARAMS, **params}}}}
 
 
 def _judge(pages: list[dict]) -> dict:
@@ -177,6 +178,7 @@ TODO = 'def load_image(data, image_size=(224, 224)):\n    raise NotImplementedEr
 # One app, with a switch per mistake a student makes (the default is right).
 APP = textwrap.dedent('''
     import os
+    import time
     from pathlib import Path
 
     import keras
@@ -190,6 +192,7 @@ APP = textwrap.dedent('''
     model = keras.saving.load_model(path)
     uploaded = st.file_uploader("X-ray", type=["png", "jpg", "jpeg"])
     if uploaded is not None:
+        time.sleep({sleep})
         try:
             image = helper.load_image(uploaded.getvalue(), model.input_shape[1:3])
         except Exception:
@@ -208,7 +211,7 @@ APP = textwrap.dedent('''
             st.image(helper.overlay(image, helper.grad_cam(model, image)), caption="Grad-CAM")
 ''')
 RIGHT = {"helper": "helper", "check_model": True, "catch": True, "scaled": "image",
-         "always": False, "both_images": True}
+         "always": False, "both_images": True, "sleep": 0}
 MISTAKES = {
     "ok": {},
     "crash_missing": {"check_model": False},
@@ -217,6 +220,7 @@ MISTAKES = {
     "always_pneumonia": {"always": True},
     "one_image": {"both_images": False},
     "helper_todo": {"helper": "helper_todo"},
+    "slow": {"sleep": 6},  # graded with a 2 s limit per page
 }
 
 
@@ -233,7 +237,7 @@ def app_run(tmp_path_factory):
     for name, change in {**MISTAKES, "stub": None}.items():
         if change is not None:
             (sub / f"app_{name}.py").write_text(APP.format(**{**RIGHT, **change}))
-        tasks.append(_app_task(name, f"app_{name}.py"))
+        tasks.append(_app_task(name, f"app_{name}.py", timeout_s=2 if name == "slow" else 60))
     spec = {"id": "apps", "title": "Apps", "marker": "apps", "tasks": tasks}
     (root / "apps.json").write_text(json.dumps(spec))
     return run_check(str(sub), "--assignment", str(root / "apps.json"), "--static",
@@ -285,3 +289,10 @@ def test_a_helper_that_is_not_implemented_is_named(app_run):
     assert test["grader"]["state"] == "failed", test["output"]
     assert "helper_todo.py: load_image raised NotImplementedError: todo" in test["output"]
     assert test["score"] == 1  # the missing-model part, which the app did right
+
+
+def test_a_page_that_does_not_finish_is_cut_short_and_the_rest_not_run(app_run):
+    test = app_run.test("slow", "outputs")
+    assert test["score"] == 1, test["output"]  # the missing-model page needed no upload
+    assert "did not finish within 2 s" in test["output"]
+    assert "not run: the page before did not finish" in test["output"]
