@@ -712,7 +712,8 @@ def student_training(model, train: dict[str, Any], load_function, out_dir: str |
         record["error"] = f"the training data cannot be fed to the model: {err}"
         return record
     # The call as made, for the message when the student's code raises.
-    job = {"file": None, "function": train["function"], "kwargs": dict(train.get("kwargs", {})),
+    job = {"file": getattr(load_function, "file", None), "function": train["function"],
+           "kwargs": dict(train.get("kwargs", {})),
            "args": [Named(n) for n in ("model", "x_train", "y_train", "x_val", "y_val")]}
     function = None
     try:

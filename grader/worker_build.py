@@ -76,6 +76,8 @@ def _function_loader(job: dict[str, Any], check: dict[str, Any], modules: dict[s
             modules[path] = _import(path, "student_" + Path(path).stem.replace("-", "_"))
         return _resolve(modules[path], name)
 
+    # The file as the submission names it, for a hook's message when the name is missing.
+    load_function.file = check.get("file") or job["file"]
     return load_function
 
 
