@@ -22,7 +22,10 @@ import importlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader.checks.result import CheckResult
 
 PROBES: dict[str, str] = {
     "dataset_arrays": "grader.probes.dataset_arrays",
@@ -172,6 +175,37 @@ def raised_problem(outputs: dict[str, Any], index: int, expected: str) -> str | 
     if not record:
         return "returned normally"
     return None if expected in record[1:] else f"raised {record[0]}"
+
+
+def form(value: Any) -> str:
+    """What a capture got, for a ProbeMismatch: "a tuple of 3", "ndarray"."""
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
+def as_array(value: Any, what: str) -> Any:
+    """Build-worker side: ``value`` as a NumPy array, or a ProbeMismatch naming
+    ``what`` ("x_train", "the image") when NumPy cannot make one (a ragged list)."""
+    import numpy as np
+
+    try:
+        return np.asarray(value)
+    except Exception as exc:
+        raise ProbeMismatch(f"returned {what} as {type(value).__name__}, which is not an "
+                            f"array ({exc})") from None
+
+
+def verdict(where: str, problems: list[str], hints: list[str], fraction: float,
+            details: dict[str, Any], passed: str) -> CheckResult:
+    """The check result of a judge: passed with ``passed`` when there is no problem,
+    else failed with the problems, the hints once each, and ``fraction``."""
+    if not problems:
+        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
+                "message": f"{where}: {passed}"}
+    return {"state": "failed", "fraction": fraction, "details": details,
+            "message": f"{where}: " + "; ".join(problems),
+            "hints": list(dict.fromkeys(hints))}
 
 
 def save_outputs(path: Path, arrays: dict[str, Any]) -> None:

@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, ProbeMismatch
-from grader.probes.metric import verdict
+from grader.probes import Call, Prepared, ProbeMismatch, verdict
 
 RETURNS = "a keras.callbacks.EarlyStopping"
 TEXT_FIELDS = ("class", "monitor", "mode")

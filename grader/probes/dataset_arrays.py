@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, ProbeMismatch, fixtures, path_arg
+from grader.probes import Call, Prepared, ProbeMismatch, as_array, fixtures, form, path_arg, verdict
 
 SPLITS = ("train", "test")
 RETURNS = "((x_train, y_train), (x_test, y_test)), four arrays"
@@ -40,23 +40,10 @@ def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
     try:
         (x_train, y_train), (x_test, y_test) = value
     except (TypeError, ValueError):
-        raise ProbeMismatch(f"returned {_form(value)}; return ((x_train, y_train), "
+        raise ProbeMismatch(f"returned {form(value)}; return ((x_train, y_train), "
                             "(x_test, y_test))") from None
-    out = {}
-    for key, array in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test),
-                       ("y_test", y_test)):
-        try:
-            out[key] = np.asarray(array)
-        except Exception as exc:
-            raise ProbeMismatch(f"{key} is {type(array).__name__}, which is not an array "
-                                f"({exc})") from None
-    return out
-
-
-def _form(value: Any) -> str:
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)}"
-    return type(value).__name__
+    return {key: as_array(array, key) for key, array in (
+        ("x_train", x_train), ("y_train", y_train), ("x_test", x_test), ("y_test", y_test))}
 
 
 def judge(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],
@@ -102,14 +89,10 @@ def judge(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],
                             f"as integers (got shape {y.shape}, {y.dtype})")
     fraction = sum(parts.values()) / len(parts)
     details = {"parts": parts, "samples": {s: int(len(truth[f'y_{s}'])) for s in SPLITS}}
-    if not problems:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: shapes, pixel values and labels match the files "
-                           f"({details['samples']['train']} training and "
-                           f"{details['samples']['test']} test images)"}
-    return {"state": "failed", "fraction": fraction, "details": details,
-            "message": f"{where}: " + "; ".join(problems),
-            "hints": list(dict.fromkeys(hints))}
+    return verdict(where, problems, hints, fraction, details,
+                   f"shapes, pixel values and labels match the files "
+                   f"({details['samples']['train']} training and "
+                   f"{details['samples']['test']} test images)")
 
 
 def _pixel_problem(got: np.ndarray, raw: np.ndarray, unit: bool) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, ProbeMismatch, fixtures, raised_problem
+from grader.probes import Call, Prepared, as_array, fixtures, raised_problem, verdict
 
 RETURNS = "one image as a float array (H, W, 3) in [0, 1]"
 MIN_CORRELATION = 0.95
@@ -58,14 +58,8 @@ def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
 
 
 def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for index, value in enumerate(returned):
-        try:
-            out[f"image_{index}"] = np.asarray(value)
-        except Exception as exc:
-            raise ProbeMismatch(f"returned {type(value).__name__}, which is not an array "
-                                f"({exc}); return {RETURNS}") from None
-    return out
+    return {f"image_{index}": as_array(value, "the image")
+            for index, value in enumerate(returned)}
 
 
 def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],
@@ -95,14 +89,9 @@ def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],
         fraction += 1 - IMAGES_SHARE
     # Not "images": that detail lists image files to keep (grader.checks.visual).
     details = {"images_right": right, "images_called": len(truth), "raises": refused is None}
-    if not problems:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: a grey PNG and a colour JPEG decode to (H, W, 3) "
-                           "in [0, 1] matching Pillow's resize; bytes that are not an "
-                           "image raise"}
-    return {"state": "failed", "fraction": fraction, "details": details,
-            "message": f"{where}: " + "; ".join(problems),
-            "hints": list(dict.fromkeys(hints))}
+    return verdict(where, problems, hints, fraction, details,
+                   "a grey PNG and a colour JPEG decode to (H, W, 3) in [0, 1] matching "
+                   "Pillow's resize; bytes that are not an image raise")
 
 
 def _agrees(got: np.ndarray, want: np.ndarray) -> tuple[bool, float, float]:

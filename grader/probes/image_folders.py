@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, ProbeMismatch, fixtures, path_arg
+from grader.probes import Call, Prepared, ProbeMismatch, fixtures, form, path_arg, verdict
 
 RETURNS = "datasets of (images, labels) batches"
 
@@ -70,9 +70,7 @@ def _shape_words(params: dict[str, Any]) -> str:
 def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
     value, names = returned[0], params["returned"]
     if not isinstance(value, (tuple, list)) or len(value) != len(names):
-        form = f"a {type(value).__name__} of {len(value)}" \
-            if isinstance(value, (tuple, list)) else type(value).__name__
-        raise ProbeMismatch(f"returned {form}; return {_shape_words(params)}")
+        raise ProbeMismatch(f"returned {form(value)}; return {_shape_words(params)}")
     per_split = params.get("per_class", 3) * len(params["classes"])
     out: dict[str, Any] = {}
     for name, item in zip(names, value, strict=True):
@@ -219,14 +217,11 @@ def judge(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],
             hints.append("return the class names in label order (alphabetical folder names), "
                          "e.g. train.class_names")
     details = {"parts": parts, "files_per_split": int(params.get("per_class", 3) * len(order))}
-    if not problems:
-        pixels = "[0, 1]" if scale == "unit" else "0-255"
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: {', '.join(splits)} each yield every file once, as "
-                           f"{size[0]}x{size[1]}x3 images in {pixels} with labels matching "
-                           f"their folders ({', '.join(order)})"}
-    return {"state": "failed", "fraction": earned / max(total, 1), "details": details,
-            "message": f"{where}: " + "; ".join(problems), "hints": list(dict.fromkeys(hints))}
+    pixels = "[0, 1]" if scale == "unit" else "0-255"
+    return verdict(where, problems, hints, earned / max(total, 1), details,
+                   f"{', '.join(splits)} each yield every file once, as {size[0]}x{size[1]}x3 "
+                   f"images in {pixels} with labels matching their folders "
+                   f"({', '.join(order)})")
 
 
 def _judge_split(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],

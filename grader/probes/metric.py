@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, ProbeMismatch, array_arg
+from grader.probes import Call, Prepared, ProbeMismatch, array_arg, verdict
 
 RETURNS = "one float, the metric's value in [0, 1]"
 TOLERANCE = 1e-6
@@ -99,18 +99,6 @@ def numbers(returned: list[Any], want: str) -> np.ndarray:
             raise ProbeMismatch(f"returned {form}; return {want}")
         values.append(float(array.reshape(())))
     return np.array(values, dtype=np.float64)
-
-
-def verdict(where: str, problems: list[str], hints: list[str], fraction: float,
-            details: dict[str, Any], passed: str) -> CheckResult:
-    """The check result of a judge: passed with ``passed`` when there is no problem,
-    else failed with the problems, the hints once each, and ``fraction``."""
-    if not problems:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: {passed}"}
-    return {"state": "failed", "fraction": fraction, "details": details,
-            "message": f"{where}: " + "; ".join(problems),
-            "hints": list(dict.fromkeys(hints))}
 
 
 # Mistakes recognised by the value returned: (the value it would return, the hint).

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, make_arg
-from grader.probes.metric import numbers, verdict
+from grader.probes import Call, Prepared, make_arg, verdict
+from grader.probes.metric import numbers
 from theory.shapes import batchnorm_params, conv2d_params, dense_params
 
 RETURNS = "the number of trainable parameters, an int"

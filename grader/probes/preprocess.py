@@ -24,7 +24,16 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, ProbeMismatch, array_arg, raised_problem
+from grader.probes import (
+    Call,
+    Prepared,
+    ProbeMismatch,
+    array_arg,
+    as_array,
+    form,
+    raised_problem,
+    verdict,
+)
 
 RETURNS = "a tuple (x, y): the images as a float array and the labels"
 BATCH_SIZES = (8, 5)
@@ -67,15 +76,9 @@ def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for index, value in enumerate(returned):
         if not isinstance(value, (tuple, list)) or len(value) != 2:
-            form = f"a {type(value).__name__} of {len(value)}" \
-                if isinstance(value, (tuple, list)) else type(value).__name__
-            raise ProbeMismatch(f"returned {form}; return {RETURNS}")
+            raise ProbeMismatch(f"returned {form(value)}; return {RETURNS}")
         for key, array in zip(("x", "y"), value, strict=True):
-            try:
-                out[f"{key}_{index}"] = np.asarray(array)
-            except Exception as exc:
-                raise ProbeMismatch(f"returned {key} as {type(array).__name__}, which is not "
-                                    f"an array ({exc})") from None
+            out[f"{key}_{index}"] = as_array(array, key)
     return out
 
 
@@ -110,16 +113,10 @@ def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],
                          f"{tuple(params['image_shape'])}")
     fraction = sum(w for k, w in weights.items() if parts[k]) / sum(weights.values())
     details = {"parts": parts}
-    if not problems:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: images scaled to [0, 1] in "
-                           f"{_shape_text(params['output_shape'])}, labels "
-                           f"{_labels_text(params)}"
-                           + (f", other shapes refused with {expected}"
-                              if "refuses" in parts else "")}
-    return {"state": "failed", "fraction": fraction, "details": details,
-            "message": f"{where}: " + "; ".join(problems),
-            "hints": list(dict.fromkeys(hints))}
+    return verdict(where, problems, hints, fraction, details,
+                   f"images scaled to [0, 1] in {_shape_text(params['output_shape'])}, "
+                   f"labels {_labels_text(params)}"
+                   + (f", other shapes refused with {expected}" if "refuses" in parts else ""))
 
 
 def _form(form: str) -> str:

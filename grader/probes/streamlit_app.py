@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, ProbeUnavailable
+from grader.probes import Call, Prepared, ProbeUnavailable, verdict
 
 RETURNS = "a page (the script runs top to bottom under Streamlit's AppTest)"
 GAIN, BIAS = 8.0, -4.0
@@ -349,10 +349,7 @@ def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],
     parts = {"missing_model": ok_missing, "uploads": right, "not_image": ok_not_image}
     fraction = (ok_missing + 2 * sum(right.values()) / len(right) + ok_not_image) / 4
     details = {"parts": parts, "pages": pages}
-    if not problems:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: a missing model gives an error; both uploads show the "
-                           "right probability, decision and two images; a file that is not "
-                           "an image gives an error"}
-    return {"state": "failed", "fraction": fraction, "details": details,
-            "message": f"{where}: " + "; ".join(problems), "hints": list(dict.fromkeys(hints))}
+    return verdict(where, problems, hints, fraction, details,
+                   "a missing model gives an error; both uploads show the right "
+                   "probability, decision and two images; a file that is not an image "
+                   "gives an error")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, ProbeMismatch, array_arg, make_arg
+from grader.probes import Call, Prepared, ProbeMismatch, array_arg, make_arg, verdict
 
 RETURNS = "the fraction of correct predictions, a float in [0, 1]"
 FACTORIES = "grader.probes.torch_objects"
@@ -64,10 +64,6 @@ def judge(outputs: dict[str, np.ndarray], truth: dict[str, list[int]],
     expected = sum(right) / sum(sizes)
     returned = float(outputs["returned"])
     details = {"returned": returned, "expected": expected}
-    if abs(returned - expected) <= 1e-6:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: returned {returned:.4g}, the fraction of the "
-                           f"{sum(sizes)} examples predicted right"}
     # What the usual slips return on this loader, and the fix for each.
     slips = [(100 * expected, "return a fraction in [0, 1], not a percentage"),
              (float(np.mean(np.divide(right, sizes))),
@@ -80,8 +76,10 @@ def judge(outputs: dict[str, np.ndarray], truth: dict[str, list[int]],
              (float(sum(right)), "divide the number of correct predictions by the number of "
               "examples")]
     hints = [fix for value, fix in slips if abs(returned - value) <= 1e-6]
-    return {"state": "failed", "fraction": 0.0, "details": details,
-            "hints": hints or ["compare model(images).argmax(dim=1) with the labels, add up "
-                               "the matches over every batch, and divide by the example count"],
-            "message": f"{where}: returned {returned:.4g} on {sum(sizes)} examples of which "
-                       f"{sum(right)} are predicted right; expected {expected:.4g}"}
+    problems = [] if abs(returned - expected) <= 1e-6 else [
+        f"returned {returned:.4g} on {sum(sizes)} examples of which {sum(right)} are "
+        f"predicted right; expected {expected:.4g}"]
+    return verdict(where, problems, hints or [
+        "compare model(images).argmax(dim=1) with the labels, add up the matches over "
+        "every batch, and divide by the example count"], 0.0, details,
+        f"returned {returned:.4g}, the fraction of the {sum(sizes)} examples predicted right")

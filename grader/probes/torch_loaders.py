@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, ProbeMismatch, fixtures, path_arg
+from grader.probes import Call, Prepared, ProbeMismatch, fixtures, path_arg, verdict
 
 RETURNS = "(train_loader, test_loader), two DataLoaders"
 LOADERS = ("train", "test")
@@ -143,16 +143,12 @@ def judge(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],
                          "generator=torch.Generator().manual_seed(seed))")
     # Not "images": details["images"] lists the PNGs a visual check keeps (keep_images).
     details = {"parts": parts, "identified": identified, "file_images": sum(N.values())}
-    if not problems:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: both loaders give every file image once per epoch "
-                           "with its label, in (B, 1, 28, 28) float32 / int64 batches, "
-                           "normalised, the training loader shuffled"}
     # Right shapes of zeros, or of some other data, read no file: nothing earned.
     fraction = sum(parts.values()) / len(parts) if identified >= sum(N.values()) / 2 else 0.0
-    return {"state": "failed", "fraction": fraction, "details": details,
-            "message": f"{where}: " + "; ".join(problems),
-            "hints": list(dict.fromkeys(hints))}
+    return verdict(where, problems, hints, fraction, details,
+                   "both loaders give every file image once per epoch with its label, in "
+                   "(B, 1, 28, 28) float32 / int64 batches, normalised, the training loader "
+                   "shuffled")
 
 
 def _identify(images: np.ndarray, raw: np.ndarray) -> np.ndarray:

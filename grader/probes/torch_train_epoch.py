@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.result import CheckResult
-from grader.probes import Call, Prepared, ProbeMismatch, array_arg, make_arg
+from grader.probes import Call, Prepared, ProbeMismatch, array_arg, make_arg, verdict
 
 RETURNS = "the epoch's mean loss, a float"
 FACTORIES = "grader.probes.torch_objects"
@@ -119,15 +119,12 @@ def judge(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],
         hints.append(_return_hint(returned, losses))
     details = {"loss_before": round(before, 4), "loss_after": round(after, 4),
                "returned": returned, "expected_return": round(expected, 4)}
-    if not problems:
-        return {"state": "passed", "fraction": 1.0, "hints": [], "details": details,
-                "message": f"{where}: one epoch lowered the loss from {before:.3f} to "
-                           f"{after:.3f} and returned its mean loss ({returned:.3f})"}
     # The return earns its third only with the training: a loop that never steps
     # returns its own constant loss, which is no work done.
     fraction = 2 / 3 * trained + 1 / 3 * (trained and returns)
-    return {"state": "failed", "fraction": fraction, "details": details,
-            "message": f"{where}: " + "; ".join(problems), "hints": hints}
+    return verdict(where, problems, hints, fraction, details,
+                   f"one epoch lowered the loss from {before:.3f} to {after:.3f} and "
+                   f"returned its mean loss ({returned:.3f})")
 
 
 def _training_hint(truth: dict[str, np.ndarray], weight: np.ndarray, bias: np.ndarray,
