@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,46 @@ def run_check(*args: str, json_path: Path, timeout: float = 900) -> Run:
             probe = json.loads(line[len("PROBE "):])
     results = json.loads(json_path.read_text()) if json_path.exists() else {}
     return Run(proc.returncode, proc.stdout, proc.stderr, results, probe)
+
+
+def function_task(task_id: str, function: str, probe: str, params: dict, *,
+                  file: str | list[str], points: float) -> dict:
+    """A spec task of kind "function": ``function`` in ``file``, its outputs judged by
+    ``probe`` with ``params``."""
+    return {"id": task_id, "title": task_id, "kind": "function",
+            "entry": {"file": file, "function": function},
+            "checks": {"outputs": {"points": points, "probe": probe, "params": params}}}
+
+
+def write_spec(path: Path, tasks: list[dict]) -> Path:
+    """An assignment spec of ``tasks`` at ``path``, named after the file."""
+    path.write_text(json.dumps({"id": path.stem, "title": path.stem, "marker": path.stem,
+                                "tasks": tasks}))
+    return path
+
+
+def grade_functions(root: Path, tasks: list[dict], files: dict[str, str]) -> Run:
+    """Grades a submission of ``files`` (name -> text) against a spec of ``tasks``
+    through the real CLI, everything under ``root``. --static: a function task trains
+    nothing, so it is graded under --static too."""
+    sub = root / "submission"
+    sub.mkdir()
+    for name, text in files.items():
+        (sub / name).write_text(text)
+    spec = write_spec(root / "functions.json", tasks)
+    return run_check(str(sub), "--assignment", str(spec), "--static",
+                     json_path=root / "results.json")
+
+
+# How a student reads the gzipped IDX files the MNIST fixtures are (magic, then one
+# big-endian size per dimension), for test submissions; they import gzip and numpy.
+READ_IDX = textwrap.dedent('''
+    def _idx(path):
+        with gzip.open(path, "rb") as handle:
+            data = handle.read()
+        dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(data[3])]
+        return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * data[3]).reshape(dims)
+''')
 
 
 def task(task_id: str, function: str, checks: dict, file: str | list = "models.py",

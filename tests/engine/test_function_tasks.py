@@ -7,7 +7,7 @@ import json
 import textwrap
 
 import pytest
-from conftest import run_check
+from conftest import READ_IDX, function_task, grade_functions
 
 LOADERS = textwrap.dedent('''
     import gzip
@@ -15,14 +15,7 @@ LOADERS = textwrap.dedent('''
     from pathlib import Path
 
     import numpy as np
-
-
-    def _idx(path):
-        with gzip.open(path, "rb") as handle:
-            data = handle.read()
-        dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(data[3])]
-        return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * data[3]).reshape(dims)
-
+''') + READ_IDX + textwrap.dedent('''
 
     def load_idx(data_dir):
         root = Path(data_dir)
@@ -92,16 +85,14 @@ LOADERS = textwrap.dedent('''
 
 def _task(task_id: str, function: str, fmt: str = "cifar10_pickles") -> dict:
     shape = [28, 28, 1] if fmt == "idx" else [32, 32, 3]
-    return {"id": task_id, "title": task_id, "kind": "function",
-            "entry": {"file": ["loaders.py", "loaders.ipynb"], "function": function},
-            "checks": {"outputs": {"points": 3, "probe": "dataset_arrays",
-                                   "params": {"format": fmt, "image_shape": shape}}}}
+    return function_task(task_id, function, "dataset_arrays",
+                         {"format": fmt, "image_shape": shape},
+                         file=["loaders.py", "loaders.ipynb"], points=3)
 
 
 @pytest.fixture(scope="module")
 def loaders_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("function-tasks")
-    spec = {"id": "loaders", "title": "Loaders", "marker": "loaders", "tasks": [
+    return grade_functions(tmp_path_factory.mktemp("function-tasks"), [
         _task("idx", "load_idx", "idx"),
         _task("cifar", "load_cifar"),
         _task("no_transpose", "load_cifar_no_transpose"),
@@ -112,14 +103,7 @@ def loaders_run(tmp_path_factory):
         _task("missing_file", "load_missing_file"),
         _task("forge", "load_and_forge"),
         _task("after_forge", "load_cifar"),
-    ]}
-    (root / "loaders.json").write_text(json.dumps(spec))
-    sub = root / "submission"
-    sub.mkdir()
-    (sub / "loaders.py").write_text(LOADERS)
-    # --static: a function task trains nothing, so it is graded under --static too.
-    return run_check(str(sub), "--assignment", str(root / "loaders.json"), "--static",
-                     json_path=root / "results.json")
+    ], {"loaders.py": LOADERS})
 
 
 def test_correct_loaders_pass_in_both_formats(loaders_run):
@@ -180,3 +164,16 @@ def test_a_function_task_with_a_model_check_is_refused_by_the_schema(tmp_path):
         load_spec(path)
     text = "\n".join(err.value.problems)
     assert "tasks[0].checks" in text and "tasks[1].checks" in text
+
+
+def test_the_shared_capture_and_verdict_helpers():
+    from grader.probes import ProbeMismatch, as_array, form, verdict
+
+    with pytest.raises(ProbeMismatch, match=r"^returned x_train as list, which is not an array"):
+        as_array([[1, 2], [3]], "x_train")  # ragged: NumPy makes no array of it
+    assert as_array([1, 2], "y").tolist() == [1, 2]
+    assert (form((1, 2, 3)), form(None)) == ("a tuple of 3", "NoneType")
+    failed = verdict("f.py: g", ["a", "b"], ["fix", "fix"], 0.5, {}, "fine")
+    assert failed == {"state": "failed", "fraction": 0.5, "details": {},
+                      "message": "f.py: g: a; b", "hints": ["fix"]}
+    assert verdict("f.py: g", [], ["fix"], 0.5, {}, "fine")["message"] == "f.py: g: fine"

@@ -3,13 +3,12 @@ class-per-folder JPEG directories, judged by tracing each image back to its file
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_check
+from conftest import function_task, grade_functions
 
 from grader.probes import image_folders as probe
 
@@ -235,12 +234,6 @@ STUDENT = textwrap.dedent('''
 ''')
 
 
-def _task(task_id: str, function: str, params: dict) -> dict:
-    return {"id": task_id, "title": task_id, "kind": "function",
-            "entry": {"file": ["folders.py", "folders.ipynb"], "function": function},
-            "checks": {"outputs": {"points": 4, "probe": "image_folders", "params": params}}}
-
-
 CASES = {"cats": ("cats", CATS), "unscaled": ("cats_unscaled", CATS),
          "int_labels": ("cats_int_labels", CATS), "fixed_size": ("cats_fixed_size", CATS),
          "train_twice": ("cats_train_twice", CATS), "repeat": ("cats_repeat", CATS),
@@ -251,15 +244,10 @@ CASES = {"cats": ("cats", CATS), "unscaled": ("cats_unscaled", CATS),
 
 @pytest.fixture(scope="module")
 def folders_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("image-folders")
-    spec = {"id": "folders", "title": "Folders", "marker": "folders",
-            "tasks": [_task(t, f, p) for t, (f, p) in CASES.items()]}
-    (root / "folders.json").write_text(json.dumps(spec))
-    sub = root / "submission"
-    sub.mkdir()
-    (sub / "folders.py").write_text(STUDENT)
-    return run_check(str(sub), "--assignment", str(root / "folders.json"), "--static",
-                     json_path=root / "results.json")
+    tasks = [function_task(t, f, "image_folders", p, file=["folders.py", "folders.ipynb"],
+                           points=4) for t, (f, p) in CASES.items()]
+    return grade_functions(tmp_path_factory.mktemp("image-folders"), tasks,
+                           {"folders.py": STUDENT})
 
 
 def test_correct_functions_pass_with_tf_data_and_py_dataset(folders_run):

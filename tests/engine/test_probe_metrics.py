@@ -6,12 +6,11 @@ submission holding a correct version of each function and typical mistakes."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import numpy as np
 import pytest
-from conftest import run_check
+from conftest import function_task, grade_functions
 
 from grader.probes import callback_config, make_arg, metric, param_count, resolve
 
@@ -255,27 +254,19 @@ COUNT_TASKS = {"count": "trainable_parameter_count", "count_total": "count_param
 
 
 def _task(task_id, function, probe, params):
-    return {"id": task_id, "title": task_id, "kind": "function",
-            "entry": {"file": "functions.py", "function": function},
-            "checks": {"outputs": {"points": 3, "probe": probe, "params": params}}}
+    return function_task(task_id, function, probe, params, file="functions.py", points=3)
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("probe-metrics")
     tasks = [_task(t, f, "metric", {"metric": "macro_f1", "num_classes": 10})
              for t, f in METRIC_TASKS.items()]
     tasks += [_task(t, f, "metric", {"metric": "accuracy", "num_classes": 10})
               for t, f in ACCURACY_TASKS.items()]
     tasks += [_task(t, f, "callback_config", ES) for t, f in CALLBACK_TASKS.items()]
     tasks += [_task(t, f, "param_count", {}) for t, f in COUNT_TASKS.items()]
-    (root / "functions.json").write_text(json.dumps(
-        {"id": "functions", "title": "Functions", "marker": "functions", "tasks": tasks}))
-    sub = root / "submission"
-    sub.mkdir()
-    (sub / "functions.py").write_text(FUNCTIONS)
-    return run_check(str(sub), "--assignment", str(root / "functions.json"), "--static",
-                     json_path=root / "results.json")
+    return grade_functions(tmp_path_factory.mktemp("probe-metrics"), tasks,
+                           {"functions.py": FUNCTIONS})
 
 
 def _outcome(run, task):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_check
+from conftest import function_task, grade_functions
 
 from grader.probes import Call, image_bytes, preprocess, raised_problem, raised_record
 
@@ -278,14 +278,12 @@ STUDENT = textwrap.dedent('''
 
 
 def _task(task_id: str, function: str, probe: str, params: dict) -> dict:
-    return {"id": task_id, "title": task_id, "kind": "function",
-            "entry": {"file": ["prep.py", "prep.ipynb"], "function": function},
-            "checks": {"outputs": {"points": 4, "probe": probe, "params": params}}}
+    return function_task(task_id, function, probe, params, file=["prep.py", "prep.ipynb"],
+                         points=4)
 
 
 @pytest.fixture(scope="module")
 def prep_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("preprocess")
     tasks = [_task(t, f, "preprocess", Q7) for t, f in (
         ("q7", "prep"), ("no_check", "prep_no_check"), ("unscaled", "prep_unscaled"),
         ("column", "prep_keeps_column"), ("wrong_error", "prep_wrong_error"),
@@ -295,13 +293,7 @@ def prep_run(tmp_path_factory):
     tasks += [_task(t, f, "image_bytes", XRAY) for t, f in (
         ("load", "load"), ("bgr", "load_bgr"), ("pil_order", "load_pil_order"),
         ("no_rgb", "load_no_rgb"), ("never_fails", "load_never_fails"))]
-    spec = {"id": "prep", "title": "Preprocessing", "marker": "prep", "tasks": tasks}
-    (root / "prep.json").write_text(json.dumps(spec))
-    sub = root / "submission"
-    sub.mkdir()
-    (sub / "prep.py").write_text(STUDENT)
-    return run_check(str(sub), "--assignment", str(root / "prep.json"), "--static",
-                     json_path=root / "results.json")
+    return grade_functions(tmp_path_factory.mktemp("preprocess"), tasks, {"prep.py": STUDENT})
 
 
 def test_correct_functions_pass(prep_run):

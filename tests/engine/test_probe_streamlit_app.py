@@ -5,12 +5,11 @@ one module-scoped `grader check` runs a correct app and typical mistakes."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import numpy as np
 import pytest
-from conftest import run_check
+from conftest import function_task, grade_functions, write_spec
 
 from grader.probes import ProbeUnavailable
 from grader.probes import streamlit_app as probe
@@ -38,10 +37,8 @@ def _pages(missing=None, bright=None, dark=None, not_image=None) -> list[dict]:
 
 
 def _app_task(task_id: str, file: str, **params) -> dict:
-    return {"id": task_id, "title": task_id, "kind": "function",
-            "entry": {"file": file, "function": "app"},
-            "checks": {"outputs": {"points": 4, "probe": "streamlit_app",
-                                   "params": {**PARAMS, **params}}}}
+    return function_task(task_id, "app", "streamlit_app", {**PARAMS, **params}, file=file,
+                         points=4)
 
 
 def _judge(pages: list[dict]) -> dict:
@@ -69,9 +66,7 @@ def test_without_streamlit_the_check_is_skipped_for_0_of_0_points(tmp_path, monk
     with pytest.raises(ProbeUnavailable, match=r"pip install -e '\.\[app\]'"):
         probe.prepare(tmp_path, PARAMS)
     # Through the pipeline: prepared in the parent, so no worker starts at all.
-    spec = tmp_path / "apps.json"
-    spec.write_text(json.dumps({"id": "apps", "title": "Apps", "marker": "apps",
-                                "tasks": [_app_task("app", "app.py")]}))
+    spec = write_spec(tmp_path / "apps.json", [_app_task("app", "app.py")])
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / "app.py").write_text("import streamlit as st\n")
@@ -226,22 +221,14 @@ MISTAKES = {
 
 @pytest.fixture(scope="module")
 def app_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("streamlit-app")
-    sub = root / "submission"
-    sub.mkdir()
-    (sub / "helper.py").write_text(HELPER)
-    (sub / "helper_todo.py").write_text(TODO)
-    (sub / "app_stub.py").write_text('import streamlit as st\n'
-                                     'st.error("app_stub.py is not implemented yet")\n')
-    tasks = []
-    for name, change in {**MISTAKES, "stub": None}.items():
-        if change is not None:
-            (sub / f"app_{name}.py").write_text(APP.format(**{**RIGHT, **change}))
-        tasks.append(_app_task(name, f"app_{name}.py", timeout_s=2 if name == "slow" else 60))
-    spec = {"id": "apps", "title": "Apps", "marker": "apps", "tasks": tasks}
-    (root / "apps.json").write_text(json.dumps(spec))
-    return run_check(str(sub), "--assignment", str(root / "apps.json"), "--static",
-                     json_path=root / "results.json")
+    files = {"helper.py": HELPER, "helper_todo.py": TODO,
+             "app_stub.py": 'import streamlit as st\n'
+                            'st.error("app_stub.py is not implemented yet")\n'}
+    files.update({f"app_{name}.py": APP.format(**{**RIGHT, **change})
+                  for name, change in MISTAKES.items()})
+    tasks = [_app_task(name, f"app_{name}.py", timeout_s=2 if name == "slow" else 60)
+             for name in [*MISTAKES, "stub"]]
+    return grade_functions(tmp_path_factory.mktemp("streamlit-app"), tasks, files)
 
 
 def test_a_correct_app_gets_full_marks_and_the_parent_imports_no_tensorflow(app_run):

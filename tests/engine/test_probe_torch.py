@@ -3,12 +3,11 @@ and accuracy, judged on hand-made outputs and through `grader check`."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import numpy as np
 import pytest
-from conftest import run_check
+from conftest import READ_IDX, function_task, grade_functions
 
 from grader import probes
 from grader.probes import torch_evaluate, torch_loaders, torch_train_epoch
@@ -204,14 +203,7 @@ Q8 = textwrap.dedent('''
     import torch
     from torch.nn import functional as F
     from torch.utils.data import DataLoader, TensorDataset
-
-
-    def _idx(path):
-        with gzip.open(path, "rb") as handle:
-            data = handle.read()
-        dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(data[3])]
-        return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * data[3]).reshape(dims)
-
+''') + READ_IDX + textwrap.dedent('''
 
     def _dataset(root, split, normalise=True):
         x = _idx(Path(root) / f"{split}-images-idx3-ubyte.gz").astype("float32") / 255
@@ -320,18 +312,9 @@ TASKS = {"loaders": ("mnist_loaders", "torch_loaders"),
 
 @pytest.fixture(scope="module")
 def q8_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("torch-probes")
-    spec = {"id": "q8", "title": "Q8", "marker": "q8", "tasks": [
-        {"id": task_id, "title": task_id, "kind": "function",
-         "entry": {"file": "q8.py", "function": function},
-         "checks": {"outputs": {"points": POINTS[name], "probe": name, "params": {}}}}
-        for task_id, (function, name) in TASKS.items()]}
-    (root / "q8.json").write_text(json.dumps(spec))
-    sub = root / "submission"
-    sub.mkdir()
-    (sub / "q8.py").write_text(Q8)
-    return run_check(str(sub), "--assignment", str(root / "q8.json"), "--static",
-                     json_path=root / "results.json")
+    tasks = [function_task(task_id, function, name, {}, file="q8.py", points=POINTS[name])
+             for task_id, (function, name) in TASKS.items()]
+    return grade_functions(tmp_path_factory.mktemp("torch-probes"), tasks, {"q8.py": Q8})
 
 
 def test_correct_functions_earn_full_marks(q8_run):
