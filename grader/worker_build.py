@@ -128,6 +128,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _arguments(job: dict[str, Any]) -> tuple[tuple[list, dict], dict | None]:
+    """The call's arguments with their markers read back (grader/probes), or the failed
+    result when that fails: a fixture file or a grader factory at fault is the grader's
+    problem, and must not read as the student's error."""
+    from grader.probes import resolve
+
+    try:
+        return ([resolve(a) for a in job["args"]],
+                {k: resolve(v) for k, v in job["kwargs"].items()}), None
+    except Exception as exc:
+        return ([], {}), {"state": "error", "message": f"{job['file']}: the grader could not "
+                          f"prepare the arguments of {call_repr(job)} ({type(exc).__name__}: "
+                          f"{exc}); this is not your code's fault: report it to the course staff"}
+
+
 def _call_builder(job: dict[str, Any], module: Any, what: str) -> tuple[Any, dict | None]:
     """Calls the task's builder in the student's module: (model, None), or (None, the
     failed result) when it is missing, raises or returns None. ``what`` names the
@@ -145,11 +160,11 @@ def _call_builder(job: dict[str, Any], module: Any, what: str) -> tuple[Any, dic
     for name, value in job.get("globals", {}).items():
         setattr(module, name, value)
     _seed(job.get("seed", 0))
+    arguments, failed = _arguments(job)
+    if failed is not None:
+        return None, failed
     try:
-        from grader.probes import resolve
-
-        model = builder(*map(resolve, job["args"]),
-                        **{k: resolve(v) for k, v in job["kwargs"].items()})
+        model = builder(*arguments[0], **arguments[1])
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -174,7 +189,7 @@ def _seed(seed: int) -> None:
 def _call_function(job: dict[str, Any], module: Any, out_dir: Path) -> dict:
     """A task that is not a model builder (grader/probes): calls the function once per
     call the probe prepared and saves what its capture makes of the returns."""
-    from grader.probes import ProbeMismatch, probe, raised_record, resolve, save_outputs
+    from grader.probes import ProbeMismatch, probe, raised_record, save_outputs
 
     returned, raised = [], {}
     for index, call in enumerate(job["calls"]):
@@ -182,9 +197,11 @@ def _call_function(job: dict[str, Any], module: Any, out_dir: Path) -> dict:
         if call.get("raises"):
             # The contract says this call raises (never the first call, which found the
             # function): what it raised, or that it returned, goes to the parent's judge.
+            arguments, failed = _arguments(one)
+            if failed is not None:
+                return failed
             try:
-                kwargs = {k: resolve(v) for k, v in call["kwargs"].items()}
-                _resolve(module, job["function"])(*map(resolve, call["args"]), **kwargs)
+                _resolve(module, job["function"])(*arguments[0], **arguments[1])
                 raised[f"raised_{index}"] = raised_record(None)
             except (NotImplementedError, SystemExit, MemoryError) as exc:
                 return describe_exception(exc, one, call_repr(one), job["returns"])
