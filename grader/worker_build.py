@@ -218,7 +218,10 @@ def _call_function(job: dict[str, Any], module: Any, out_dir: Path) -> dict:
         save_outputs(target, {**probe(job["probe"]).capture(returned, job["probe_params"]),
                               **raised})
     except ProbeMismatch as exc:
-        return {"state": "failed", "message": f"{job['file']}: {call_repr(last)} {exc}"}
+        # The capture judges the returns together: with several calls, which one was
+        # off is not known here, so the message names the function, not a call.
+        said = call_repr(last) if len(returned) == 1 else job["function"]
+        return {"state": "failed", "message": f"{job['file']}: {said} {exc}"}
     except Exception as exc:  # iterating a student's dataset runs student code
         return describe_exception(exc, last, f"reading what {call_repr(last)} returned",
                                   job["returns"])
