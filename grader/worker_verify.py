@@ -48,12 +48,13 @@ CheckResult = dict[str, Any]
 (optional partial credit), "hints": [str], "details": {...}}"""
 
 
-def _registered(target: str, what: str) -> Callable[[VerifyContext], CheckResult]:
+def _registered(target: str, what: str, trains: bool) -> Callable[[VerifyContext], CheckResult]:
     """A check implemented in another module, imported when first used; if that module
-    is not there, the check is skipped (and scores nothing) rather than failing."""
+    is not there, the check is skipped (and scores nothing) rather than failing.
+    ``trains``: `--static` skips it."""
 
     def run(ctx: VerifyContext) -> CheckResult:
-        if ctx.static:
+        if ctx.static and trains:
             return {"state": "skipped", "message": f"skipped: --static (no {what})"}
         module_name, _, attr = target.partition(":")
         try:
@@ -66,8 +67,8 @@ def _registered(target: str, what: str) -> Callable[[VerifyContext], CheckResult
 
 
 VERIFY_CHECKS: dict[str, Callable[[VerifyContext], CheckResult]] = {
-    "accuracy": _registered("grader.checks.accuracy:run", "training"),
-    "visual": _registered("grader.checks.visual:run", "visual check"),
+    "accuracy": _registered("grader.checks.accuracy:run", "training", trains=True),
+    "visual": _registered("grader.checks.visual:run", "visual check", trains=False),
 }
 """Checks that need the loaded model, by spec check name. Each gets a VerifyContext:
 accuracy is grader.checks.accuracy.run (training on held-out data), visual is

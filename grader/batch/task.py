@@ -68,6 +68,11 @@ def results_path(run: Path, student: str) -> Path:
     return run / "results" / f"{student}.json"
 
 
+def images_path(run: Path, student: str) -> Path:
+    """Where a student's visual-check images are kept once their result is installed."""
+    return run / "images" / student
+
+
 def failed_path(run: Path, student: str) -> Path:
     return run / "failed" / f"{student}.json"
 
@@ -195,8 +200,18 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "seconds": round(time.time() - started, 1),
         }
+        # `grader check` wrote the images beside the partial results; they move with them.
+        produced = tmp_json.with_name(tmp_json.stem + "-images")
+        if produced.is_dir():
+            data = _repoint(data, produced, images_path(run, entry.student))
         _write_json_atomic(tmp_json, data)
-        return _install(run, entry, ids, tmp_json, regrade, data)
+        code, installed = _install(run, entry, ids, tmp_json, regrade, data)
+        if installed and produced.is_dir():
+            kept = images_path(run, entry.student)
+            shutil.rmtree(kept, ignore_errors=True)  # a regrade's images replace the old
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(produced, kept)
+        return code
     except _Terminated:
         log_attempt(run, entry.student, ids, "cancelled",
                     "SIGTERM from Slurm (scancel, time limit or preemption); no result written")
@@ -206,6 +221,7 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         tmp_json.unlink(missing_ok=True)
+        shutil.rmtree(tmp_json.with_name(tmp_json.stem + "-images"), ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -261,8 +277,16 @@ def _read_json(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def _repoint(data: dict, old: Path, new: Path) -> dict:
+    """``data`` with every path under ``old`` (image lists, "images in ..." messages)
+    written under ``new``."""
+    quoted = [json.dumps(str(p))[1:-1] for p in (old, new)]
+    return json.loads(json.dumps(data).replace(*quoted))
+
+
 def _install(run: Path, entry: manifest.Entry, ids: TaskIds, tmp_json: Path, regrade: bool,
-             data: dict) -> int:
+             data: dict) -> tuple[int, bool]:
+    """Moves the result in place: (exit code, whether it was installed)."""
     final = results_path(run, entry.student)
     summary = f"score {data.get('score')}/{data.get('max_score')}"
     if regrade:
@@ -275,11 +299,11 @@ def _install(run: Path, entry: manifest.Entry, ids: TaskIds, tmp_json: Path, reg
                         f"{summary}; another task finished first and its result stands")
             print(f"grader batch: {final} appeared while grading; kept it, discarded this "
                   "attempt's result", flush=True)
-            return 0
+            return 0, False
     failed_path(run, entry.student).unlink(missing_ok=True)
     log_attempt(run, entry.student, ids, "regraded" if regrade else "finished", summary)
     print(f"grader batch: {entry.student}: {summary} -> {final}", flush=True)
-    return 0
+    return 0, True
 
 
 def _fail(run: Path, entry: manifest.Entry, ids: TaskIds, reason: str, code: int | None,

@@ -49,9 +49,9 @@ def spec(tmp_path_factory) -> Path:
     return path
 
 
-# What `grader check --static` decides without training (function tasks' outputs
-# included); accuracy and the Grad-CAM visual check are skipped.
-STATIC_CHECKS = ("architecture", "params", "lints", "outputs")
+# What `grader check --static` decides without training (function tasks' outputs and
+# the Grad-CAM visual check included); accuracy is skipped.
+STATIC_CHECKS = ("architecture", "params", "lints", "outputs", "visual")
 
 
 def static_points(spec: Path) -> dict[str, float]:
@@ -182,6 +182,12 @@ def test_every_student_of_the_class_gets_their_row_and_score(slurm_cluster, grad
                                           ("finished", f"{job}_{rows_index(run, student)}")]
         assert (run / "logs" / f"{job}_{rows_index(run, student)}.out").is_file()
     assert not list((run / "results" / ".partial").iterdir())
+    # The Grad-CAM images live in RUN/images/STUDENT/, and the results point there.
+    alice = json.loads((run / "results" / "alice.json").read_text())
+    gradcam = next(t for t in alice["tests"] if t["name"] == "gradcam: visual")
+    images = gradcam["grader"]["details"]["images"]
+    assert images and all(Path(p).is_file() and Path(p).is_relative_to(run / "images" / "alice")
+                          for p in images), images
 
 
 def rows_index(run: Path, student: str) -> int:

@@ -39,6 +39,13 @@ def test_reference_scores_full_marks_on_every_static_check(assignment, static_ru
     assert run.results["score"] == run.results["max_score"] > 0
 
 
+@pytest.mark.parametrize("assignment", ["practical2", "cs577-a4", "ds-ag-021"])
+def test_visual_checks_train_nothing_so_static_grades_them(assignment, static_run):
+    visual = {t["name"]: t["grader"]["state"] for t in static_run("reference", assignment)
+              .results["tests"] if t["name"].endswith(": visual")}
+    assert visual and set(visual.values()) == {"passed"}, visual
+
+
 @pytest.mark.parametrize("assignment", READY)
 def test_template_scores_zero_with_not_implemented_for_each_task(assignment, static_run):
     run = static_run("submissions_template", assignment)
