@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from grader.probes import probe
 from grader.sandbox import EventWriter, read_jobs
 from grader.student_errors import call_repr, describe_exception
 from grader.submission import FILTERED_SUFFIX
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     for job in read_jobs(args.jobs_fd):
         job_id = job["id"]
         path = job["module_path"]
-        if job.get("kind") == "function" and hasattr(_probe_module(job), "run"):
+        if job.get("kind") == "function" and hasattr(probe(job["probe"]), "run"):
             # A script (a Streamlit app) runs when imported: its probe runs it instead.
             events.send("start", job=job_id, phase="call")
             events.send("done", job=job_id, result=_run_script(job, out_dir))
@@ -189,7 +190,7 @@ def _seed(seed: int) -> None:
 def _call_function(job: dict[str, Any], module: Any, out_dir: Path) -> dict:
     """A task that is not a model builder (grader/probes): calls the function once per
     call the probe prepared and saves what its capture makes of the returns."""
-    from grader.probes import ProbeMismatch, probe, raised_record, save_outputs
+    from grader.probes import ProbeMismatch, raised_record, save_outputs
 
     returned, raised = [], {}
     for index, call in enumerate(job["calls"]):
@@ -228,20 +229,19 @@ def _call_function(job: dict[str, Any], module: Any, out_dir: Path) -> dict:
     return {"state": "called", "outputs_path": str(target.resolve())}
 
 
-def _probe_module(job: dict[str, Any]) -> Any:
-    from grader.probes import probe
-
-    return probe(job["probe"])
-
-
 def _run_script(job: dict[str, Any], out_dir: Path) -> dict:
     """A function task whose entry file is a script: the probe's ``run(script, calls,
     params, scratch)`` runs it once per call (the calls' kwargs, markers read back) and
     returns one record per call, which its capture turns into the outputs."""
-    from grader.probes import ProbeMismatch, resolve, save_outputs
+    from grader.probes import ProbeMismatch, save_outputs
 
-    module = _probe_module(job)
-    calls = [{k: resolve(v) for k, v in call["kwargs"].items()} for call in job["calls"]]
+    module = probe(job["probe"])
+    calls = []
+    for call in job["calls"]:
+        (_, kwargs), failed = _arguments({**job, **call})
+        if failed is not None:
+            return failed
+        calls.append(kwargs)
     target = out_dir / f"{job['id']}.outputs.npz"
     try:
         pages = module.run(job["module_path"], calls, job["probe_params"],

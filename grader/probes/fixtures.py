@@ -11,6 +11,7 @@ import gzip
 import pickle
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,11 +26,17 @@ def _labels(rng: np.random.Generator, n: int, classes: int) -> np.ndarray:
     return labels.astype(np.uint8)
 
 
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """One gzip-compressed IDX file of unsigned bytes (type code 0x08), as MNIST ships."""
+def idx_bytes(array: np.ndarray) -> bytes:
+    """IDX of unsigned bytes: 0, 0, type 0x08, ndim, big-endian uint32 dims, data."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    return header + array.tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """One gzip-compressed IDX file, as MNIST ships."""
     with gzip.open(path, "wb") as handle:
-        handle.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+        handle.write(idx_bytes(array))
 
 
 def idx_dataset(folder: Path, n_train: int = 12, n_test: int = 6, seed: int = 0
@@ -46,14 +53,13 @@ def idx_dataset(folder: Path, n_train: int = 12, n_test: int = 6, seed: int = 0
     return arrays
 
 
-def _cifar_batch(path: Path, images: np.ndarray, labels: np.ndarray, name: str) -> None:
+def cifar_batch_bytes(images: np.ndarray, labels: Any, name: str) -> bytes:
     """One pickled batch as the CIFAR-10 authors wrote them: a dict with bytes keys,
     ``data`` N x 3072 uint8 (red plane, green, blue; each 32x32 row-major)."""
     batch = {b"batch_label": name.encode(), b"labels": [int(v) for v in labels],
              b"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1),
              b"filenames": [f"{name}_{i}.png".encode() for i in range(len(images))]}
-    with open(path, "wb") as handle:
-        pickle.dump(batch, handle, protocol=2)
+    return pickle.dumps(batch, protocol=2)
 
 
 def cifar10_batches(folder: Path, per_batch: int = 4, n_test: int = 6, seed: int = 0
@@ -67,10 +73,10 @@ def cifar10_batches(folder: Path, per_batch: int = 4, n_test: int = 6, seed: int
     y_train = _labels(rng, len(x_train), 10)
     for i, name in enumerate(TRAIN_BATCHES):
         part = slice(i * per_batch, (i + 1) * per_batch)
-        _cifar_batch(folder / name, x_train[part], y_train[part], name)
+        (folder / name).write_bytes(cifar_batch_bytes(x_train[part], y_train[part], name))
     x_test = rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8)
     y_test = _labels(rng, n_test, 10)
-    _cifar_batch(folder / "test_batch", x_test, y_test, "test_batch")
+    (folder / "test_batch").write_bytes(cifar_batch_bytes(x_test, y_test, "test_batch"))
     with open(folder / "batches.meta", "wb") as handle:
         pickle.dump({b"label_names": [c.encode() for c in CLASS_NAMES],
                      b"num_cases_per_batch": per_batch, b"num_vis": 3072}, handle, protocol=2)

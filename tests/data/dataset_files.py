@@ -9,20 +9,15 @@ from __future__ import annotations
 import gzip
 import io
 import pickle
-import struct
 import tarfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """IDX: 0, 0, type 0x08 (ubyte), ndim, big-endian uint32 dims, data."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
-    header += struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.tobytes()
+# The format writers are the grader's own (its probes write these formats for students'
+# loaders); the tests use the same bytes.
+from grader.probes.fixtures import cifar_batch_bytes, idx_bytes
 
 
 def write_idx_dataset(folder: Path, x_train, y_train, x_test, y_test, gz: bool = True) -> Path:
@@ -35,15 +30,6 @@ def write_idx_dataset(folder: Path, x_train, y_train, x_test, y_test, gz: bool =
     return folder
 
 
-def cifar_batch_bytes(images: np.ndarray, labels: list[int], name: bytes) -> bytes:
-    """A CIFAR-10 python batch: a dict with byte-string keys, images flattened
-    as the red plane, then green, then blue (N x 3072), as the release does."""
-    data = images.transpose(0, 3, 1, 2).reshape(len(images), 3072)
-    batch = {b"batch_label": name, b"labels": list(labels), b"data": data,
-             b"filenames": [b"img_%d.png" % i for i in range(len(labels))]}
-    return pickle.dumps(batch, protocol=2)
-
-
 def write_cifar_folder(folder: Path, per_batch: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
     """``cifar-10-batches-py/`` with five training batches, the test batch and
     batches.meta. Returns the images and labels written, for comparison."""
@@ -54,7 +40,7 @@ def write_cifar_folder(folder: Path, per_batch: int = 4, seed: int = 0) -> dict[
         x = rng.integers(0, 256, size=(per_batch, 32, 32, 3), dtype=np.uint8)
         y = rng.integers(0, 10, size=per_batch).tolist()
         name = "test_batch" if i == 6 else f"data_batch_{i}"
-        (folder / name).write_bytes(cifar_batch_bytes(x, y, name.encode()))
+        (folder / name).write_bytes(cifar_batch_bytes(x, y, name))
         xs.append(x)
         ys.append(np.array(y))
     meta = {b"label_names": [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog",

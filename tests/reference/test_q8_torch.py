@@ -5,20 +5,12 @@ Needs the optional `[torch]` extra; skipped cleanly without it.
 
 from __future__ import annotations
 
-import gzip
-import struct
-
 import numpy as np
 import pytest
 
+from grader.probes.fixtures import write_idx
+
 torch = pytest.importorskip("torch")
-
-
-def _write_idx(path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d)
-                                                        for d in array.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.astype(np.uint8).tobytes())
 
 
 @pytest.fixture
@@ -28,8 +20,8 @@ def tiny_mnist(tmp_path):
     for prefix, n in (("train", 64), ("t10k", 32)):
         labels = np.arange(n) % 2
         images = np.where(labels[:, None, None] == 1, 200, 20) + rng.integers(0, 30, (n, 28, 28))
-        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images)
-        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels)
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels)
     return tmp_path
 
 
