@@ -42,15 +42,24 @@ def _student_frame(tb: Any) -> str:
     where = ""
     for frame, lineno in traceback.walk_tb(tb):
         path = frame.f_code.co_filename
-        if not os.path.abspath(path).startswith(os.getcwd()):
+        name = _submission_name(path)
+        if name is None:
             continue
-        name = os.path.relpath(path, os.getcwd())
-        if name.endswith(FILTERED_SUFFIX):
+        if name.endswith(".ipynb"):
             cell = _notebook_cell(path, lineno)
-            where = name[: -len(FILTERED_SUFFIX)] + ".ipynb" + (f" cell {cell}" if cell else "")
+            where = name + (f" cell {cell}" if cell else "")
         else:
             where = f"{name} line {lineno}"
     return where
+
+
+def _submission_name(path: str) -> str | None:
+    """A file of the submission (the working directory) as the student names it:
+    ``nb.ipynb`` for the module a notebook was filtered into; None outside it."""
+    if not path or not os.path.abspath(path).startswith(os.getcwd()):
+        return None
+    name = os.path.relpath(path, os.getcwd())
+    return name[: -len(FILTERED_SUFFIX)] + ".ipynb" if name.endswith(FILTERED_SUFFIX) else name
 
 
 # Libraries a student may import, by import name, as the grader names them. Only those
@@ -182,11 +191,7 @@ class Named:
 def source_file(function: Any) -> str | None:
     """The submission file a student function was defined in, as the student names it
     (``nb.ipynb`` for a filtered notebook); None when it is not in the submission."""
-    path = getattr(getattr(function, "__code__", None), "co_filename", "")
-    if not path or not os.path.abspath(path).startswith(os.getcwd()):
-        return None
-    name = os.path.relpath(path, os.getcwd())
-    return name[: -len(FILTERED_SUFFIX)] + ".ipynb" if name.endswith(FILTERED_SUFFIX) else name
+    return _submission_name(getattr(getattr(function, "__code__", None), "co_filename", ""))
 
 
 def hook_failure(exc: BaseException, job: dict[str, Any], function: Any, returns: str,
