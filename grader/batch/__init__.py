@@ -4,6 +4,7 @@ A run directory (`RUN/`) holds everything about one batch, so it can be
 inspected, resubmitted and collected from any machine that mounts it:
 
     RUN/plan.json        what `grader batch plan` decided (assignment, options)
+    RUN/assignment.json  the run's frozen copy of a course's own spec file, if any
     RUN/manifest.tsv     index, student, path: one array task per line
     RUN/rejected.tsv     entries of the submissions folder that cannot be graded
     RUN/grade.sbatch     the array-job script, rendered from slurm/grade.sbatch

@@ -30,8 +30,11 @@ class Gradebook:
     def to_csv(self, path: Path) -> Path:
         """Writes the gradebook for an LMS import: student id first, empty cells when ungraded."""
         tmp = path.with_name(f".{path.name}.tmp")
-        self.grades.to_csv(tmp, index=False, float_format="%g")
-        tmp.replace(path)
+        try:
+            self.grades.to_csv(tmp, index=False, float_format="%g")
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)  # a failed write or move leaves no litter
         return path
 
 

@@ -11,13 +11,14 @@ import json
 import re
 import shlex
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from grader.batch import manifest
 
 PLAN = "plan.json"
 SCRIPT = "grade.sbatch"
+SPEC = "assignment.json"  # the run's frozen copy of a course's own spec file
 TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "grade.sbatch"
 
 _FIELD = re.compile(r"\{\{(\w+)\}\}")
@@ -198,6 +199,10 @@ def make_plan(plan: Plan, template: Path = TEMPLATE) -> Planned:
     """Writes RUN/plan.json, RUN/manifest.tsv, RUN/rejected.tsv and RUN/grade.sbatch."""
     validate(plan)
     run = Path(plan.run)
+    nearest = next(p for p in (run, *run.parents) if p.exists())
+    if not nearest.is_dir():
+        raise ValueError(f"--out must be a folder (new, or an earlier run): {nearest} is a "
+                         "file; choose another path")
     submissions = Path(plan.submissions)
     if not submissions.is_dir():
         raise FileNotFoundError(f"{submissions}: not a folder of submissions "
@@ -205,6 +210,20 @@ def make_plan(plan: Plan, template: Path = TEMPLATE) -> Planned:
     found, rejected = manifest.discover(submissions)
     if not found:
         raise NothingToGrade(submissions, rejected)
+    spec_bytes = None
+    if Path(plan.assignment).suffix == ".json":
+        # Tasks grade with RUN's copy of a course's own spec: RUN is bound into the
+        # container (the course's folder may not be), and an edit to the course's file
+        # after planning cannot change how the rest of the class is graded.
+        spec_bytes = Path(plan.assignment).read_bytes()
+        frozen = run / SPEC
+        if frozen.is_file() and frozen.read_bytes() != spec_bytes:
+            raise ValueError(
+                f"--assignment {plan.assignment}: differs from {frozen}, the copy this run "
+                "was planned (and its finished students graded) with; plan into a new --out "
+                f"to grade with the edited spec, or delete {frozen} and submit with --regrade "
+                "so the whole class is graded with it")
+        plan = replace(plan, assignment=str(frozen))
     run.mkdir(parents=True, exist_ok=True)
     for sub in ("results", "failed", "attempts", "logs"):
         (run / sub).mkdir(exist_ok=True)
@@ -214,6 +233,10 @@ def make_plan(plan: Plan, template: Path = TEMPLATE) -> Planned:
     script_text = render(plan, template)
     manifest.write_manifest(run, entries)
     manifest.write_rejected(run, rejected)
+    if spec_bytes is not None:
+        tmp = run / f".{SPEC}.tmp"
+        tmp.write_bytes(spec_bytes)
+        tmp.replace(run / SPEC)
     plan.save(run)
     script = run / SCRIPT
     script.write_text(script_text)

@@ -78,9 +78,10 @@ def plan(
         load_spec(assignment)
     except SpecError as exc:
         raise _fail(f"--assignment: {exc}") from None
-    if Path(assignment).suffix == ".json":
-        # A course's own spec (say, the shipped one with other limits): tasks run
-        # in other directories, so they get its absolute path.
+    # A course's own spec (say, the shipped one with other limits) is copied into RUN
+    # by make_plan; a built-in assignment stays an id.
+    own_spec = Path(assignment).suffix == ".json"
+    if own_spec:
         assignment = str(Path(assignment).resolve())
     run = out.resolve()
     container_path = str(Path(container).resolve()) if container else None
@@ -104,6 +105,9 @@ def plan(
     console.print(f"{len(planned.entries)} submissions in {run / 'manifest.tsv'} "
                   f"({len(planned.added)} new)", highlight=False)
     _print_rejected(planned.rejected, run / "rejected.tsv")
+    if own_spec:
+        console.print(f"assignment: {run / planning.SPEC}, this run's copy of {assignment} "
+                      "(later edits to that file do not change this run)", highlight=False)
     if container_path and not Path(container_path).exists():
         err.print(f"[yellow]warning:[/yellow] {container_path} does not exist here; it must "
                   "exist on the compute nodes (build it with `apptainer build grader.sif "
@@ -170,10 +174,13 @@ def submit(
         console.print("nothing to submit: every student has a result or a queued task",
                       highlight=False)
         return
-    done = len(state.indices("done"))
-    if done and not only_missing and not regrade:
-        console.print(f"{done} students already have results; their tasks will skip them "
-                      "(--regrade replaces them, --only-missing leaves them out)", highlight=False)
+    finished = set(state.indices("done")).intersection(indices)
+    if finished and not only_missing and not regrade:
+        # Each of their tasks would take a node slot only to find the result and skip.
+        console.print(f"hint: {len(finished)} of the {len(indices)} students queued already "
+                      f"have a result and will be skipped; `grader batch submit {run} "
+                      "--only-missing` avoids queueing them (--regrade grades them again)",
+                      highlight=False)
 
     command = slurm.sbatch_command(run / SCRIPT, indices, the_plan.concurrency,
                                    ["--regrade"] if regrade else [])
@@ -264,6 +271,9 @@ def collect(
     from grader.batch.slurm import SlurmError
 
     run = run.resolve()
+    if csv is not None and csv.is_dir():
+        raise _fail(f"--csv {csv}: is a folder; name the file to write, e.g. "
+                    f"--csv {csv / 'gradebook.csv'}")
     try:
         book = gradebook.build(run)
     except (FileNotFoundError, ValueError, SlurmError) as exc:

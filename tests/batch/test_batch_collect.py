@@ -187,3 +187,26 @@ def test_tables_never_cut_student_ids_or_states_in_80_columns(grader, tmp_path):
     assert table_header(narrow) == ["student", "total", "state"]
     assert "see --csv" in narrow and "…" not in narrow
     assert ["héctor.castañeda-ruiz", "", "missing"] in table_rows(narrow)
+
+
+def test_csv_into_a_folder_is_refused_with_the_fix_and_leaves_no_temp_file(grader, run,
+                                                                           tmp_path):
+    folder = tmp_path / "grades"
+    folder.mkdir()
+    proc = grader("collect", str(run), "--csv", str(folder))
+    assert proc.returncode == 2
+    assert f"--csv {folder}: is a folder" in proc.stderr
+    assert f"--csv {folder / 'gradebook.csv'}" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grades", "run", "subs"]
+    assert not any(folder.iterdir())
+
+
+def test_a_failed_csv_write_leaves_no_temp_file(run, tmp_path):
+    from grader.batch import gradebook
+
+    book = gradebook.build(run)
+    target = tmp_path / "taken"
+    target.mkdir()  # the final move fails: a folder is in the way
+    with pytest.raises(OSError):
+        book.to_csv(target)
+    assert not (tmp_path / ".taken.tmp").exists()

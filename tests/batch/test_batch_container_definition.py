@@ -4,6 +4,7 @@ to what the image must do and to the versions pyproject.toml pins."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import sys
@@ -59,6 +60,41 @@ def pins() -> dict[str, str]:
     return found
 
 
+@pytest.fixture(scope="module")
+def extras() -> dict[str, dict[str, str | None]]:
+    """pyproject's optional-dependency groups: {group: {package: pinned version or None}}."""
+    groups = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    return {group: {re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0].lower():
+                    req.partition("==")[2].strip() or None for req in reqs}
+            for group, reqs in groups.items()}
+
+
+def project_install(sections: dict[str, list[str]]) -> tuple[str, set[str]]:
+    """The folder %post pip-installs the project from (one %files copied in) and its extras."""
+    copied = {shlex.split(line)[1] for line in sections["files"]}
+    found = []
+    for line in sections["post"]:
+        if "pip install" in line:
+            target, _, extras = shlex.split(line)[-1].partition("[")
+            if f"{target}/pyproject.toml" in copied:
+                found.append((target, {e.strip() for e in extras.rstrip("]").split(",")} - {""}))
+    assert len(found) == 1, f"{DEF}: %post must pip-install the project %files copies in, once"
+    return found[0]
+
+
+def spec_features(data: object):
+    """Every task framework and check probe named anywhere in an assignment spec."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("framework", "probe") and isinstance(value, str):
+                yield value
+            yield from spec_features(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from spec_features(item)
+
+
 def test_base_image_is_the_tensorflow_gpu_image_pinned_in_pyproject(definition, pins):
     header, _ = definition
     assert header["Bootstrap"] == "docker"
@@ -74,10 +110,7 @@ def test_every_section_the_cluster_relies_on_is_present(definition):
 def test_post_installs_the_project_that_files_copies_in(definition):
     _, sections = definition
     copied = {shlex.split(line)[1] for line in sections["files"]}
-    installs = [line for line in sections["post"] if "pip install" in line]
-    assert installs, f"{DEF}: %post never pip-installs the project"
-    target = shlex.split(installs[0])[-1]
-    assert f"{target}/pyproject.toml" in copied
+    target, _ = project_install(sections)
     for package in ("grader", "theory"):
         assert f"{target}/{package}" in copied, f"%files does not copy {package}/"
         assert (REPO / package).is_dir()
@@ -88,6 +121,44 @@ def test_post_fails_the_build_when_pip_resolves_other_versions(definition, pins)
     post = "\n".join(sections["post"])
     assert f"tf.__version__ == '{pins['tensorflow']}'" in post
     assert f"keras.__version__ == '{pins['keras']}'" in post
+
+
+def test_image_installs_every_extra_the_shipped_assignments_need(definition, extras):
+    # A task needs a group when its framework or a probe is named after one of the
+    # group's packages: framework "torch", probe "torch_loaders", probe "streamlit_app".
+    needed: dict[str, set[str]] = {}
+    for spec in (REPO / "grader" / "assignments").glob("*.json"):
+        for feature in spec_features(json.loads(spec.read_text())):
+            for group, packages in extras.items():
+                if any(feature == p or feature.startswith(f"{p}_") for p in packages):
+                    needed.setdefault(group, set()).add(spec.stem)
+    assert needed, "no shipped assignment needs an extra: is the feature naming still the same?"
+    _, installed = project_install(definition[1])
+    assert installed <= extras.keys(), f"{DEF}: installs unknown extras {installed - extras.keys()}"
+    missing = {g: sorted(specs) for g, specs in needed.items() if g not in installed}
+    assert not missing, f"{DEF}: the image lacks extras the assignments need: {missing}"
+
+
+def test_post_fails_the_build_when_an_installed_extra_does_not_import(definition, extras):
+    _, sections = definition
+    _, installed = project_install(sections)
+    imported = {name.strip() for line in sections["post"] if line.startswith("python3 -c")
+                for names in re.findall(r"\bimport ([\w, ]+)", line) for name in names.split(",")}
+    for group in installed:
+        for package in extras[group]:
+            assert package.replace("-", "_") in imported, \
+                f"{DEF}: %post never imports {package} (extra [{group}])"
+
+
+def test_torch_is_the_cpu_build_of_the_version_pyproject_pins(definition, extras):
+    # The CPU build: the one the reference results were made with, and no second set
+    # of CUDA libraries beside TensorFlow's (see the comment in %post).
+    _, sections = definition
+    post = "\n".join(sections["post"])
+    version = extras["torch"]["torch"]
+    assert version, "pyproject.toml no longer pins torch"
+    assert f"--index-url https://download.pytorch.org/whl/cpu 'torch=={version}+cpu'" in post
+    assert f"torch.__version__ == '{version}+cpu'" in post
 
 
 def test_runscript_runs_grader_with_all_arguments(definition):

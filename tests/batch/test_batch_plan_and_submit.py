@@ -17,6 +17,8 @@ import pytest
 
 from grader.batch.slurm import array_spec, parse_job_id
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def read_tsv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as fh:
@@ -311,3 +313,57 @@ def test_a_manifest_line_missing_columns_is_named_with_the_fix(grader, class_fol
     assert proc.returncode == 2
     assert f"{run.resolve()}/manifest.tsv, line 3: 2 columns instead of 4" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_course_spec_file_is_frozen_in_the_run_and_graded_from_there(grader, class_folder,
+                                                                       tmp_path):
+    # In a container only RUN and the submissions are bound: the course's folder is not.
+    course = tmp_path / "course" / "my-spec.json"
+    course.parent.mkdir()
+    course.write_bytes((REPO / "grader" / "assignments" / "practical2.json").read_bytes())
+    run = tmp_path / "run"
+    proc = grader("batch", "plan", str(class_folder), "--assignment", str(course),
+                  "--out", str(run), "--container", str(tmp_path / "grader.sif"))
+    assert proc.returncode == 0, proc.stderr
+    frozen = run.resolve() / "assignment.json"
+    assert frozen.read_bytes() == course.read_bytes()
+    assert json.loads((run / "plan.json").read_text())["assignment"] == str(frozen)
+    assert "--job-name=grade-my-spec" in (run / "grade.sbatch").read_text()
+
+    # An edit after planning changes nothing in this run; replanning with it is refused.
+    edited = json.loads(course.read_text())
+    edited["defaults"] = {**edited.get("defaults", {}), "build_timeout_s": 5}
+    course.write_text(json.dumps(edited))
+    proc = grader("batch", "plan", str(class_folder), "--assignment", str(course),
+                  "--out", str(run))
+    assert proc.returncode == 2
+    assert f"differs from {frozen}" in proc.stderr and "--regrade" in proc.stderr
+    assert frozen.read_bytes() != course.read_bytes()
+    assert json.loads((run / "plan.json").read_text())["assignment"] == str(frozen)
+
+
+def test_plan_into_an_existing_file_says_out_must_be_a_folder(grader, class_folder, tmp_path):
+    for out in (tmp_path / "run.txt", tmp_path / "run.txt" / "run"):
+        (tmp_path / "run.txt").write_text("notes")
+        proc = plan(grader, class_folder, out)
+        assert proc.returncode == 2
+        assert "--out must be a folder (new, or an earlier run)" in proc.stderr
+        assert str(tmp_path / "run.txt") in proc.stderr and "Errno" not in proc.stderr
+        assert (tmp_path / "run.txt").read_text() == "notes"
+
+
+def test_a_plain_resubmit_hints_that_only_missing_leaves_finished_students_out(
+        grader, class_folder, tmp_path):
+    run = tmp_path / "run"
+    assert plan(grader, class_folder, run).returncode == 0
+    (run / "results" / "bob.json").write_text(json.dumps(
+        {"score": 3, "max_score": 5, "execution_time": 1.0, "output": "", "tests": []}))
+    proc = grader("batch", "submit", str(run), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    hints = [line for line in proc.stdout.splitlines() if line.startswith("hint:")]
+    assert hints == [f"hint: 1 of the 4 students queued already have a result and will be "
+                     f"skipped; `grader batch submit {run.resolve()} --only-missing` avoids "
+                     "queueing them (--regrade grades them again)"]
+    assert "--array=1-4 " in proc.stdout  # the plain submit still queues everyone
+    for flags in (["--only-missing"], ["--regrade"]):
+        assert "hint:" not in grader("batch", "submit", str(run), *flags, "--dry-run").stdout

@@ -140,3 +140,19 @@ def test_a_corrupt_result_is_set_aside_and_graded_again(grader, tmp_path):
     # Now a good result: the next task skips it as before.
     assert grader("batch", "run-task", str(run), "1").returncode == 0
     assert read_attempts(run, "héctor")[-1]["event"] == "skipped"
+
+
+def test_a_task_grades_with_the_runs_copy_of_a_course_spec(grader, tmp_path):
+    # Inside the container the course's spec folder is not bound: only RUN's copy is there.
+    subs, run, course = tmp_path / "subs", tmp_path / "run", tmp_path / "course" / "spec.json"
+    shutil.copytree(REPO / "reference" / "practical2", subs / "alice")
+    course.parent.mkdir()
+    shutil.copy(REPO / "grader" / "assignments" / "practical2.json", course)
+    assert grader("batch", "plan", str(subs), "--assignment", str(course), "--out", str(run),
+                  "--static", "--check-arg=--task=model3").returncode == 0
+    shutil.rmtree(course.parent)
+
+    proc = grader("batch", "run-task", str(run), "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"--assignment {run.resolve() / 'assignment.json'}" in proc.stdout
+    assert json.loads((run / "results" / "alice.json").read_text())["max_score"] > 0
