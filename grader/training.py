@@ -13,12 +13,11 @@ Runs where student code never ran (the verify worker, or `grader reference`).
 
 ``evaluate_saved_model(model_path, spec)``
     For tasks whose training is the student's work: the build worker trained
-    on the train/validation splits only (`write_training_splits`); here the
+    on the train/validation splits only (`grader.student_training`); here the
     saved weights are loaded with ``safe_mode`` and evaluated on the test split.
 
-``write_training_splits(spec, folder)``
-    Writes ``train.npz`` and ``validation.npz`` for the build worker's scratch
-    folder. The test split is never written there.
+Student-trained tasks prepare their data and run the student's training in
+`grader.student_training`.
 
 The spec is the task's ``checks.accuracy`` object of the assignment spec (see
 `AccuracySpec` for the keys and their defaults).
@@ -81,13 +80,18 @@ class AccuracySpec:
     #: student's training on train/validation only; only evaluate here.
     trained_by: str = "grader"
     #: For ``trained_by: "student"``: the student's function in the task's entry
-    #: file, called in the build worker as ``f(model, x_train, y_train, x_val,
-    #: y_val, **train_kwargs)`` on the model the builder returned (scaled float32
-    #: images in the model's input shape, int labels). It trains ``model`` in
-    #: place or returns the trained model; its return value is otherwise
-    #: ignored, since any score it computes is the student's claim.
+    #: file, run in the build worker (see `grader.student_training`), called in
+    #: the form ``train_call`` names: ``arrays`` (default), ``datasets`` or
+    #: ``directories``. Any score it computes is the student's claim, never read.
     train_function: str | None = None
     train_kwargs: dict[str, Any] = field(default_factory=dict)
+    train_call: str = "arrays"
+    #: Builder argument lists (a learning-rate sweep): one build, student
+    #: training and test score per list; the best run is scored.
+    sweep: list[list[Any]] | None = None
+    #: Keywords for the builder, called again before the student's training
+    #: (``"$weights:NAME"``: a pretrained weights file, see `grader.data.weights`).
+    builder_kwargs: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -102,6 +106,17 @@ class AccuracySpec:
             raise ValueError(f"accuracy check: trained_by {spec.trained_by!r}; grader or student")
         if spec.trained_by == "student" and not spec.train_function:
             raise ValueError("accuracy check: trained_by 'student' needs train_function")
+        if spec.train_call not in ("arrays", "datasets", "directories"):
+            raise ValueError(f"accuracy check: train_call {spec.train_call!r}; use arrays, "
+                             "datasets or directories")
+        if (spec.sweep or spec.builder_kwargs or spec.train_call != "arrays") and \
+                spec.trained_by != "student":
+            raise ValueError("accuracy check: sweep, builder_kwargs and train_call need "
+                             "trained_by 'student'")
+        if spec.sweep is not None and (not spec.sweep or not all(
+                isinstance(args, list) for args in spec.sweep)):
+            raise ValueError("accuracy check: sweep is a non-empty list of builder argument "
+                             "lists, e.g. [[0.1], [0.01]]")
         return spec
 
 
@@ -349,7 +364,9 @@ def adapt_labels(y, loss: str, output_units: int):
     return y
 
 
-def _load(spec: AccuracySpec, data_dir, model=None) -> Dataset:
+def load_training_data(spec: AccuracySpec, data_dir, model=None) -> Dataset:
+    """The spec's dataset; image-folder datasets are read at the spec's
+    ``image_size``, else at the model's input size."""
     options: dict[str, Any] = {}
     if spec.dataset in ("cats-dogs", "chest-xray"):
         size = spec.image_size
@@ -389,29 +406,6 @@ def _streamed(x_uint8, y, model_shape: tuple, raw: bool, spec: AccuracySpec):
                                                     reshuffle_each_iteration=True)
     return (order.batch(spec.batch_size).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
-
-
-def write_training_splits(spec: AccuracySpec | dict, folder: str | os.PathLike,
-                          data_dir: str | os.PathLike | None = None,
-                          data: Dataset | None = None) -> dict[str, str]:
-    """Writes the training and validation splits (never the test split) as
-    ``train.npz`` and ``validation.npz`` (arrays ``x`` uint8 N x H x W x C,
-    ``y`` int64, plus ``class_names``) into ``folder``, the build worker's
-    scratch space, for tasks whose training is the student's work."""
-    import numpy as np
-
-    spec = spec if isinstance(spec, AccuracySpec) else AccuracySpec.from_dict(spec)
-    data = data if data is not None else _load(spec, data_dir)
-    splits = split_for_training(data, spec)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name in ("train", "validation"):
-        x, y = splits[name]
-        path = folder / f"{name}.npz"
-        np.savez(path, x=x, y=y, class_names=np.array(data.class_names))
-        written[name] = str(path)
-    return written
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -584,7 +578,7 @@ def train_and_evaluate(model_path: str | os.PathLike, spec: AccuracySpec | dict,
 def _train(model_path, spec: AccuracySpec, data_dir, data: Dataset | None, progress: Any,
            dev, mixed: bool, notes: list[str]) -> TrainResult:
     model = rebuild_fresh(model_path, spec.seed)
-    data = data if data is not None else _load(spec, data_dir, model)
+    data = data if data is not None else load_training_data(spec, data_dir, model)
     splits = split_for_training(data, spec)
     shape = _input_shape(model)
     raw = _feeds_raw_pixels(spec, model)
@@ -654,7 +648,7 @@ def evaluate_saved_model(model_path: str | os.PathLike, spec: AccuracySpec | dic
         except Exception as err:
             raise ValueError(f"{model_path}: cannot load the trained model with safe_mode "
                              f"({type(err).__name__}: {err})") from err
-    data = data if data is not None else _load(spec, data_dir, model)
+    data = data if data is not None else load_training_data(spec, data_dir, model)
     splits = split_for_training(data, spec)
     shape = _input_shape(model)
     raw = _feeds_raw_pixels(spec, model)
@@ -670,98 +664,3 @@ def evaluate_saved_model(model_path: str | os.PathLike, spec: AccuracySpec | dic
         trained_by="student", samples={"test": len(x_test)}, num_classes=data.num_classes,
         notes=notes,
     )
-
-
-# --------------------------------------------------------------------------- student training
-
-
-def prepare_student_training(check: dict[str, Any], folder: str | os.PathLike,
-                             data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Parent side, before the build worker starts: writes the train and
-    validation splits (never the test split) into ``folder`` inside the build
-    worker's scratch space and returns the job's ``train`` entry. Imports no
-    TensorFlow. Raises `grader.data.DatasetMissing` when the data is absent."""
-    spec = AccuracySpec.from_dict(check)
-    written = write_training_splits(spec, folder, data_dir)
-    return {"function": spec.train_function, "kwargs": dict(spec.train_kwargs),
-            "splits": written, "input_scale": spec.input_scale, "seed": spec.seed}
-
-
-def student_training(model, train: dict[str, Any], load_function, out_dir: str | os.PathLike,
-                     task_id: str) -> dict[str, Any]:
-    """Build-worker side: runs the student's training function on the splits
-    `prepare_student_training` wrote and saves the trained model as
-    ``<task>.trained.keras``. Never raises; errors are recorded for the verify
-    worker, which alone measures the score, on the test split."""
-    import keras
-    import numpy as np
-
-    from grader.student_errors import Named, hook_failure
-
-    record: dict[str, Any] = {"trained_model_path": None, "error": None}
-    try:
-        arrays = {}
-        for name, path in train["splits"].items():
-            with np.load(path, allow_pickle=False) as f:
-                arrays[name] = (f["x"], f["y"])
-        spec = AccuracySpec(dataset="", threshold=0, input_scale=train.get("input_scale", "auto"))
-        shape, raw = _input_shape(model), _feeds_raw_pixels(spec, model)
-        x_train, y_train = adapt_images(arrays["train"][0], shape, raw), arrays["train"][1]
-        x_val, y_val = adapt_images(arrays["validation"][0], shape, raw), arrays["validation"][1]
-    except Exception as err:  # the model cannot take the data (its input shape, say)
-        record["error"] = f"the training data cannot be fed to the model: {err}"
-        return record
-    # The call as made, for the message when the student's code raises.
-    job = {"file": getattr(load_function, "file", None), "function": train["function"],
-           "kwargs": dict(train.get("kwargs", {})),
-           "args": [Named(n) for n in ("model", "x_train", "y_train", "x_val", "y_val")]}
-    function = None
-    try:
-        function = load_function(train["function"])
-        keras.utils.set_random_seed(int(train.get("seed", 0)))
-        start = time.monotonic()
-        returned = function(model, x_train, y_train, x_val, y_val, **job["kwargs"])
-        record["seconds"] = round(time.monotonic() - start, 3)
-        trained = returned if isinstance(returned, keras.Model) else model
-        target = Path(out_dir) / f"{task_id}.trained.keras"
-        trained.save(target)
-        record["trained_model_path"] = str(target.resolve())
-    except BaseException as err:
-        record.update(hook_failure(err, job, function, "after training the model it is given "
-                                   "in place, or the trained model", "the training function"))
-    return record
-
-
-def student_training_hook(model, check: dict[str, Any], load_function, out_dir: str | os.PathLike,
-                          task_id: str) -> dict[str, Any] | None:
-    """The build worker's hook for the accuracy check (grader/worker_build.py
-    BUILD_HOOKS): runs `student_training` when the check is ``trained_by:
-    "student"`` and the parent prepared its splits (``check["train"]``, from
-    `prepare_student_training`); otherwise does nothing."""
-    if check.get("trained_by") != "student":
-        return None
-    if "train" not in check:
-        return {"trained_model_path": None, "error": check.get("train_skipped")
-                or "the grader prepared no training data for this task"}
-    return student_training(model, check["train"], load_function, out_dir, task_id)
-
-
-def prepare_build_check(check: dict[str, Any], folder: str | os.PathLike,
-                        data_dir: str | os.PathLike | None = None) -> tuple[dict[str, Any], float]:
-    """Parent side, for the build job: the accuracy check as the build worker's
-    hook should see it, and the seconds to add to the build's time limit.
-
-    For a ``trained_by: "student"`` check this writes the training and
-    validation splits (`prepare_student_training`) and adds ``train``; when
-    the dataset is missing it adds ``train_skipped`` instead (the verify side
-    then reports the check as skipped). Other checks pass through unchanged.
-    """
-    if check.get("trained_by") != "student":
-        return check, 0.0
-    from grader.data import DatasetMissing
-
-    extra = float(check.get("time_limit_s", AccuracySpec.time_limit_s))
-    try:
-        return {**check, "train": prepare_student_training(check, folder, data_dir)}, extra
-    except DatasetMissing as err:
-        return {**check, "train_skipped": str(err)}, 0.0

@@ -44,7 +44,7 @@ def _resolve(module: Any, dotted: str) -> Any:
 
 BUILD_HOOKS: dict[str, str] = {
     "visual": "grader.checks.visual:produce",
-    "accuracy": "grader.training:student_training_hook",
+    "accuracy": "grader.student_training:student_training_hook",
 }
 """Work a check needs done where student code may run, by spec check name, as
 "module:function". Each is called after the model is saved as

@@ -9,8 +9,9 @@
   architecture with fresh seeded weights and trains it with the spec's fixed
   hyper-parameters (``trained_by: "grader"``, the default), or, for tasks
   whose training is the student's work (``trained_by: "student"``), the
-  weights the build worker saved are evaluated as they are. Either way the
-  score is measured here, on the test split.
+  weights the build worker saved are evaluated as they are
+  (`grader.student_training.score_training`). Either way the score is
+  measured here, on the test split.
 
 ``ProgressView`` is the parent-side half of the progress bar: the worker sends
 ``progress`` events and the parent draws them, since only the parent owns the
@@ -51,7 +52,8 @@ def run(ctx: Any) -> CheckResult:
         return {"state": "skipped", "message": "skipped: --static (no training)"}
     from grader.data import DatasetMissing, locate
     from grader.device import GpuRequired
-    from grader.training import AccuracySpec, evaluate_saved_model, train_and_evaluate
+    from grader.student_training import score_training
+    from grader.training import AccuracySpec, train_and_evaluate
 
     try:
         spec = AccuracySpec.from_dict(ctx.check)
@@ -64,18 +66,17 @@ def run(ctx: Any) -> CheckResult:
     try:
         if spec.trained_by == "student":
             locate(spec.dataset, ctx.data_dir)  # a missing dataset skips, before anything else
-            # What grader.training.student_training_hook recorded in the build worker.
+            # What grader.student_training.student_training_hook recorded in the build worker.
             training = (getattr(ctx, "notes", None) or {}).get("accuracy") or {}
-            if not training.get("trained_model_path"):
-                state = "not_implemented" if training.get("not_implemented") else "failed"
-                return {"state": state, "fraction": 0.0, "message": training.get("error") or
-                        "the build worker saved no trained model for this task"}
-            result = evaluate_saved_model(training["trained_model_path"], spec, ctx.data_dir,
-                                          require_gpu=require_gpu)
-        else:
-            result = train_and_evaluate(ctx.model_path, spec, ctx.data_dir,
-                                        progress=progress,
-                                        require_gpu=require_gpu)
+            outcome = score_training(training, spec, ctx.data_dir, require_gpu)
+            if getattr(ctx, "notes", {}).get("data_hidden") is False and "details" in outcome:
+                return {"state": "unverified", "details": outcome["details"], "hints": [],
+                        "message": outcome["message"] + "; the test data could not be "
+                        "hidden from the student's training on this machine (no user "
+                        "namespaces), so a person must review this score"}
+            return outcome
+        result = train_and_evaluate(ctx.model_path, spec, ctx.data_dir, progress=progress,
+                                    require_gpu=require_gpu)
     except DatasetMissing as err:
         return {"state": "skipped", "message": f"skipped: {err}",
                 "details": {"dataset": spec.dataset, "prepare": err.prepare}}
@@ -86,19 +87,12 @@ def run(ctx: Any) -> CheckResult:
                 "hints": ["build the model for the dataset's input shape with built-in layers"],
                 "details": {"dataset": spec.dataset, "metric": spec.metric,
                             "threshold": spec.threshold}}
-    details = result.as_dict()
-    data_hidden = getattr(ctx, "notes", {}).get("data_hidden")
-    if spec.trained_by == "student" and data_hidden is False:
-        return {"state": "unverified", "message": result.summary() + "; the test data could "
-                "not be hidden from the student's training on this machine (no user "
-                "namespaces), so a person must review this score", "details": details,
-                "hints": []}
     return {
         "state": "passed" if result.passed else "failed",
         "message": result.summary(),
         "fraction": 1.0 if result.passed else 0.0,
         "hints": [] if result.passed else _hints(result, spec),
-        "details": details,
+        "details": result.as_dict(),
     }
 
 

@@ -275,32 +275,35 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
     model.save(model_path)
     try:
         if settings.get("trained_by") == "student":
-            # The reference's own training function, given the train and
-            # validation splits only, exactly as a student's is when graded.
+            # The reference's own training function, given the train and validation
+            # splits only, exactly as a student's is when graded.
+            from grader import student_training
+
             if job.get("epochs"):
                 settings["train_kwargs"] = {**settings.get("train_kwargs", {}),
                                             "epochs": job["epochs"]}
-            train = training.prepare_student_training(settings, scratch / "splits",
-                                                      job.get("data_dir"))
-            record = training.student_training(model, train,
-                                               lambda name: _attribute(module, name),
-                                               scratch, task["id"])
-            if record["error"]:
-                result.update(status="error", message=record["error"])
+            entry = task["entry"]
+            check = {**settings, "train": student_training.prepare_student_training(
+                settings, scratch / "splits", job.get("data_dir"),
+                builder={"function": entry["function"], "args": entry.get("args", []),
+                         "kwargs": entry.get("kwargs", {})})}
+            record = student_training.student_training_hook(
+                model, check, lambda name: _attribute(module, name), scratch, task["id"])
+            outcome = student_training.score_training(
+                record, training.AccuracySpec.from_dict(settings), job.get("data_dir"),
+                job["require_gpu"])
+            if "value" not in outcome.get("details", {}):
+                result.update(status="error", message=outcome["message"])
                 return result
-            trained = training.evaluate_saved_model(record["trained_model_path"], settings,
-                                                    job.get("data_dir"),
-                                                    require_gpu=job["require_gpu"])
-            trained.train_seconds = record.get("seconds", 0.0)
+            result["accuracy"] = outcome["details"]
         else:
-            trained = training.train_and_evaluate(model_path, settings, job.get("data_dir"),
-                                                  progress=True,
-                                                  require_gpu=job["require_gpu"])
+            result["accuracy"] = training.train_and_evaluate(
+                model_path, settings, job.get("data_dir"), progress=True,
+                require_gpu=job["require_gpu"]).as_dict()
     except DatasetMissing as exc:
         result.update(status="skipped", message=f"dataset {exc.name!r} is not on disk",
                       prepare=exc.prepare)
         return result
-    result["accuracy"] = trained.as_dict()
     result["seed"] = settings.get("seed", 0)
     result["status"] = "trained"
     return result

@@ -48,5 +48,16 @@ def build_model(num_classes: int = 2, image_size: tuple[int, int] = IMAGE_SIZE) 
     raise NotImplementedError("q9_directory_training.py: build_model is not implemented yet")
 
 
+def train(train_dir: str | Path, val_dir: str | Path, epochs: int = 20) -> keras.Model:
+    """Read both class-per-folder directories with make_datasets, build a model for
+    their classes with build_model, fit it for `epochs` epochs with the validation
+    set, and return the trained model.
+
+    Graded by training: the grader writes the training and validation splits of
+    a dataset (PNGs, one folder per class) and calls this; the model you return
+    is scored on a test split it never passes you."""
+    raise NotImplementedError("q9_directory_training.py: train is not implemented yet")
+
+
 if __name__ == "__main__":
     print("Write the functions above, then train on your directories here.")

@@ -3,12 +3,15 @@
 
 What the grader does: imports this file (nothing may train at import time),
 calls build_model() and checks it (one sigmoid output unit for the binary
-task), runs grad_cam on a fixed model and image and compares it with a
-reference Grad-CAM, and runs xray_app.py with Streamlit's AppTest on an
-uploaded image and a model path given in XRAY_MODEL.
+task), scores the model your train() trains, runs grad_cam on a fixed model
+and image and compares it with a reference Grad-CAM, and runs xray_app.py
+with Streamlit's AppTest on an uploaded image and a model path given in
+XRAY_MODEL.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -49,3 +52,15 @@ def grad_cam(model: keras.Model, image: np.ndarray, class_index: int = 1,
 def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.4) -> np.ndarray:
     """The image (H, W, 3) in [0, 1] with the map (H, W) blended over it; uint8 (H, W, 3)."""
     raise NotImplementedError("xray.py: overlay is not implemented yet")
+
+
+def train(train_dir: str | Path, val_dir: str | Path, out: str | Path,
+          epochs: int = 10) -> keras.Model:
+    """Fit build_model() on the class-per-folder directories (NORMAL/, PNEUMONIA/:
+    label 0 and 1) with the validation set, save the model to `out` (.keras) and
+    return it.
+
+    Graded by training: the grader writes the training and validation splits as
+    PNG folders and calls this; the model is scored on a test split it never
+    passes you."""
+    raise NotImplementedError("xray.py: train is not implemented yet")

@@ -101,3 +101,97 @@ def test_a_student_trained_task_runs_the_reference_training_function(grader, tmp
     assert accuracy["train_seconds"] > 0
     # The bars are easy to tell apart: the reference's loop learns them (1.0 in trials).
     assert accuracy["macro_f1"] > 0.8
+
+
+@pytest.mark.slow
+def test_the_learning_rate_sweep_trains_and_scores_every_rate(grader, tmp_path):
+    _tiny_mnist(tmp_path / "data")
+    out = tmp_path / "hw2.json"
+    done = grader("reference", "run", "hw2-mnist", "--task", "lr-sweep",
+                  "--data-dir", str(tmp_path / "data"), "--epochs", "2", "--out", str(out),
+                  env={"HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    accuracy = json.loads(out.read_text())["tasks"]["lr-sweep"]["accuracy"]
+    rows = accuracy["sweep"]
+    assert [r["args"] for r in rows] == [[0.1], [0.01], [0.001], [0.0001]]
+    assert all(0 <= r["macro_f1"] <= 1 and r["seconds"] > 0 for r in rows)
+    assert accuracy["macro_f1"] == max(r["macro_f1"] for r in rows) > 0.8
+
+
+def _class_folders(root, splits: dict[str, str], classes: list[str], per_class: int) -> None:
+    """Class-per-folder JPEGs whose classes differ in colour (learnable at a glance)."""
+    from grader.probes.fixtures import image_folders
+
+    image_folders(root, list(splits.values()), classes, per_class=per_class, size=(48, 48))
+
+
+@pytest.mark.slow
+def test_directory_training_functions_of_q9_and_the_xray_app_are_scored(grader, tmp_path):
+    """Q9's train(train_dir, val_dir, epochs) on a prepared cats-dogs folder and the
+    X-ray train(train_dir, val_dir, out, epochs) on the Kaggle layout, both on PNG
+    class folders the grader writes from the training and validation splits."""
+    data = tmp_path / "data"
+    _class_folders(data / "cats-dogs", {"train": "train", "validation": "validation",
+                                        "test": "test"}, ["cats", "dogs"], per_class=12)
+    (data / "cats-dogs" / "manifest.json").write_text(json.dumps(
+        {"dataset": "cats-dogs", "classes": ["cats", "dogs"], "files": {},
+         "split": {"train": 12, "validation": 12, "test": 12}}))
+    _class_folders(data / "chest_xray", {"train": "train", "validation": "val",
+                                         "test": "test"}, ["NORMAL", "PNEUMONIA"], per_class=12)
+    out = tmp_path / "ds.json"
+    done = grader("reference", "run", "ds-ag-021", "--task", "q9-train", "--task",
+                  "q10-xray-train", "--data-dir", str(data), "--epochs", "2", "--out",
+                  str(out), env={"HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks = json.loads(out.read_text())["tasks"]
+    for task_id in ("q9-train", "q10-xray-train"):
+        task = tasks[task_id]
+        assert task["status"] == "trained", task
+        accuracy = task["accuracy"]
+        assert accuracy["trained_by"] == "student" and accuracy["samples"] == {"test": 24}
+        assert accuracy["dataset"] == ("cats-dogs" if task_id == "q9-train" else "chest-xray")
+        assert 0 <= accuracy["accuracy"] <= 1 and accuracy["train_seconds"] > 0
+
+
+def _vgg16_notop_weights(path) -> None:
+    """A VGG16 notop weights file in the legacy HDF5 layout Keras' applications
+    read (random weights: only the file's format matters here). Written through
+    Keras' legacy HDF5 writer, as `save_weights` in Keras 3 writes another layout."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    base = keras.applications.VGG16(weights=None, include_top=False)
+    with h5py.File(path, "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, base)
+
+
+@pytest.mark.slow
+def test_the_two_stage_schedule_gets_the_weights_file_and_tf_data(grader, tmp_path):
+    """cs577's train_two_stage(model, train, validation, ...) on tf.data datasets,
+    the VGG16 base built from a weights file found in the data folder."""
+    pytest.importorskip("h5py")
+    data = tmp_path / "data"
+    _class_folders(data / "cats-dogs", {"train": "train", "validation": "validation",
+                                        "test": "test"}, ["cats", "dogs"], per_class=4)
+    (data / "cats-dogs" / "manifest.json").write_text(json.dumps(
+        {"dataset": "cats-dogs", "classes": ["cats", "dogs"], "files": {},
+         "split": {"train": 4, "validation": 4, "test": 4}}))
+    out = tmp_path / "cs577.json"
+    skipped = grader("reference", "run", "cs577-a4", "--task", "vgg16-two-stage",
+                     "--data-dir", str(data), "--epochs", "1", "--out", str(out),
+                     env={"HOME": str(tmp_path)})
+    assert skipped.returncode == 0, skipped.stderr[-3000:]
+    task = json.loads(out.read_text())["tasks"]["vgg16-two-stage"]
+    assert task["status"] == "skipped" and "vgg16_weights_tf_dim_ordering" in task["prepare"]
+
+    _vgg16_notop_weights(data / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    done = grader("reference", "run", "cs577-a4", "--task", "vgg16-two-stage",
+                  "--data-dir", str(data), "--epochs", "1", "--out", str(out),
+                  env={"HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    task = json.loads(out.read_text())["tasks"]["vgg16-two-stage"]
+    assert task["status"] == "trained", task
+    accuracy = task["accuracy"]
+    assert accuracy["trained_by"] == "student" and accuracy["samples"] == {"test": 8}
+    assert 0 <= accuracy["accuracy"] <= 1 and accuracy["train_seconds"] > 0

@@ -13,7 +13,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from grader.checks import visual  # noqa: E402
-from grader.training import student_training  # noqa: E402
+from grader.student_training import student_training  # noqa: E402
 from grader.worker_verify import VerifyContext  # noqa: E402
 
 STUDENT = textwrap.dedent('''\

@@ -11,7 +11,7 @@ keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
 from grader.checks import accuracy  # noqa: E402
-from grader.training import prepare_student_training, student_training  # noqa: E402
+from grader.student_training import prepare_student_training, student_training  # noqa: E402
 from grader.worker_verify import VerifyContext  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -89,10 +89,15 @@ def test_the_splits_hold_no_test_image(tmp_path):
     from grader.data import load_dataset
 
     train = prepare_student_training({**CHECK, "train_subset": None}, tmp_path / "splits")
+    assert sorted(p.name for p in (tmp_path / "splits").iterdir()) == ["train.npz",
+                                                                       "validation.npz"]
     test = load_dataset("fashion-mnist").x_test.reshape(10000, -1)
     test_rows = {row.tobytes() for row in test}
+    total = 0
     for path in train["splits"].values():
         with np.load(path) as f:
             rows = f["x"].reshape(len(f["x"]), -1)
+            total += len(rows)
             # Fashion-MNIST has a handful of exact duplicates across splits; allow those.
             assert sum(r.tobytes() in test_rows for r in rows) < 20
+    assert total == 60000  # every image from the training split, none from test

@@ -18,7 +18,6 @@ from grader.training import (  # noqa: E402
     macro_f1,
     rebuild_fresh,
     train_and_evaluate,
-    write_training_splits,
 )
 from grader.worker_verify import VerifyContext  # noqa: E402
 
@@ -139,15 +138,6 @@ def test_student_trained_weights_are_evaluated_not_retrained(tmp_path, fashion):
     assert result.stopped == "not_trained" and result.samples == {"test": 2000}
     untrained = evaluate_saved_model(save(model3(), tmp_path / "raw.keras"), spec, data=fashion)
     assert result.accuracy > untrained.accuracy + 0.3
-
-
-def test_training_splits_for_the_build_worker_hold_no_test_data(tmp_path, fashion):
-    written = write_training_splits(quick(train_subset=None), tmp_path / "splits", data=fashion)
-    assert sorted(p.name for p in (tmp_path / "splits").iterdir()) == ["train.npz",
-                                                                       "validation.npz"]
-    with np.load(written["train"]) as train, np.load(written["validation"]) as val:
-        assert len(train["y"]) + len(val["y"]) == 60000  # all from the training split
-        assert train["x"].shape[1:] == (28, 28, 1)
 
 
 def test_lambda_layer_cannot_come_back_through_the_config(tmp_path):
