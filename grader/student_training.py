@@ -144,11 +144,13 @@ def prepare_build_check(check: dict[str, Any], folder: str | os.PathLike,
     check's ``time_limit_s`` per training run).
 
     A student-trained check gets ``train`` (`prepare_student_training`), or
-    ``train_skipped`` when the dataset is missing (the verify side then reports
-    the check as skipped). Other checks pass through unchanged."""
+    ``train_skipped`` when the dataset is missing (the check is then skipped),
+    or ``train_error`` when the grader's copy is damaged (a grader error, not the
+    student's). Other checks pass through unchanged."""
     if check.get("trained_by") != "student":
         return check, 0.0
-    from grader.data import DatasetMissing
+    from grader.checks.accuracy import corrupt_message
+    from grader.data import DatasetCorrupt, DatasetMissing
 
     runs = len(check.get("sweep") or [None])
     extra = float(check.get("time_limit_s", AccuracySpec.time_limit_s)) * runs
@@ -157,6 +159,8 @@ def prepare_build_check(check: dict[str, Any], folder: str | os.PathLike,
                                                            builder)}, extra
     except DatasetMissing as err:  # the data or a weights file
         return {**check, "train_skipped": str(err)}, 0.0
+    except DatasetCorrupt as err:
+        return {**check, "train_error": corrupt_message(check["dataset"], err)}, 0.0
 
 
 # --------------------------------------------------------------------------- build worker
@@ -283,6 +287,8 @@ def student_training_hook(model, check: dict[str, Any], load_function, out_dir: 
     if "train" not in check:
         if check.get("train_skipped"):
             return {"trained_model_path": None, "skipped": check["train_skipped"]}
+        if check.get("train_error"):
+            return {"trained_model_path": None, "grader_error": check["train_error"]}
         return {"trained_model_path": None,
                 "error": "the grader prepared no training data for this task"}
     if "builder" not in check["train"]:
@@ -308,6 +314,8 @@ def score_training(record: dict[str, Any], spec: AccuracySpec,
     trained and the best meets the threshold; its ``details`` list every run."""
     if record.get("skipped"):
         return {"state": "skipped", "message": f"skipped: {record['skipped']}"}
+    if record.get("grader_error"):
+        return {"state": "error", "message": record["grader_error"]}
     runs = record.get("runs")
     if runs is None:
         if not record.get("trained_model_path"):

@@ -92,14 +92,23 @@ class AccuracySpec:
     #: Keywords for the builder, called again before the student's training
     #: (``"$weights:NAME"``: a pretrained weights file, see `grader.data.weights`).
     builder_kwargs: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    #: Keys of the spec's check that are not training settings.
+    NOT_SETTINGS = ("points", "derived_from", "notes", "train", "train_skipped", "train_error")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AccuracySpec:
-        known = {f.name for f in fields(cls)} - {"extra"}
-        kwargs = {k: v for k, v in data.items() if k in known}
-        extra = {k: v for k, v in data.items() if k not in known and k != "points"}
-        spec = cls(**kwargs, extra=extra)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known - set(cls.NOT_SETTINGS))
+        if unknown:  # a misspelt key would silently train with the default
+            raise ValueError(f"accuracy check: unknown key(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(sorted(known))}")
+        spec = cls(**{k: v for k, v in data.items() if k in known})
+        from grader.data import DATASET_NAMES
+
+        if spec.dataset not in DATASET_NAMES:
+            raise ValueError(f"accuracy check: dataset {spec.dataset!r}; known: "
+                             f"{', '.join(DATASET_NAMES)}")
         if spec.metric not in ("accuracy", "macro_f1"):
             raise ValueError(f"accuracy check: metric {spec.metric!r}; use accuracy or macro_f1")
         if spec.trained_by not in ("grader", "student"):
@@ -217,16 +226,71 @@ def read_model_config(model_path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: not a readable .keras file ({err})") from err
 
 
+#: More numbers than this in one config value is data, not a layer setting
+#: (shapes, kernel sizes and per-channel constants are short): weights could
+#: ride in it.
+MAX_CONFIG_NUMBERS = 64
+
+
+def _numbers(value: Any) -> int:
+    """Numeric leaves in a config value, through nested lists and serialised
+    arrays (``{"class_name": "__numpy__", "config": {"value": [...]}}``)."""
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, (int, float)):
+        return 1
+    if isinstance(value, list):
+        return sum(_numbers(v) for v in value)
+    if isinstance(value, dict) and value.get("class_name") in ("__numpy__", "__tensor__"):
+        return _numbers((value.get("config") or {}).get("value"))
+    return 0
+
+
+def carried_data(config: Any, where: str = "model") -> list[str]:
+    """Places in a model config that could carry trained weights into a "fresh"
+    rebuild: an initializer with an array argument (``Constant(W)``), or any
+    value holding many numbers. Seeded initialisation means nothing if the
+    config holds W."""
+    found: list[str] = []
+    if isinstance(config, dict):
+        inner = config.get("config")
+        here = (f"{where} > {inner['name']}" if isinstance(inner, dict)
+                and isinstance(inner.get("name"), str) else where)
+        if config.get("class_name") in ("__numpy__", "__tensor__"):
+            if _numbers(config) > MAX_CONFIG_NUMBERS:
+                found.append(f"{here}: an array of {_numbers(config)} numbers")
+            return found
+        for key, value in config.items():
+            if key.endswith("initializer") and isinstance(value, dict) and any(
+                    _numbers(v) > 1 for v in (value.get("config") or {}).values()):
+                found.append(f"{here}: {key} {value.get('class_name')} holds an array")
+            else:
+                found += carried_data(value, here)
+    elif isinstance(config, list):
+        if _numbers(config) > MAX_CONFIG_NUMBERS:
+            found.append(f"{where}: a list of {_numbers(config)} numbers")
+        else:
+            for value in config:
+                found += carried_data(value, where)
+    return found
+
+
 def rebuild_fresh(model_path: str | os.PathLike, seed: int):
     """A new model from the saved config, weights freshly initialised from ``seed``.
 
     ``safe_mode=True`` refuses lambda bytecode; the weights file in the archive
-    is never opened.
+    is never opened, and a config that carries arrays (`carried_data`) is refused.
     """
     import keras
 
     keras.utils.set_random_seed(seed)
     config = read_model_config(model_path)
+    carried = carried_data(config)
+    if carried:
+        raise ValueError(
+            f"{model_path}: the model's config carries data that could hold trained weights "
+            f"({'; '.join(carried[:3])}); the grader trains every model from fresh seeded "
+            "weights, so build it with built-in initializers and no arrays in layer settings")
     config.pop("compile_config", None)  # the spec decides optimiser and loss
     try:
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)

@@ -46,11 +46,17 @@ def _hints(result, spec) -> list[str]:
     return hints
 
 
+def corrupt_message(dataset: str, err: Exception) -> str:
+    return (f"the grader's copy of dataset {dataset!r} is damaged ({err}); this is not the "
+            "student's doing: run `grader data status`, then re-install or re-prepare it "
+            "and grade again")
+
+
 def run(ctx: Any) -> CheckResult:
     """The verify worker's accuracy check (see the module docstring)."""
     if getattr(ctx, "static", False):
         return {"state": "skipped", "message": "skipped: --static (no training)"}
-    from grader.data import DatasetMissing, locate
+    from grader.data import DatasetCorrupt, DatasetMissing, locate
     from grader.device import GpuRequired
     from grader.student_training import score_training
     from grader.training import AccuracySpec, train_and_evaluate
@@ -82,6 +88,8 @@ def run(ctx: Any) -> CheckResult:
                 "details": {"dataset": spec.dataset, "prepare": err.prepare}}
     except GpuRequired as err:
         return {"state": "error", "message": str(err)}
+    except DatasetCorrupt as err:  # the grader's data, not the student's work
+        return {"state": "error", "message": corrupt_message(spec.dataset, err)}
     except ValueError as err:  # the model cannot be rebuilt or does not fit the data
         return {"state": "failed", "message": str(err), "fraction": 0.0,
                 "hints": ["build the model for the dataset's input shape with built-in layers"],

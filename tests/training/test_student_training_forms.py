@@ -260,3 +260,20 @@ def test_a_missing_weights_file_skips_the_check_with_the_fix(tmp_path, monkeypat
     assert out["state"] == "skipped"
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in out["message"]
     assert "Nothing is downloaded by the grader" in out["message"]
+
+
+def test_a_damaged_dataset_fails_no_student_trained_task(tmp_path):
+    from grader.probes.fixtures import idx_dataset
+    from grader.student_training import score_training
+    from grader.training import AccuracySpec
+
+    folder = tmp_path / "course-data" / "fashion-mnist"
+    idx_dataset(folder, n_train=40, n_test=10)
+    images = folder / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:50])
+    prepared, _ = prepare_build_check(BASE, tmp_path / "data", tmp_path / "course-data",
+                                      builder=BUILDER)
+    record = student_training_hook(build(), prepared, {}.__getitem__, tmp_path, "task")
+    out = score_training(record, AccuracySpec.from_dict(BASE))
+    assert out["state"] == "error"
+    assert "the grader's copy of dataset 'fashion-mnist' is damaged" in out["message"]

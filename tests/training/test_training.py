@@ -39,11 +39,13 @@ def model3(output_activation="softmax", trainable=True):
     return model
 
 
+QUICK = dict(dataset="fashion-mnist", threshold=0.65, epochs=1, batch_size=64,
+             optimizer="adam", learning_rate=1e-3, loss="sparse_categorical_crossentropy",
+             seed=0, time_limit_s=120, train_subset=8000, test_subset=2000)
+
+
 def quick(**overrides) -> AccuracySpec:
-    base = dict(dataset="fashion-mnist", threshold=0.65, epochs=1, batch_size=64,
-                optimizer="adam", learning_rate=1e-3, loss="sparse_categorical_crossentropy",
-                seed=0, time_limit_s=120, train_subset=8000, test_subset=2000)
-    return AccuracySpec.from_dict({**base, **overrides})
+    return AccuracySpec.from_dict({**QUICK, **overrides})
 
 
 def save(model, path):
@@ -140,6 +142,45 @@ def test_student_trained_weights_are_evaluated_not_retrained(tmp_path, fashion):
     assert result.accuracy > untrained.accuracy + 0.3
 
 
+def test_weights_hidden_in_initializers_are_refused(tmp_path, fashion):
+    """Trained on the test split, frozen, and shipped as Constant initializers:
+    a "fresh" rebuild would start from the answers. The config is refused, and
+    the accuracy check fails with the reason."""
+    cheat = model3(trainable=True)
+    cheat.compile("adam", "sparse_categorical_crossentropy")
+    cheat.fit(fashion.x_test[:2000] / 255.0, fashion.y_test[:2000], epochs=1, verbose=0)
+    dense = [layer for layer in cheat.layers if layer.weights]
+    planted = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten()] + [
+        layers.Dense(layer.units, activation=layer.activation, trainable=False,
+                     kernel_initializer=keras.initializers.Constant(layer.kernel.numpy()),
+                     bias_initializer=keras.initializers.Constant(layer.bias.numpy()))
+        for layer in dense])
+    path = save(planted, tmp_path / "planted.keras")
+    with pytest.raises(ValueError, match="kernel_initializer Constant holds an array"):
+        rebuild_fresh(path, seed=0)
+    ctx = VerifyContext(model=None, model_path=path, task={"id": "t"},
+                        check={"points": 1, **QUICK}, static=False, data_dir=None)
+    out = accuracy.run(ctx)
+    assert out["state"] == "failed" and out["fraction"] == 0.0
+    assert "could hold trained weights" in out["message"]
+
+
+def test_a_long_array_in_any_layer_setting_is_refused(tmp_path):
+    model = keras.Sequential([keras.Input((28, 28, 1)),
+                              layers.Normalization(axis=None, mean=np.zeros(()),
+                                                   variance=np.ones(())),
+                              layers.Flatten(),
+                              layers.Normalization(mean=np.zeros(784), variance=np.ones(784)),
+                              layers.Dense(10, activation="softmax")])
+    with pytest.raises(ValueError, match="784 numbers"):
+        rebuild_fresh(save(model, tmp_path / "norm.keras"), seed=0)
+    # Scalars and short per-channel settings are layer settings, not data.
+    small = keras.Sequential([keras.Input((4, 4, 3)),
+                              layers.Normalization(mean=[0.5, 0.4, 0.3], variance=[1, 1, 1]),
+                              layers.Flatten(), layers.Dense(2, activation="softmax")])
+    assert rebuild_fresh(save(small, tmp_path / "small.keras"), seed=0).built
+
+
 def test_lambda_layer_cannot_come_back_through_the_config(tmp_path):
     model = keras.Sequential([keras.Input((28, 28, 1)), layers.Lambda(lambda x: x * 2),
                               layers.Flatten(), layers.Dense(10, activation="softmax")])
@@ -196,3 +237,41 @@ def test_images_too_big_for_memory_as_float_are_streamed_and_train_as_well(
     result = train_and_evaluate(path, quick(), data=fashion, progress=False)
     assert any("streamed" in n for n in result.notes)
     assert result.passed and result.samples["train"] == 7200
+
+
+def test_a_damaged_dataset_is_the_graders_error_not_the_students(tmp_path):
+    from grader.probes.fixtures import idx_dataset
+
+    folder = tmp_path / "data" / "fashion-mnist"
+    idx_dataset(folder, n_train=40, n_test=10)
+    labels = folder / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:20])  # cut short, as a broken copy is
+    path = save(model3(), tmp_path / "m.keras")
+    ctx = VerifyContext(model=None, model_path=path, task={"id": "t"},
+                        check={"points": 1, **QUICK}, static=False, data_dir=tmp_path / "data")
+    out = accuracy.run(ctx)
+    assert out["state"] == "error" and "fraction" not in out
+    assert "the grader's copy of dataset 'fashion-mnist' is damaged" in out["message"]
+    assert "t10k-labels" in out["message"] and "grader data status" in out["message"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"epoch": 3}, "unknown key(s) epoch"),
+    ({"dataset": "fashion_mnist"}, "dataset 'fashion_mnist'; known: fashion-mnist, mnist"),
+])
+def test_a_misspelt_accuracy_setting_is_a_spec_error(bad, message):
+    with pytest.raises(ValueError) as raised:
+        AccuracySpec.from_dict({**QUICK, **bad})
+    assert message in str(raised.value)
+
+
+def test_the_schema_knows_exactly_the_datasets_the_loaders_know():
+    import json
+    from pathlib import Path
+
+    from grader.data import DATASET_NAMES
+
+    schema = json.loads((Path(__file__).resolve().parents[2] /
+                         "grader/schemas/assignment.schema.json").read_text())
+    allowed = schema["$defs"]["check_accuracy"]["properties"]["dataset"]["enum"]
+    assert sorted(allowed) == sorted(DATASET_NAMES)
