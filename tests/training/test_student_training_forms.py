@@ -25,7 +25,7 @@ from grader.worker_verify import VerifyContext  # noqa: E402
 pytestmark = pytest.mark.slow
 
 BASE = {"points": 2, "dataset": "fashion-mnist", "threshold": 0.65, "trained_by": "student",
-        "train_function": "train", "train_subset": 3000, "test_subset": 1000, "seed": 0,
+        "train_function": "train", "train_subset": 2000, "test_subset": 500, "seed": 0,
         "batch_size": 64}
 BUILDER = {"function": "build", "kwargs": {}}
 
@@ -65,9 +65,9 @@ def test_datasets_form_gets_batched_tf_data_of_train_and_validation(tmp_path):
 
     out = run(tmp_path, {**BASE, "train_call": "datasets", "train_kwargs": {"epochs": 2}},
               {"train": train})
-    assert seen == {"batch": (64, 28, 28, 1), "labels": "int64", "train": 2700, "val": 300}
+    assert seen == {"batch": (64, 28, 28, 1), "labels": "int64", "train": 1800, "val": 200}
     assert out["state"] == "passed", out["message"]
-    assert out["details"]["samples"] == {"test": 1000}
+    assert out["details"]["samples"] == {"test": 500}
 
 
 def test_directories_form_reads_png_class_folders_and_returns_its_model(tmp_path):
@@ -89,7 +89,7 @@ def test_directories_form_reads_png_class_folders_and_returns_its_model(tmp_path
     # Fashion-MNIST's class names do not sort in class order (and one holds a "/"):
     # numbered folders keep the labels a directory reader infers equal to the truth.
     assert seen["folders"][0] == "00-T-shirt-top" and seen["folders"][9] == "09-Ankle boot"
-    assert (seen["files"], seen["val"]) == (2700, 300)
+    assert (seen["files"], seen["val"]) == (1800, 200)
     assert out["state"] == "passed", out["message"]
     assert not (tmp_path / "data" / "test").exists()
 
