@@ -25,8 +25,9 @@ filter's mean activation or, for a filter silent on the start image (ReLU
 output 0 everywhere, so no gradient), its mean response before the activation.
 Thresholds, with their defaults:
 ``min_correlation`` 0.9 (Grad-CAM: Pearson correlation with the reference map
-of the same model, image and class), ``atol`` 1e-4 (activation maps, relative
-to the layer's largest activation).
+of the same model, image and class; a flat map fails its class, and a class
+whose references are all flat is not scored), ``atol`` 1e-4 (activation maps,
+relative to the layer's largest activation).
 """
 
 from __future__ import annotations
@@ -276,12 +277,18 @@ def filter_pre_activation(model, image: np.ndarray, layer_name: str, index: int)
         layer.activation = activation
 
 
+def is_flat(a: np.ndarray) -> bool:
+    """A map with (almost) one value everywhere: it points at nothing."""
+    return float(np.ptp(a)) < 1e-6
+
+
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two maps (1.0 when both are constant and equal)."""
+    """Pearson correlation of two maps; 0.0 when either is constant, as a flat
+    map has no pattern to agree with (two all-zero maps must not score 1.0)."""
     a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
     sa, sb = a.std(), b.std()
     if sa < 1e-12 or sb < 1e-12:
-        return 1.0 if (sa < 1e-12 and sb < 1e-12 and np.allclose(a, b, atol=1e-6)) else 0.0
+        return 0.0
     return float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))
 
 
@@ -377,7 +384,7 @@ def run(ctx: Any) -> CheckResult:
 def _check_grad_cam(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:
     threshold = float(check.get("min_correlation", DEFAULT_MIN_CORRELATION))
     image = probe_image(calls["image_shape"], calls["seed"])
-    problems, per_class, agreeing = [], {}, 0
+    problems, per_class, agreeing, unjudged, flat = [], {}, 0, [], []
     for c in calls["classes"]:
         cam = outputs.get(f"cam_{c}")
         if cam is None:
@@ -390,29 +397,56 @@ def _check_grad_cam(model, check, calls, outputs, folder: Path, where: str) -> C
             problems.append(bad)
             continue
         # The docstring asks for the logit; a probability-based map is accepted too.
-        refs = {"logit": reference_grad_cam(model, image, c, use_logit=True),
-                "output": reference_grad_cam(model, image, c, use_logit=False)}
+        # A flat reference (nothing positive for the class, common for the
+        # probability on an untrained model) says nothing about where to look, so it
+        # is no reference. A class with no usable one is left out of the score:
+        # failing it would punish a correct map, passing it would reward any map.
+        refs = {k: r for k, r in (
+            ("logit", reference_grad_cam(model, image, c, use_logit=True)),
+            ("output", reference_grad_cam(model, image, c, use_logit=False)))
+            if not is_flat(r)}
+        if not refs:
+            unjudged.append(c)
+            per_class[str(c)] = {"correlation": None, "score": None}
+            continue
         scores = {k: correlation(cam, r) for k, r in refs.items()}
         best = max(scores, key=scores.get)
         per_class[str(c)] = {"correlation": round(scores[best], 4), "score": best}
         save_png(np.concatenate([_to_rgb(image), _colormap(cam), _colormap(refs[best])], axis=1),
                  folder / f"grad_cam_class{c}_student_vs_reference.png")
-        if scores[best] < threshold:
+        if is_flat(cam):
+            flat.append(c)
+        elif scores[best] < threshold:
             problems.append(f"class {c}: correlation with the reference Grad-CAM "
                             f"{scores[best]:.3f} < {threshold}")
         else:
             agreeing += 1
-    fraction = agreeing / max(1, len(calls["classes"]))
+    if flat:
+        problems.append(f"class {', '.join(map(str, flat))}: the map is flat (one value "
+                        "everywhere); usually the gradients were all zero (taken with respect "
+                        "to a tensor the class score does not depend on) or the map was never "
+                        "filled in")
+    judged = len(calls["classes"]) - len(unjudged)
     details = {"classes": per_class, "min_correlation": threshold}
-    if problems:
+    if unjudged:
+        details["unjudged_classes"] = unjudged
+        problems.append(f"class {', '.join(map(str, unjudged))}: not scored, the reference "
+                        "Grad-CAM is flat on this model and probe image")
+    if not judged:
+        return {"state": "unverified", "message": f"{where}: 0 points until a person reviews "
+                "it: " + "; ".join(problems), "fraction": 0.0, "details": details}
+    fraction = agreeing / judged
+    if agreeing < judged:
         return {"state": "failed", "message": f"{where}: " + "; ".join(problems),
                 "fraction": fraction, "details": details,
                 "hints": ["weight the last conv layer's maps by the spatial mean of the class "
                           "score's gradient, sum over channels, ReLU, resize to the image, "
                           "divide by the maximum"]}
-    summary = ", ".join(f"class {c}: r={v['correlation']:.3f}" for c, v in per_class.items())
+    summary = ", ".join(f"class {c}: r={v['correlation']:.3f}" for c, v in per_class.items()
+                        if v["correlation"] is not None)
     return {"state": "passed", "message": f"{where}: Grad-CAM agrees with the reference "
-            f"(Pearson r >= {threshold}; {summary})", "fraction": 1.0, "details": details}
+            f"(Pearson r >= {threshold}; {summary})"
+            + "".join(f"; {p}" for p in problems), "fraction": 1.0, "details": details}
 
 
 def _check_activation_maps(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:

@@ -8,6 +8,7 @@ loaders (NumPy, Pillow) are imported inside the commands.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -71,6 +72,13 @@ def status(
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip checksums (faster)."),
 ) -> None:
     """A table of every dataset: found where, sizes, checksums, how to prepare it."""
+    given = Path(data_dir).expanduser() if data_dir else None
+    if given and not given.is_dir():  # else the other roots would answer silently
+        _console(stderr=True).print(
+            f"warning: --data-dir {data_dir} "
+            f"{'is not a folder' if given.exists() else 'does not exist'}; searching only "
+            "$GRADER_DATA, the Keras cache and the system locations",
+            markup=False, highlight=False)
     rows = status_rows(data_dir, verify=not no_verify)
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -79,10 +87,12 @@ def status(
 
     table = Table(title="Datasets (nothing is downloaded; a missing one skips its checks)")
     table.add_column("dataset", no_wrap=True)
-    table.add_column("found at / to prepare", overflow="fold", ratio=3)
-    table.add_column("size, samples", overflow="fold", ratio=1)
+    table.add_column("size, samples", ratio=1)
     table.add_column("checksum", overflow="fold", ratio=2)
     style = {"verified": "green", "mismatch": "red", "error": "red", "unchecked": "yellow"}
+    # Paths and prepare commands go under the table, one whole line each: a table
+    # cell would break them mid-word at 80 columns, and they are there to be copied.
+    where = []
     for r in rows:
         if r["found"]:
             samples = ", ".join(f"{k} {v:,}" for k, v in (r["samples"] or {}).items())
@@ -90,13 +100,21 @@ def status(
             check = f"[{style.get(state, 'white')}]{state}[/]"
             if r["checksum_detail"]:
                 check += f": {r['checksum_detail']}"
-            table.add_row(r["dataset"], r["path"], f"{_human(r['bytes'])}; {samples}", check)
+            table.add_row(r["dataset"], f"{_human(r['bytes'])}; {samples}", check)
+            where.append(f"{r['dataset']} found at {r['path']}")
         else:
-            table.add_row(r["dataset"], f"[red]missing[/]; to prepare: {r['prepare']}", "", "")
-    _console().print(table)
+            table.add_row(r["dataset"], "", "[red]missing[/]")
+            where.append(f"{r['dataset']} missing; to prepare: {r['prepare']}")
+    console = _console()
+    console.print(table)
+    for line in where:
+        console.print(line, markup=False, highlight=False)
 
 
-def _progress():
+@contextmanager
+def _progress(description: str):
+    """A progress callback ``(done, total)`` whose bar appears on its first call, so a
+    failure before any work (an unwritable --data-dir) prints its one line alone."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -105,8 +123,19 @@ def _progress():
         TimeElapsedColumn,
     )
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=_console(stderr=True), transient=False)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=_console(stderr=True), transient=False)
+    task = bar.add_task(description, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.start()  # a no-op once started
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if bar.live.is_started:  # stop() prints a line even for a bar never shown
+            bar.stop()
 
 
 @app.command()
@@ -141,11 +170,9 @@ def prepare(
                 raise FileNotFoundError(f"{zip_path}: no such file (the Kaggle cats-and-dogs zip)")
             from grader.data.cats_dogs import prepare_cats_dogs
 
-            with _progress() as bar:
-                task = bar.add_task("screening JPEGs", total=None)
-                manifest = prepare_cats_dogs(
-                    zip_path, out_root, split=sizes, seed=seed,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+            with _progress("screening JPEGs") as progress:
+                manifest = prepare_cats_dogs(zip_path, out_root, split=sizes, seed=seed,
+                                             progress=progress)
             skipped = manifest["skipped"]
             _console().print(
                 f"cats-dogs: scanned {manifest['scanned']} images in {zip_path.name}; skipped "
@@ -169,5 +196,19 @@ def prepare(
                 "apt-get install dataset-fashion-mnist; mnist and chest-xray are copied as "
                 "they are")
     except (FileNotFoundError, DatasetCorrupt) as err:
-        _console(stderr=True).print(f"[red]grader data prepare {dataset}:[/] {err}")
-        raise typer.Exit(2) from None
+        _fail(dataset, str(err))
+    except OSError as err:  # a --data-dir that is a file, or not writable; the archive unreadable
+        # The prepare functions remove their partial folder before re-raising.
+        path = err.filename or out_root
+        if Path(path) in (zip_path, tar_path):
+            _fail(dataset, f"cannot read {path} ({err.strerror}); check the archive's path "
+                  "and permissions")
+        _fail(dataset, f"cannot write {path} ({err.strerror}); give --data-dir a folder you "
+              "can write to")
+
+
+def _fail(dataset: str, message: str) -> None:
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[red]grader data prepare {dataset}:[/] {escape(message)}")
+    raise typer.Exit(2)

@@ -47,62 +47,77 @@ def prepare_cats_dogs(zip_path: Path, out_root: Path, split: tuple[int, int, int
     """
     if not zip_path.is_file():
         raise FileNotFoundError(f"{zip_path}: no such file (the Kaggle cats-and-dogs zip)")
-    per_class = sum(split)
     try:
         archive = zipfile.ZipFile(zip_path)
     except zipfile.BadZipFile as err:
         raise DatasetCorrupt(f"{zip_path}: not a zip archive ({err})") from err
+    folder = out_root / FOLDER
+    tmp = out_root / (FOLDER + ".partial")
     with archive:
-        members: dict[str, list[zipfile.ZipInfo]] = {c: [] for c in CLASSES}
-        for info in archive.infolist():
-            parts = PurePosixPath(info.filename).parts
-            if info.is_dir() or len(parts) < 2 or "__MACOSX" in parts:
-                continue
-            cls = ARCHIVE_CLASS.get(parts[-2].lower())
-            if cls:
-                members[cls].append(info)
-        total = sum(len(v) for v in members.values())
-        if total == 0:
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)  # before screening: an unwritable --data-dir fails at once
+            manifest = _sample(archive, zip_path, tmp, split, seed, progress)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+            shutil.rmtree(folder, ignore_errors=True)
+            tmp.rename(folder)  # appears complete or not at all
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return {**manifest, "path": str(folder)}
+
+
+def _sample(archive: zipfile.ZipFile, zip_path: Path, tmp: Path, split: tuple[int, int, int],
+            seed: int, progress) -> dict:
+    """Screens the archive, writes the sampled images under ``tmp``, returns the manifest."""
+    per_class = sum(split)
+    members: dict[str, list[zipfile.ZipInfo]] = {c: [] for c in CLASSES}
+    for info in archive.infolist():
+        parts = PurePosixPath(info.filename).parts
+        if info.is_dir() or len(parts) < 2 or "__MACOSX" in parts:
+            continue
+        cls = ARCHIVE_CLASS.get(parts[-2].lower())
+        if cls:
+            members[cls].append(info)
+    total = sum(len(v) for v in members.values())
+    if total == 0:
+        raise DatasetCorrupt(
+            f"{zip_path}: no PetImages/Cat/ or PetImages/Dog/ files; is this "
+            "kagglecatsanddogs_3367a.zip?"
+        )
+    skipped = {"corrupt": [], "non-jpeg": []}
+    valid: dict[str, list[zipfile.ZipInfo]] = {c: [] for c in CLASSES}
+    done = 0
+    for cls in CLASSES:
+        for info in sorted(members[cls], key=lambda i: _numeric_key(i.filename)):
+            verdict = classify_jpeg(info.filename, archive.read(info))
+            if verdict == "ok":
+                valid[cls].append(info)
+            else:
+                skipped[verdict].append(info.filename)
+            done += 1
+            if progress:
+                progress(done, total)
+    for cls in CLASSES:
+        if len(valid[cls]) < per_class:
             raise DatasetCorrupt(
-                f"{zip_path}: no PetImages/Cat/ or PetImages/Dog/ files; is this "
-                "kagglecatsanddogs_3367a.zip?"
+                f"{zip_path}: only {len(valid[cls])} readable {cls} images; "
+                f"{per_class} are needed ({'/'.join(map(str, split))} train/validation/test)"
             )
-        skipped = {"corrupt": [], "non-jpeg": []}
-        valid: dict[str, list[zipfile.ZipInfo]] = {c: [] for c in CLASSES}
-        done = 0
-        for cls in CLASSES:
-            for info in sorted(members[cls], key=lambda i: _numeric_key(i.filename)):
-                verdict = classify_jpeg(info.filename, archive.read(info))
-                if verdict == "ok":
-                    valid[cls].append(info)
-                else:
-                    skipped[verdict].append(info.filename)
-                done += 1
-                if progress:
-                    progress(done, total)
-        for cls in CLASSES:
-            if len(valid[cls]) < per_class:
-                raise DatasetCorrupt(
-                    f"{zip_path}: only {len(valid[cls])} readable {cls} images; "
-                    f"{per_class} are needed ({'/'.join(map(str, split))} train/validation/test)"
-                )
-        rng = random.Random(seed)
-        folder = out_root / FOLDER
-        tmp = out_root / (FOLDER + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        files: dict[str, str] = {}
-        for cls in CLASSES:
-            chosen = rng.sample(valid[cls], per_class)
-            bounds = (0, split[0], split[0] + split[1], per_class)
-            for s, name in enumerate(SPLITS):
-                target = tmp / name / cls
-                target.mkdir(parents=True, exist_ok=True)
-                for info in chosen[bounds[s]:bounds[s + 1]]:
-                    data = archive.read(info)
-                    rel = f"{name}/{cls}/{cls[:-1]}.{PurePosixPath(info.filename).name}"
-                    (tmp / rel).write_bytes(data)
-                    files[rel] = bytes_digest(data)
-    manifest = {
+    rng = random.Random(seed)
+    files: dict[str, str] = {}
+    for cls in CLASSES:
+        chosen = rng.sample(valid[cls], per_class)
+        bounds = (0, split[0], split[0] + split[1], per_class)
+        for s, name in enumerate(SPLITS):
+            target = tmp / name / cls
+            target.mkdir(parents=True, exist_ok=True)
+            for info in chosen[bounds[s]:bounds[s + 1]]:
+                data = archive.read(info)
+                rel = f"{name}/{cls}/{cls[:-1]}.{PurePosixPath(info.filename).name}"
+                (tmp / rel).write_bytes(data)
+                files[rel] = bytes_digest(data)
+    return {
         "dataset": "cats-dogs",
         "source": zip_path.name,
         "source_sha256": file_digest(zip_path),
@@ -114,10 +129,6 @@ def prepare_cats_dogs(zip_path: Path, out_root: Path, split: tuple[int, int, int
         "skipped_files": {k: sorted(v) for k, v in skipped.items()},
         "files": dict(sorted(files.items())),
     }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)  # appears complete or not at all
-    return {**manifest, "path": str(folder)}
 
 
 class CatsDogs(Source):

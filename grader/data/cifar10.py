@@ -19,6 +19,7 @@ import json
 import pickle
 import shutil
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -55,18 +56,25 @@ class _BatchUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing {module}.{name}: a CIFAR batch never needs it")
 
 
-def parse_batch(raw: bytes, origin: str) -> tuple[np.ndarray, np.ndarray]:
-    """Decodes one pickled batch into (N, 32, 32, 3) uint8 images and N labels."""
+def _batch_arrays(raw: bytes, origin: str) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's ``data`` and ``labels`` as stored, or DatasetCorrupt naming ``origin``
+    (the file: "pickle data was truncated" alone does not say which batch)."""
     try:
         batch = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as err:
+    except Exception as err:  # damaged bytes can fail the unpickler in many ways
         raise DatasetCorrupt(f"{origin}: not a CIFAR-10 python batch ({err})") from err
     if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
         raise DatasetCorrupt(
             f"{origin}: data {data.shape} / labels {labels.shape}; expected N x 3072 and N"
         )
+    return data, labels
+
+
+def parse_batch(raw: bytes, origin: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decodes one pickled batch into (N, 32, 32, 3) uint8 images and N labels."""
+    data, labels = _batch_arrays(raw, origin)
     # Stored channel planes first (3 x 32 x 32); the grader works channels-last.
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels
 
@@ -128,10 +136,10 @@ class Cifar10(Source):
         return Verification("verified", "matches the manifest of the official tarball")
 
     def counts(self, found: Found) -> dict[str, int]:
-        if found.layout == "pickles":  # the labels alone, without decoding the images
+        if found.layout == "pickles":  # the labels, without reshaping the images
             def n(member: str) -> int:
-                raw = (found.path / member).read_bytes()
-                return len(_BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()[b"labels"])
+                path = found.path / member
+                return len(_batch_arrays(path.read_bytes(), str(path))[1])
 
             return {"train": sum(n(m) for m in TRAIN_BATCHES), "test": n("test_batch")}
         return self.load(found).sizes()
@@ -145,8 +153,10 @@ class Cifar10(Source):
                 raise DatasetCorrupt(f"{found.path}: not a readable tar.gz ({err})") from err
         else:
             raw = {m: (found.path / m).read_bytes() for m in (*TRAIN_BATCHES, "test_batch")}
-        train = [parse_batch(raw[m], f"{found.path}:{m}") for m in TRAIN_BATCHES]
-        x_test, y_test = parse_batch(raw["test_batch"], f"{found.path}:test_batch")
+        # A member of the tarball is named tarball:member; a batch file, by its path.
+        sep = ":" if found.layout == "tarball" else "/"
+        train = [parse_batch(raw[m], f"{found.path}{sep}{m}") for m in TRAIN_BATCHES]
+        x_test, y_test = parse_batch(raw["test_batch"], f"{found.path}{sep}test_batch")
         return Dataset(
             name=self.name,
             x_train=np.concatenate([x for x, _ in train]),
@@ -171,31 +181,37 @@ def prepare_cifar10(tar_path: Path, out_root: Path) -> dict:
     source_digest = file_digest(tar_path)
     folder = out_root / FOLDER
     tmp = out_root / (FOLDER + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     files = {}
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)  # before reading: an unwritable --data-dir fails at once
+        for member, data in _read_members(tar_path):
+            if member != "batches.meta":
+                parse_batch(data, f"{tar_path}:{member}")  # refuse garbage before writing
+            (tmp / member).write_bytes(data)
+            files[member] = file_digest(tmp / member)
+        manifest = {
+            "dataset": "cifar10",
+            "source": tar_path.name,
+            "source_sha256": source_digest,
+            "source_verified": source_digest == TARBALL_SHA256,
+            "files": files,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)  # appears complete or not at all
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {**manifest, "path": str(folder)}
+
+
+def _read_members(tar_path: Path) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of each member; a damaged archive is DatasetCorrupt, while an
+    error writing the output (raised in the caller's loop) stays an OSError."""
     try:
         with tarfile.open(tar_path, "r:gz") as tar:
             for member in MEMBERS:
-                data = _tar_member(tar, member)
-                if member != "batches.meta":
-                    parse_batch(data, f"{tar_path}:{member}")  # refuse garbage before writing
-                (tmp / member).write_bytes(data)
-                files[member] = file_digest(tmp / member)
+                yield member, _tar_member(tar, member)
     except (tarfile.TarError, OSError, EOFError) as err:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise DatasetCorrupt(f"{tar_path}: not a readable tar.gz ({err})") from err
-    except DatasetCorrupt:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    manifest = {
-        "dataset": "cifar10",
-        "source": tar_path.name,
-        "source_sha256": source_digest,
-        "source_verified": source_digest == TARBALL_SHA256,
-        "files": files,
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)  # appears complete or not at all
-    return {**manifest, "path": str(folder)}

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from grader.data.dataset import DatasetCorrupt
+
+#: What reading a damaged file raises (a truncated or corrupt .gz among them).
+READ_ERRORS = (OSError, EOFError, zlib.error)
 
 _DTYPES = {
     0x08: np.dtype(np.uint8),
@@ -58,7 +62,7 @@ def read_idx(path: Path) -> np.ndarray:
                 raw = f.read()
         else:
             raw = path.read_bytes()
-    except (OSError, EOFError) as err:
+    except READ_ERRORS as err:
         raise DatasetCorrupt(f"{path}: cannot read ({err})") from err
     return parse_idx(raw, str(path))
 
@@ -66,8 +70,11 @@ def read_idx(path: Path) -> np.ndarray:
 def idx_header(path: Path) -> tuple[int, ...]:
     """The declared shape, read from the first bytes only (for `grader data status`)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        head = f.read(4)
-        if len(head) < 4 or head[2] not in _DTYPES:
-            raise DatasetCorrupt(f"{path}: not an IDX file")
-        return struct.unpack(f">{head[3]}I", f.read(4 * head[3]))
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(4)
+            if len(head) < 4 or head[2] not in _DTYPES:
+                raise DatasetCorrupt(f"{path}: not an IDX file")
+            return struct.unpack(f">{head[3]}I", f.read(4 * head[3]))
+    except (*READ_ERRORS, struct.error) as err:
+        raise DatasetCorrupt(f"{path}: cannot read the IDX header ({err})") from err

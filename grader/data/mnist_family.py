@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from grader.data.checksums import content_digest, file_digest
 from grader.data.dataset import Dataset, DatasetCorrupt
-from grader.data.idx import idx_header, read_idx
+from grader.data.idx import READ_ERRORS, idx_header, read_idx
 from grader.data.source import Found, Source, Verification
 
 IDX_STEMS = {
@@ -68,7 +69,10 @@ class IdxSource(Source):
             expected = self.content_sha256.get(stem)
             if expected is None:
                 return Verification("unchecked", f"no reference digest for {path.name}")
-            results.append(content_digest(path) == expected)
+            try:  # gunzipping a damaged file fails without naming it
+                results.append(content_digest(path) == expected)
+            except READ_ERRORS as err:
+                raise DatasetCorrupt(f"{path}: cannot read ({err})") from err
         if all(results):
             return Verification("verified", "IDX content matches the official release")
         bad = [p.name for p, ok in zip(found.files, results, strict=True) if not ok]
@@ -174,19 +178,22 @@ class Mnist(IdxSource):
 
     def counts(self, found: Found) -> dict[str, int]:
         if found.layout == "npz":
-            with np.load(found.path, allow_pickle=False) as f:
-                return {"train": len(f["y_train"]), "test": len(f["y_test"])}
+            labels = _read_npz(found.path, ("y_train", "y_test"))
+            return {"train": len(labels["y_train"]), "test": len(labels["y_test"])}
         return super().counts(found)
 
     def load(self, found: Found, **options: object) -> Dataset:
         if found.layout != "npz":
             return super().load(found, **options)
-        try:
-            # allow_pickle=False: an .npz is a zip of arrays, and nothing in it may run code.
-            with np.load(found.path, allow_pickle=False) as f:
-                arrays = {key: f[key] for key in IDX_STEMS}
-        except (OSError, ValueError, KeyError) as err:
-            raise DatasetCorrupt(
-                f"{found.path}: not a Keras mnist.npz with x_train, y_train, x_test, y_test ({err})"
-            ) from err
-        return _assemble(self, arrays, str(found.path))
+        return _assemble(self, _read_npz(found.path, IDX_STEMS), str(found.path))
+
+
+def _read_npz(path: Path, keys) -> dict[str, np.ndarray]:
+    try:
+        # allow_pickle=False: an .npz is a zip of arrays, and nothing in it may run code.
+        with np.load(path, allow_pickle=False) as f:
+            return {key: f[key] for key in keys}
+    except (*READ_ERRORS, ValueError, KeyError, zipfile.BadZipFile) as err:
+        raise DatasetCorrupt(
+            f"{path}: not a Keras mnist.npz with x_train, y_train, x_test, y_test ({err})"
+        ) from err

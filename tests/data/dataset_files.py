@@ -6,6 +6,7 @@ loaders are tested against the format, not against a mock of it.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import pickle
@@ -88,3 +89,16 @@ def write_petimages_zip(path: Path, per_class: int) -> dict[str, int]:
         zf.writestr("PetImages/Dog/11702.jpg", jpeg_bytes(99)[:200])  # truncated
         zf.writestr("PetImages/Dog/9999.jpg", png_bytes(3))  # a PNG wearing .jpg
     return {"corrupt": 2, "non-jpeg": 3}
+
+
+def full_disk_after(monkeypatch, writes: int) -> None:
+    """Path.write_bytes fails like a full disk after ``writes`` successful calls."""
+    real, done = Path.write_bytes, []
+
+    def write_bytes(self, data):
+        if len(done) >= writes:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        done.append(self)
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)

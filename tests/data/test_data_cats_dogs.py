@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from dataset_files import write_petimages_zip
+from dataset_files import full_disk_after, write_petimages_zip
 
 from grader.data import SOURCES, load_dataset, locate
 from grader.data.cats_dogs import prepare_cats_dogs
@@ -107,3 +107,12 @@ def test_cli_prepare_without_the_archive_exits_2_naming_the_file(grader, tmp_pat
                     "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert "nope.zip: no such file" in result.stderr
+
+
+def test_a_failed_write_leaves_no_partial_folder(tmp_path, archive, monkeypatch):
+    path, _ = archive
+    (tmp_path / "data").mkdir()
+    full_disk_after(monkeypatch, 3)
+    with pytest.raises(OSError, match="No space left"):
+        prepare_cats_dogs(path, tmp_path / "data", split=(3, 2, 1))
+    assert list((tmp_path / "data").iterdir()) == []

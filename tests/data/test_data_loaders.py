@@ -10,13 +10,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dataset_files import (
+    full_disk_after,
     idx_bytes,
     tar_folder,
     write_cifar_folder,
     write_idx_dataset,
 )
 
-from grader.data import DatasetCorrupt, DatasetMissing, load_dataset, locate, search_roots
+from grader.data import (
+    SOURCES,
+    DatasetCorrupt,
+    DatasetMissing,
+    load_dataset,
+    locate,
+    search_roots,
+)
 from grader.data.cifar10 import prepare_cifar10
 from grader.data.idx import parse_idx, read_idx
 
@@ -205,3 +213,44 @@ def test_cifar_manifest_detects_a_changed_batch(tmp_path):
     verdict = SOURCES["cifar10"].verify(found)
     assert verdict.state == "mismatch" and "data_batch_2" in verdict.detail
     json.loads((found.path / "grader-manifest.json").read_text())  # still valid JSON
+
+
+def test_damaged_cifar_batch_is_named_when_counted_and_loaded(tmp_path):
+    from grader.data import SOURCES
+
+    write_cifar_folder(tmp_path / "cifar-10-batches-py")
+    batch = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:100])
+    # `grader data status` counts; training loads: both must say which batch is damaged.
+    with pytest.raises(DatasetCorrupt, match="data_batch_3: not a CIFAR-10 python batch"):
+        SOURCES["cifar10"].counts(locate("cifar10", tmp_path))
+    with pytest.raises(DatasetCorrupt, match="data_batch_3: not a CIFAR-10 python batch"):
+        load_dataset("cifar10", data_dir=tmp_path)
+
+
+def test_damaged_idx_and_npz_files_are_named_by_status_counts_and_verify(tmp_path):
+    write_idx_dataset(tmp_path / "fashion-mnist", *tiny_mnist())
+    fashion = SOURCES["fashion-mnist"]
+    labels = tmp_path / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(gzip.compress(b"\0\0\x08\x01\0\0"))  # header cut inside a dimension
+    with pytest.raises(DatasetCorrupt, match="t10k-labels-idx1-ubyte.gz: cannot read"):
+        fashion.counts(locate("fashion-mnist", tmp_path))
+    labels.write_bytes(gzip.compress(idx_bytes(np.zeros(3, np.uint8)))[:-12])  # gzip cut short
+    with pytest.raises(DatasetCorrupt, match="t10k-labels-idx1-ubyte.gz: cannot read"):
+        fashion.verify(locate("fashion-mnist", tmp_path))
+    np.savez(tmp_path / "mnist.npz", x_train=np.zeros(1), y_train=np.array([object()]),
+             x_test=np.zeros(1), y_test=np.zeros(1))
+    with pytest.raises(DatasetCorrupt, match="mnist.npz: not a Keras mnist.npz"):
+        SOURCES["mnist"].counts(locate("mnist", tmp_path))
+
+
+def test_a_failed_write_leaves_no_partial_cifar_folder_and_stays_an_oserror(
+        tmp_path, monkeypatch):
+    write_cifar_folder(tmp_path / "build" / "cifar-10-batches-py")
+    tar = tar_folder(tmp_path / "build" / "cifar-10-batches-py", tmp_path / "c10.tar.gz")
+    (tmp_path / "data").mkdir()
+    full_disk_after(monkeypatch, 2)
+    # The tarball is fine: a write error must not be reported as a damaged archive.
+    with pytest.raises(OSError, match="No space left"):
+        prepare_cifar10(tar, tmp_path / "data")
+    assert list((tmp_path / "data").iterdir()) == []

@@ -93,6 +93,50 @@ def test_grad_cam_that_inverts_the_map_fails_on_correlation(tmp_path, practical2
     assert out["state"] == "failed" and "correlation with the reference" in out["message"]
 
 
+def test_all_zero_grad_cam_scores_nothing_on_any_class(tmp_path, practical2):
+    """On the untrained model the probability-based reference can be all zeros
+    too: a flat map must not earn a class by agreeing with a flat reference."""
+    cnn, gradcam = practical2
+
+    def zeros(model, image, class_index, layer_name=None):
+        return np.zeros(image.shape[:2])
+
+    keras.utils.set_random_seed(0)
+    out = grade(tmp_path, cnn.build_model(2), GRADCAM_CHECK, Student(gradcam, grad_cam=zeros))
+    assert out["state"] == "failed" and out["fraction"] == 0.0
+    assert "class 0, 1, 7: the map is flat" in out["message"]
+
+
+def _flat_references(monkeypatch, which):
+    real = visual.reference_grad_cam
+
+    def reference(model, image, class_index, layer_name=None, use_logit=True):
+        cam = real(model, image, class_index, layer_name, use_logit)
+        return np.zeros_like(cam) if ("logit" if use_logit else "output") in which else cam
+
+    monkeypatch.setattr(visual, "reference_grad_cam", reference)
+
+
+def test_a_flat_reference_is_not_used_and_a_correct_map_still_passes(
+        tmp_path, practical2, monkeypatch):
+    cnn, gradcam = practical2
+    _flat_references(monkeypatch, {"output"})
+    keras.utils.set_random_seed(0)
+    out = grade(tmp_path, cnn.build_model(2), GRADCAM_CHECK, Student(gradcam))
+    assert out["state"] == "passed", out["message"]
+    assert {v["score"] for v in out["details"]["classes"].values()} == {"logit"}
+
+
+def test_classes_with_no_usable_reference_are_not_scored(tmp_path, practical2, monkeypatch):
+    cnn, gradcam = practical2
+    _flat_references(monkeypatch, {"logit", "output"})
+    keras.utils.set_random_seed(0)
+    out = grade(tmp_path, cnn.build_model(2), GRADCAM_CHECK, Student(gradcam))
+    assert out["state"] == "unverified" and out["fraction"] == 0.0
+    assert out["details"]["unjudged_classes"] == [0, 1, 7]
+    assert "reference Grad-CAM is flat" in out["message"]
+
+
 def test_grad_cam_left_at_the_conv_layers_size_fails_on_shape(tmp_path, practical2):
     cnn, gradcam = practical2
 
@@ -223,4 +267,5 @@ def test_correlation_is_pearsons():
     a = np.arange(12.0).reshape(3, 4)
     assert visual.correlation(a, 2 * a + 1) == pytest.approx(1.0)
     assert visual.correlation(a, -a) == pytest.approx(-1.0)
-    assert visual.correlation(np.zeros((3, 3)), np.zeros((3, 3))) == 1.0
+    # A flat map has no pattern: two all-zero maps do not agree, they say nothing.
+    assert visual.correlation(np.zeros((3, 3)), np.zeros((3, 3))) == 0.0
