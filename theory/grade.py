@@ -30,17 +30,28 @@ from theory.questions import (
 )
 
 __all__ = ["GradeError", "Tolerance", "answer_problem", "compare", "decode_answers",
-           "grade_answers"]
+           "failed_results", "grade_answers"]
 
-NO_ANSWER_WORDS = {"none", "undefined", "empty", "no output", "null", "n/a", "0x0"}
+# The words that answer a reading with no valid output (cs577 q3 without padding). JSON
+# null and [] are no answer at all: a student who leaves a question blank gets 0, not
+# the credit of the empty reading. The answers schema and `grade --help` list these.
+NO_ANSWER_WORDS = ("none", "no output", "empty", "undefined", "n/a", "0x0")
 # An answer is a number, a matrix (H x W x C, perhaps wrapped once more) or a
 # record of those: a few levels at most. Deeper values are refused before any
 # recursive code (the schema validator, _shape, _squeeze) sees them.
 MAX_ANSWER_DEPTH = 8
+# The largest real answer is a 5x5x3 variant tensor (about 100 values with its lists);
+# a bigger one is refused before the schema validator, which costs ~60 us per value.
+MAX_ANSWER_VALUES = 256
+# A whole answers file is a few numbers per question and some paragraphs of text; the
+# cap keeps json.loads and the schema validator from reading megabytes (a 48 MB file
+# took over ten minutes).
+MAX_ANSWERS_BYTES = 1 << 20
 
 
 def answer_problem(value: Any, limit: int = MAX_ANSWER_DEPTH) -> str | None:
-    """Why ``value`` cannot be an answer (nested too deep, a non-finite number), else None.
+    """Why ``value`` cannot be an answer (nested too deep, too many values, a non-finite
+    number), else None.
 
     Iterative, so a value nested thousands of levels deep is reported, not a RecursionError.
 
@@ -48,8 +59,13 @@ def answer_problem(value: Any, limit: int = MAX_ANSWER_DEPTH) -> str | None:
     'holds inf, which is not a finite number; write numbers such as 3, 0.5 or "1/3"'
     """
     stack = [(value, 0)]
+    seen = 0
     while stack:
         item, depth = stack.pop()
+        seen += 1
+        if seen > MAX_ANSWER_VALUES:
+            return (f"holds more than {MAX_ANSWER_VALUES} values and lists; no answer here "
+                    "is that large (theory.grade.MAX_ANSWER_VALUES)")
         if depth > limit:
             return (f"is nested more than {limit} levels deep; an answer is a number, a matrix "
                     "or an object of those (theory.grade.MAX_ANSWER_DEPTH)")
@@ -102,14 +118,28 @@ def _too_deep_answers(text: str, limit: int) -> list[tuple[str, int, int]]:
     return found
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object whose keys are all different: json.loads would keep the last of a
+    repeated key silently, grading one of two answers the student gave."""
+    obj: dict = {}
+    for key, value in pairs:
+        if key in obj:
+            raise GradeError(f"the key {key!r} appears twice in one object; keep one of them")
+        obj[key] = value
+    return obj
+
+
 def decode_answers(text: str) -> tuple[Any, dict[str, str]]:
     """Decodes an answers file's JSON text. Answers nested too deep for the JSON decoder
     are cut out (read as null) and returned as ``{key: reason}`` for grading as zero;
-    raises ``GradeError`` when the file cannot be read as JSON even so."""
+    raises ``GradeError`` when the file cannot be read as JSON even so, or repeats a key."""
     import json
 
+    def loads(text: str) -> Any:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+
     try:
-        return json.loads(text), {}
+        return loads(text), {}
     except RecursionError:
         pass
     cut = _too_deep_answers(text, MAX_ANSWER_DEPTH)
@@ -118,7 +148,7 @@ def decode_answers(text: str) -> tuple[Any, dict[str, str]]:
     for _, begin, end in reversed(cut):
         text = text[:begin] + "null" + text[end:]
     try:
-        return json.loads(text), {k: reason for k, _, _ in cut}
+        return loads(text), {k: reason for k, _, _ in cut}
     except RecursionError:
         raise GradeError("nested too deeply to read (outside the answers, or more than the "
                          "JSON decoder allows); answers are numbers, matrices or objects of "
@@ -127,16 +157,19 @@ def decode_answers(text: str) -> tuple[Any, dict[str, str]]:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How close a number must be: ``|got - expected| <= max(abs, rel * |expected|)``.
+    """How close a number must be: an integer exactly, any other number within
+    ``max(abs, rel * |expected|)``.
 
-    The relative part lets 5.44 stand for 49/9; integers in the answers are
-    exact, so the tolerance only matters for ratios and averages.
+    The relative part lets 5.44 stand for 49/9; a count or a size is exact, as
+    62300 for 62350 parameters is a wrong count, not a rounding.
     """
 
     rel: float = 1e-3
     abs: float = 1e-6
 
     def close(self, got: Fraction, expected: Fraction) -> bool:
+        if expected.denominator == 1:
+            return got == expected
         return abs(got - expected) <= max(Fraction(self.abs), Fraction(self.rel) * abs(expected))
 
 
@@ -225,8 +258,7 @@ def compare(got: Any, expected: Any, answer_type: str, tol: Tolerance = Toleranc
     """Cells of ``got`` that match ``expected`` (a reading's exact answer)."""
     where = f"{name}: " if name else ""
     if answer_type == "none":
-        ok = got is None or got == [] or (isinstance(got, str)
-                                           and got.strip().lower() in NO_ANSWER_WORDS)
+        ok = isinstance(got, str) and got.strip().lower() in NO_ANSWER_WORDS
         return Comparison(int(ok), 1, [] if ok else [f"{where}expected no output, got {got!r}"])
     if answer_type == "record":
         result = Comparison()
@@ -279,6 +311,12 @@ def _best(got: Any, readings: list[Reading], tol: Tolerance) -> tuple[int, Compa
             best_index, best = k, result
     assert best is not None
     return best_index, best
+
+
+def _given(value: Any) -> bool:
+    """Whether a value is an answer: null and [] leave the question blank (a reading with
+    no output is answered in words, NO_ANSWER_WORDS)."""
+    return value is not None and value != []
 
 
 def _invalid_test(question: Question, source: str, key: str, reason: str) -> dict:
@@ -361,6 +399,9 @@ def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
         try:
             question = get_question(key, assignment)
         except UnknownQuestion as exc:
+            if file_assignment:    # --assignment cannot override the file's own: no such hint
+                raise GradeError(f"{source}: its assignment {assignment} has no question "
+                                 f"{key!r}; valid ids: {', '.join(ids) or '(none)'}") from None
             raise GradeError(f"{source}: {exc}") from None
         if question.qid in resolved:
             raise GradeError(f"{source}: question {question.qid} is answered twice "
@@ -375,14 +416,15 @@ def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
         if question.kind == "manual":
             if qid in refused:     # the text is kept for a person; a refused value is not
                 tests.append(_manual_test(question, f"(not kept: the answer {refused[qid][1]})"))
-            elif qid in resolved:
+            elif _given(resolved.get(qid)):
                 tests.append(_manual_test(question, resolved[qid]))
             continue
         if qid in refused:
             tests.append(_invalid_test(question, source, *refused[qid]))
             continue
         params = question.params if seed is None else variant_params(question, seed)
-        tests.append(_test(question, params, qid in resolved, resolved.get(qid), tol, seed))
+        tests.append(_test(question, params, _given(resolved.get(qid)), resolved.get(qid), tol,
+                           seed))
     score = round(sum(t["score"] for t in tests), 4)
     max_score = sum(t["max_score"] for t in tests)
     numeric = [t for t in tests if t["grader"]["state"] != "manual"]
@@ -390,7 +432,8 @@ def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
     manual = len(tests) - len(numeric)
     output = (f"{assignment} theory: {score:g}/{max_score:g} points; {passed}/{len(numeric)} "
               "numeric questions fully correct"
-              + (f"; {manual} answers await a person" if manual else "")
+              + (f"; {manual} answer{' awaits' if manual == 1 else 's await'} a person"
+                 if manual else "")
               + (f"; graded against variant seed {seed}" if seed is not None else ""))
     exit_code = 0 if passed == len(numeric) else 1
     return {
@@ -402,3 +445,16 @@ def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
                    "theory": {"student": data.get("student"), "seed": seed,
                               "tolerance": {"rel": tol.rel, "abs": tol.abs}}},
     }
+
+
+def failed_results(assignment: str, source: str, reason: str) -> dict:
+    """The results of an answers file that cannot be graded: every numeric question scores 0
+    with ``reason``, exit code 2. Written like any results, so a batch keeps the student
+    in the gradebook."""
+    results = grade_answers({"answers": {}}, assignment, source=source)
+    for test in results["tests"]:
+        test["output"] = f"not graded: {reason}"
+    results["output"] = (f"{assignment} theory: 0/{results['max_score']:g} points; not "
+                         f"graded: {reason}")
+    results["grader"].update(complete=False, exit_code=2, errors=[reason])
+    return results

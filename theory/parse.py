@@ -33,10 +33,12 @@ from theory.shapes import ShapeError
 
 __all__ = ["MATRIX_GRAMMAR", "parse_number", "parse_matrix", "parse_channels", "parse_pair"]
 
+GENERATORS = ("ones", "zeros", "fill", "rows", "cols", "range", "eye")
+GENERATOR_FORMS = ("ones:HxW, zeros:HxW, fill:VALUE:HxW, rows:V1,V2,..[:W], cols:V1,V2,..[:H], "
+                   "range:HxW, eye:N")
 MATRIX_GRAMMAR = (
     "channels separated by '|'; each is a literal '1,2;3,4' (rows by ';') or a generator: "
-    "ones:HxW, zeros:HxW, fill:VALUE:HxW, rows:V1,V2,..[:W], cols:V1,V2,..[:H], range:HxW, eye:N; "
-    "values are integers, decimals or fractions like 1/3"
+    f"{GENERATOR_FORMS}; values are integers, decimals or fractions like 1/3"
 )
 MAX_SIDE = 64  # worked answers print every cell; larger inputs belong in NumPy, not here
 # A value is typed by hand, so 15 significant digits and a magnitude of 10**12
@@ -104,9 +106,12 @@ def parse_matrix(text: str) -> list[list[Number]]:
     head, _, rest = text.partition(":")
     head = head.strip().lower()
     if not rest:
-        if re.fullmatch(r"[a-z]+", head):
+        if head in GENERATORS:
             example = _EXAMPLES.get(head, f"{head}:3x3")
             raise ShapeError(f"{text!r}: a generator needs its size or values, e.g. {example}")
+        if re.fullmatch(r"[a-z]+", head):     # a word such as abc, nan or inf
+            raise ShapeError(f"{text!r} is not a number or a known generator; the generators "
+                             f"are {GENERATOR_FORMS}")
         rows = [_values(r) for r in text.split(";") if r.strip()]
         if len({len(r) for r in rows}) != 1:
             raise ShapeError(f"{text!r}: every row needs the same number of values")

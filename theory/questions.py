@@ -93,14 +93,17 @@ def _filter(params: dict, channels: int) -> list:
     return filters_from_2d(parse_channels(params["filter"]), channels)
 
 
+def _filter_words(spec: str) -> str:
+    words = describe_matrix(spec)
+    return "all ones" if words == "all 1-s" else words
+
+
 def _image_text(params: dict) -> str:
     n = params["size"]
     r, g, b = (describe_matrix(s) for s in params["channels"])
     fh = len(parse_matrix(params["filter"]))
-    filt = describe_matrix(params["filter"])
-    filt = "all ones" if filt == "all 1-s" else filt
     return (f"I is a {n}x{n} RGB image: R is {r}; G is {g}; B is {b}. "
-            f"The filter is {fh}x{fh}, {filt}")
+            f"The filter is {fh}x{fh}, {_filter_words(params['filter'])}")
 
 
 def _vary_channel(rng: random.Random, n: int) -> str:
@@ -126,10 +129,10 @@ def _vary_image(rng: random.Random) -> dict:
 CS577_IMAGE = {"size": 4, "channels": ["fill:1:4x4", "fill:2:4x4", "rows:1,2,3,4"],
                "filter": "ones:3x3"}
 
-SUM_READING = ("one {f}x{f}x3 filter (the {f}x{f} ones in every channel) whose sum runs over the "
-               "three channels, as Conv2D with one filter computes: a single {h}x{w} map")
+SUM_READING = ("one {f}x{f}x3 filter (the {f}x{f} filter, {words}, in every channel) whose sum "
+               "runs over the three channels, as Conv2D with one filter computes: {result}")
 DEPTHWISE_READING = ("the {f}x{f} filter applied to each channel separately, channels not "
-                     "summed (a depthwise convolution): a {h}x{w}x3 result")
+                     "summed (a depthwise convolution): {result}")
 
 
 def _conv_pair(params: dict, padding: Any, dilation: int, note: str) -> tuple[Reading, Reading]:
@@ -139,12 +142,14 @@ def _conv_pair(params: dict, padding: Any, dilation: int, note: str) -> tuple[Re
     d = (dilation, dilation)
     main = conv_reading("", image, kernel, padding=padding, dilation=d)
     alt = conv_reading("", image, kernel, padding=padding, dilation=d, depthwise=True)
-    for reading, template in ((main, SUM_READING), (alt, DEPTHWISE_READING)):
+    for reading, template, shape in ((main, SUM_READING, "a single {h}x{w} map"),
+                                     (alt, DEPTHWISE_READING, "a {h}x{w}x3 result")):
         if reading.answer_type == "tensor":
-            h, w = len(reading.answer), len(reading.answer[0])
+            result = shape.format(h=len(reading.answer), w=len(reading.answer[0]))
         else:
-            h = w = 0
-        reading.label = template.format(f=f, h=h, w=w) + note
+            result = "no output (the filter does not fit the input)"
+        reading.label = template.format(f=f, words=_filter_words(params["filter"]),
+                                        result=result) + note
     return main, alt
 
 
@@ -765,9 +770,15 @@ def variant_params(question: Question, seed: int) -> dict:
         raise UnknownQuestion(f"{question.assignment} {question.qid} is graded by a person and "
                               "has no numeric variants")
     # The seed is mixed with the question's id so that one student's seed gives
-    # unrelated numbers across questions.
+    # unrelated numbers across questions. A draw of the assignment's own numbers is drawn
+    # again from the same generator: a variant whose key is the published one is no variant.
     rng = random.Random(f"{question.assignment}/{question.qid}/{seed}")
-    return question.vary(rng)
+    for _ in range(100):
+        params = question.vary(rng)
+        if params != question.params:
+            return params
+    raise RuntimeError(f"{question.assignment} {question.qid}: its variants keep drawing the "
+                       "assignment's own numbers")
 
 
 def solve(question: Question, params: dict | None = None) -> Solution:

@@ -31,6 +31,8 @@ MATRIX_HELP = (
     "rows:1,2,3:5 makes it 5 wide), cols:V1,V2,..., range:HxW (1, 2, 3, ... row by row), eye:N. "
     "Values are integers, decimals or fractions like 1/3. " + LIMITS_HELP
 )
+PADDING_HELP = ("valid, same, P (every side), V,H (top and bottom, left and right) or "
+                "T,B,L,R.")
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
 
@@ -226,7 +228,7 @@ def _emit(question: str, reading: Any, as_json: bool) -> None:
 
 
 def _padding(text: str) -> Any:
-    """'valid', 'same', 'P' or 'T,B,L,R' (or 'V,H')."""
+    """'valid', 'same', 'P', 'V,H' or 'T,B,L,R'."""
     from theory.shapes import ShapeError
 
     value = text.strip().lower()
@@ -235,7 +237,7 @@ def _padding(text: str) -> Any:
     try:
         numbers = tuple(int(v) for v in value.split(","))
     except ValueError:
-        raise ShapeError(f"--padding must be valid, same, P or T,B,L,R; got {text!r}") from None
+        raise ShapeError(f"--padding must be {PADDING_HELP.rstrip('.')}; got {text!r}") from None
     return numbers[0] if len(numbers) == 1 else numbers
 
 
@@ -243,8 +245,7 @@ def _padding(text: str) -> Any:
 def conv(
     input_: str = typer.Option(..., "--input", "-i", help="The input tensor. " + MATRIX_HELP),
     filters: list[str] = FilterOption,
-    padding: str = typer.Option("valid", "--padding", "-p",
-                                help="valid, same, P (every side) or T,B,L,R."),
+    padding: str = typer.Option("valid", "--padding", "-p", help=PADDING_HELP),
     stride: str = typer.Option("1", "--stride", "-s", help="S or SHxSW."),
     dilation: str = typer.Option("1", "--dilation", "-d", help="D or DHxDW."),
     depthwise: bool = typer.Option(False, "--depthwise", help=(
@@ -312,8 +313,7 @@ def shape(
     kernel: str = typer.Argument(..., help="F or FHxFW, e.g. 3x3."),
     filters: int = typer.Option(None, "--filters", "-n", help="Number of filters (output "
                                 "channels); default keeps the input depth."),
-    padding: str = typer.Option("valid", "--padding", "-p",
-                                help="valid, same, P or T,B,L,R."),
+    padding: str = typer.Option("valid", "--padding", "-p", help=PADDING_HELP),
     stride: str = typer.Option("1", "--stride", "-s", help="S or SHxSW."),
     dilation: str = typer.Option("1", "--dilation", "-d", help="D or DHxDW."),
     as_json: bool = JsonFlag,
@@ -379,25 +379,34 @@ def params(
 
 
 def _load_answers(path: Path) -> tuple[dict, dict[str, str]]:
-    """Reads and validates an answers file; every problem with the file becomes one clear
-    message. Answers that cannot be answers (nested too deep, inf or NaN) are returned as
-    ``{key: reason}`` instead: they score 0 and the rest of the file is still graded."""
+    """Reads and validates an answers file; every problem with the file becomes one
+    ``GradeError`` that names it. Answers that cannot be answers (nested too deep, too
+    large, inf or NaN) are returned as ``{key: reason}`` instead: they score 0 and the
+    rest of the file is still graded."""
     from theory.answer import GradeError
-    from theory.grade import answer_problem, decode_answers
+    from theory.grade import MAX_ANSWERS_BYTES, answer_problem, decode_answers
 
+    if path.is_dir():
+        raise GradeError(f"{path}: is a folder; give the student's answers JSON file")
     if not path.is_file():
-        raise _fail(f"{path}: no such file (give the student's answers JSON)")
+        raise GradeError(f"{path}: no such file (give the student's answers JSON)")
+    with path.open("rb") as handle:     # read no more than the cap, however large the file
+        raw = handle.read(MAX_ANSWERS_BYTES + 1)
+    if len(raw) > MAX_ANSWERS_BYTES:
+        raise GradeError(f"{path}: larger than {MAX_ANSWERS_BYTES:,} bytes, the limit for an "
+                         "answers file (theory.grade.MAX_ANSWERS_BYTES); answers are a few "
+                         "numbers per question")
     try:
-        data, invalid = decode_answers(path.read_text(encoding="utf-8"))
+        data, invalid = decode_answers(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise _fail(f"{path}: not a UTF-8 text file; save the answers as JSON") from None
+        raise GradeError(f"{path}: not a UTF-8 text file; save the answers as JSON") from None
     except json.JSONDecodeError as exc:
-        raise _fail(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column "
-                    f"{exc.colno}") from None
+        raise GradeError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column "
+                         f"{exc.colno}") from None
     except GradeError as exc:
-        raise _fail(f"{path}: {exc}") from None
+        raise GradeError(f"{path}: {exc}") from None
     except ValueError as exc:      # e.g. an integer longer than Python converts
-        raise _fail(f"{path}: a value cannot be read: {exc}") from None
+        raise GradeError(f"{path}: a value cannot be read: {exc}") from None
     import jsonschema
 
     checked = data
@@ -412,15 +421,22 @@ def _load_answers(path: Path) -> tuple[dict, dict[str, str]]:
                                            for k, v in data["answers"].items()}}
     schema = json.loads((SCHEMAS / "theory_answers_file.schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(checked), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
+    # The first error only: the validator yields lazily and checks the file's keys (their
+    # count too) before it descends into the answers, so 100,000 keys are refused at once.
+    first = next(validator.iter_errors(checked), None)
+    if first is not None:
+        first = jsonschema.exceptions.best_match([first])    # inside an anyOf: the branch
         where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
         message = first.message
+        shown = repr(first.instance)     # the message quotes the value, perhaps thousands long
+        if len(shown) > 80:
+            message = message.replace(shown, shown[:60] + "...")
+        if first.validator in ("maxItems", "maxLength", "maxProperties"):
+            message += f" (at most {first.validator_value})"
         if first.validator == "additionalProperties" and not first.absolute_path:
             message += "; the file holds 'answers' and optionally 'assignment', 'student', 'seed'"
-        raise _fail(f"{path}: {where}: {message} (schema: "
-                    f"grader/schemas/theory_answers_file.schema.json)")
+        raise GradeError(f"{path}: {where}: {message} (schema: "
+                         f"grader/schemas/theory_answers_file.schema.json)")
     for key, reason in invalid.items():
         sys.stderr.write(f"warning: {path}: answer {key!r} {reason}; it scores 0\n")
     return data, invalid
@@ -433,19 +449,36 @@ def grade(
         "cs577-a4, ds-ag-021 or practical2 (default: the file's 'assignment', else cs577-a4).")),
     json_out: Path = ResultsOption,
     rel_tol: float = typer.Option(1e-3, "--rel-tol", help="Relative tolerance for non-integer "
-                                  "answers."),
+                                  "answers, in [0, 1); integers (counts, sizes) are exact."),
 ) -> None:
     """Grade a student's numeric answers, per question, with partial credit by cell.
 
-    Exit 0 when every numeric answer is right, 1 when some are not, 2 when the file
-    cannot be graded.
-    """
-    from theory.grade import Tolerance, grade_answers
+    null or [] is no answer (0 points). A reading with no valid output (cs577 q3 without
+    padding) is answered with one of the strings "none", "no output", "empty", "undefined",
+    "n/a" or "0x0".
 
-    data, invalid = _load_answers(answers)
-    chosen = assignment or data.get("assignment") or "cs577-a4"
-    results = _guard(grade_answers, data, chosen, Tolerance(rel=rel_tol), str(answers),
-                     invalid)
+    Exit 0 when every numeric answer is right, 1 when some are not, 2 when the file
+    cannot be graded (with --json, its results still say why, with a score of 0).
+    """
+    from theory.answer import GradeError
+    from theory.grade import Tolerance, failed_results, grade_answers
+    from theory.questions import ASSIGNMENTS
+
+    if not 0 <= rel_tol < 1:     # also false for nan; inf is not below 1
+        raise _fail(f"--rel-tol must be a finite number in [0, 1), e.g. 0.001; got {rel_tol}")
+    if assignment is not None and assignment not in ASSIGNMENTS:
+        raise _fail(f"unknown assignment {assignment!r}; the assignments are "
+                    f"{', '.join(ASSIGNMENTS)}")
+    chosen = assignment or "cs577-a4"
+    try:
+        data, invalid = _load_answers(answers)
+        chosen = assignment or data.get("assignment") or chosen
+        results = grade_answers(data, chosen, Tolerance(rel=rel_tol), str(answers), invalid)
+    except GradeError as exc:
+        failure = _fail(str(exc))    # said first, even if the results cannot be written
+        if json_out is not None:     # a batch must not lose the student: results say why
+            _write_atomic(json_out, failed_results(chosen, str(answers), str(exc)))
+        raise failure from None
     if json_out is not None:
         _write_atomic(json_out, results)
     _print_results(results)

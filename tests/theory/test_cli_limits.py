@@ -81,6 +81,8 @@ def test_pool_window_larger_than_the_input_says_there_is_no_output(grader) -> No
     (["conv", "-i", "fill:", "-f", "ones:1x1"], ["e.g. fill:2:3x3"]),
     (["params", "input:8x8x1, dropout:7"], ["dropout rate 7 is out of range"]),
     (["q2a"], ["--assignment ds-ag-021"]),
+    (["conv", "-i", "inf", "-f", "ones:1x1"], ["'inf' is not a number or a known generator",
+                                              "ones:HxW"]),
 ])
 def test_mistakes_get_messages_that_say_what_to_write(grader, args, words) -> None:
     refused(grader("theory", *args), *words)
@@ -196,3 +198,4 @@ def test_the_documented_limits_are_the_enforced_ones(grader) -> None:
     assert f"at most {MAX_MULTIPLY_ADDS:,} multiply-adds" in LIMITS_HELP
     help_text = grader("theory", "conv", "--help", env={"COLUMNS": "400"}).stdout
     assert "multiply-adds" in help_text
+    assert "V,H (top and bottom, left and right)" in help_text      # --padding 1,0 works

@@ -23,24 +23,39 @@ def no_traceback(proc: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
-def test_theory_and_help_never_import_tensorflow(repo: Path) -> None:
+def test_theory_and_help_never_import_tensorflow(repo: Path, tmp_path: Path) -> None:
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"answers": {"q1": [[45, 45], [54, 54]], "q4": "a template"}}))
+    commands = [
+        ["--help"], ["theory", "q1"], ["theory", "list"], ["theory", "q7", "--json"],
+        ["theory", "params", "input:8x8x1, conv:2:3x3, flatten, dense:2"],
+        ["theory", "conv", "-i", "ones:4x4|rows:1,2,3,4", "-f", "ones:3x3", "-p", "same"],
+        ["theory", "pool", "-i", "range:4x4", "--kind", "avg", "--json"],
+        ["theory", "shape", "128x128x32", "3x3", "-n", "16"],
+        ["theory", "variant", "q3", "--seed", "3"],
+        ["theory", "grade", str(answers), "--json", str(tmp_path / "results.json")],
+    ]
+    # One process runs every command, then lists their exit codes and what they imported.
     probe = (
-        "import sys\n"
+        "import json, sys\n"
         "from grader.cli import main\n"
-        "for argv in (['--help'], ['theory', 'q1'], ['theory', 'list'], ['theory', 'q7', '--json'],"
-        " ['theory', 'params', 'input:8x8x1, conv:2:3x3, flatten, dense:2']):\n"
+        "codes = []\n"
+        f"for argv in json.loads({json.dumps(json.dumps(commands))}):\n"
         "    sys.argv = ['grader', *argv]\n"
         "    try:\n"
         "        main()\n"
-        "    except SystemExit:\n"
-        "        pass\n"
+        "    except SystemExit as exc:\n"
+        "        codes.append(exc.code or 0)\n"
         "heavy = sorted(m for m in ('tensorflow', 'keras', 'numpy', 'pydantic')\n"
         "               if m in sys.modules)\n"
-        "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n"
+        "sys.stderr.write(f'CODES={codes}\\nHEAVY=' + ','.join(heavy) + '\\n')\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+    # every command ran to its end: grade exits 1 as q2, q3, ... are unanswered
+    assert f"CODES={[0] * (len(commands) - 1) + [1]}" in proc.stderr, proc.stderr
+    assert json.loads((tmp_path / "results.json").read_text())["score"] == 1
     line = [ln for ln in proc.stderr.splitlines() if ln.startswith("HEAVY=")][-1]
     assert line == "HEAVY=", f"imported on the theory path: {line}"
 
@@ -122,6 +137,9 @@ def test_conv_on_user_numbers_with_generators(grader) -> None:
                   "--stride", "2", "--padding", "0,1,0,1", "--json")
     data = json.loads(proc.stdout)
     assert data["answer"] == [[[1 - 5, 0.5], [3 - 0, 1.5]], [[7, 3.5], [9, 4.5]]]
+    two = json.loads(grader("theory", "conv", "-i", "range:3x3", "-f", "ones:2x2", "--padding",
+                            "1,0", "--json").stdout)             # V,H: top/bottom 1, sides 0
+    assert two["answer"] == [[3, 5], [12, 16], [24, 28], [15, 17]]
     depthwise = json.loads(grader("theory", "conv", "-i", "ones:3x3|fill:2:3x3", "-f", "ones:2x2",
                                   "--depthwise", "--dilation", "2", "--json").stdout)
     assert depthwise["answer"] == [[[4, 8]]]
@@ -216,18 +234,54 @@ def test_ratio_answers_accept_a_rounded_decimal(grader, tmp_path) -> None:
     ({"answers": {"q1": 1}, "assignment": "hw3"}, "assignment"),
     ({"answers": {"q1": 1, "Q1": 2}}, "answered twice"),
     ({"answers": {}, "assignment": "ds-ag-021"}, "is for 'ds-ag-021' but --assignment"),
+    ('{"answers": {"q1": [[45, 45], [54, 54]], "q1": 0}}', "the key 'q1' appears twice"),
+    ({"answers": {"q1": 1}, "assignment": "practical2"},
+     "its assignment practical2 has no question 'q1'; valid ids: model1"),
+    ({"answers": {f"q{i}": 1 for i in range(65)}}, "has too many properties (at most 64)"),
+    ({"answers": {"q1": list(range(200))}}, "answers/q1: [0, 1, 2"),
 ])
-def test_a_malformed_answers_file_is_named_without_a_traceback(grader, tmp_path, content,
-                                                                message) -> None:
+def test_a_malformed_answers_file_is_named_and_still_gets_results(grader, tmp_path, content,
+                                                                   message) -> None:
     path = write(tmp_path, content)
     extra = ["--assignment", "cs577-a4"] if "ds-ag-021" in json.dumps(content) else []
-    proc = grader("theory", "grade", str(path), *extra)
+    out = tmp_path / "results.json"
+    proc = grader("theory", "grade", str(path), *extra, "--json", str(out))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in proc.stderr and str(path) in proc.stderr
+    assert "--assignment cs577-a4" not in proc.stderr     # no hint that the file overrules
     no_traceback(proc)
+    # a batch never loses the student: the results say why, with a score of 0
+    results = json.loads(out.read_text())
+    jsonschema.validate(results, schema("results.schema.json"))
+    assert results["score"] == 0 and results["max_score"] > 0
+    assert message in results["output"] and results["grader"]["exit_code"] == 2
+    assert all(t["score"] == 0 and message in t["output"] for t in results["tests"])
 
 
-def test_a_missing_answers_file_is_named(grader, tmp_path) -> None:
+def test_a_missing_answers_file_or_a_folder_is_named(grader, tmp_path) -> None:
     proc = grader("theory", "grade", str(tmp_path / "absent.json"))
     assert proc.returncode == 2 and "absent.json: no such file" in proc.stderr
+    no_traceback(proc)
+    proc = grader("theory", "grade", str(tmp_path))
+    assert proc.returncode == 2 and f"{tmp_path}: is a folder" in proc.stderr, proc.stderr
+
+
+def test_an_answers_file_over_the_size_cap_is_refused_at_once(grader, tmp_path) -> None:
+    from theory.grade import MAX_ANSWERS_BYTES
+
+    path = write(tmp_path, '{"answers": {"q1": 1}}' + " " * MAX_ANSWERS_BYTES)
+    out = tmp_path / "results.json"
+    proc = grader("theory", "grade", str(path), "--json", str(out), timeout=20)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{path}: larger than {MAX_ANSWERS_BYTES:,} bytes" in proc.stderr
+    assert "MAX_ANSWERS_BYTES" in proc.stderr
+    assert json.loads(out.read_text())["grader"]["errors"][0].startswith(str(path))
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "1", "1e308"])
+def test_rel_tol_outside_zero_to_one_is_refused(grader, tmp_path, value) -> None:
+    path = write(tmp_path, {"answers": {"q7": [126, 126, 16]}})
+    proc = grader("theory", "grade", str(path), "--rel-tol", value)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--rel-tol must be a finite number in [0, 1)" in proc.stderr
     no_traceback(proc)

@@ -12,7 +12,14 @@ from theory import shapes
 from theory.layers import parse_layers, propagate
 from theory.ops import conv2d, filters_from_2d, pool2d, stack_channels
 from theory.parse import parse_channels, parse_matrix
-from theory.questions import BANK, get_question, solution_json, solve, variant_params
+from theory.questions import (
+    BANK,
+    describe_matrix,
+    get_question,
+    solution_json,
+    solve,
+    variant_params,
+)
 from theory.shapes import ShapeError
 
 CS577_I = stack_channels([[[1] * 4] * 4, [[2] * 4] * 4, [[v] * 4 for v in (1, 2, 3, 4)]])
@@ -125,6 +132,33 @@ def test_variants_are_deterministic_and_change_the_numbers() -> None:
             assert len(seen) > 3, question.qid
 
 
+def test_a_variant_never_repeats_the_assignments_own_numbers() -> None:
+    # practical2 model1 drew the original 128 units (101,770 parameters) for 37 of 200 seeds
+    for bank in BANK.values():
+        for question in bank.values():
+            if question.vary is not None:
+                for seed in range(200):
+                    assert variant_params(question, seed) != question.params, \
+                        (question.assignment, question.qid, seed)
+    assert variant_params(get_question("model1", "practical2"), 1) == \
+        variant_params(get_question("model1", "practical2"), 1)
+
+
+def test_the_cs577_reading_labels_name_the_variants_own_filter() -> None:
+    for qid in ("q1", "q2", "q3"):
+        question = get_question(qid)
+        for seed in range(20):
+            params = variant_params(question, seed)
+            solution = solve(question, params)
+            words = describe_matrix(params["filter"]).replace("all 1-s", "all ones")
+            assert f"(the 3x3 filter, {words}, in every channel)" in solution.primary.label
+            if words != "all ones":
+                assert "ones" not in solution.primary.label, (qid, seed)
+    (unpadded,) = [alt for alt in solve(get_question("q3")).alternatives
+                   if alt.answer_type == "none"]
+    assert "no output" in unpadded.label and "0x0" not in unpadded.label
+
+
 def test_output_size_formula_and_same_padding() -> None:
     assert shapes.output_size(28, 3) == 26
     assert shapes.output_size(7, 3, p=(0, 1), s=2) == 3
@@ -154,7 +188,8 @@ def test_matrix_grammar() -> None:
     assert parse_matrix("eye:2") == [[1, 0], [0, 1]]
     for bad, message in [("1,2;3", "same number of values"), ("ones", "needs its size"),
                          ("blob:3x3", "unknown generator"), ("ones:0x3", "out of range"),
-                         ("1,x", "not a number")]:
+                         ("1,x", "not a number"), ("abc", "not a number or a known generator"),
+                         ("nan", "generators are ones:HxW"), ("Inf", "not a number or a known")]:
         with pytest.raises(ShapeError, match=message):
             parse_matrix(bad)
     with pytest.raises(ShapeError, match="different sizes"):
