@@ -14,7 +14,8 @@ Decisions a reader of the results should know:
   reported, with the points it would carry, but left out of the total.
 - Exit codes: 0 every check that ran passed; 1 some check failed, errored, was not
   implemented or is unverified; 2 nothing could be graded (no spec, bad spec, not a
-  submission folder, a worker that cannot start).
+  submission folder, a worker that cannot start), or SIGTERM stopped grading part-way
+  (`grader check` then writes what was graded; the tasks left say they were not).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -56,6 +58,13 @@ PROBE_CHECKS = {"outputs"}
 # model, untrained, so they run under --static too.
 TRAINING_CHECKS = {"accuracy"}
 FAILED_STATES = {"failed", "error", "unverified", "not_implemented"}
+STOPPED = ("not graded: the grader was stopped by SIGTERM (a batch time limit or scancel) "
+           "before this task was done; grade the submission again with more time")
+
+
+class Stopped(BaseException):
+    """Raised by `grader check`'s SIGTERM handler: grading stops and keeps what it has.
+    Not an Exception, so that no `except Exception` on the way swallows it."""
 
 
 @dataclass
@@ -76,6 +85,7 @@ class Grading:
     errors: list[str] = field(default_factory=list)
     complete: bool = True
     fatal: bool = False  # could not grade at all (exit 2)
+    stopped: bool = False  # SIGTERM arrived; the workers are gone (see _halt_workers)
     seconds: float = 0.0
     student_output: str = ""
     verify_output: str = ""  # the verify worker's own output, for grader bugs
@@ -95,6 +105,34 @@ class Grading:
 def _fail_all(task: dict[str, Any], state: str, message: str) -> dict[str, dict[str, Any]]:
     return {name: {"state": state, "message": message, "hints": [], "details": {}}
             for name in task["checks"]}
+
+
+def stopped(grading: Grading) -> Grading:
+    """``grading`` as SIGTERM left it: what was graded stays, every task without
+    results fails saying so, and the run is incomplete (exit 2: not a grade)."""
+    for out in grading.tasks:
+        if not out.checks:
+            out.checks = _fail_all(out.task, "error", STOPPED)
+    grading.fatal, grading.complete = True, False
+    grading.errors.append("stopped by SIGTERM (a batch time limit or scancel) before grading "
+                          "finished; grade the submission again with more time")
+    return grading
+
+
+def _halt_workers(result: Grading) -> None:
+    """Kills the workers and whatever they started, once. SPAWN_LOCK stays held until
+    the process exits, so that the verify thread cannot start a fresh worker for the
+    jobs left (Stopped reaches the main thread only)."""
+    if result.stopped:
+        return
+    result.stopped = True
+    sandbox.SPAWN_LOCK.acquire()
+    for pid in list(sandbox.LIVE_WORKERS):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    sandbox.reap_orphans(sandbox.OTHER_CHILDREN)
 
 
 def grade(sub: Path, assignment: str | None = None, static: bool = False,
@@ -153,6 +191,8 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
             from grader.checks.visual import keep_images
 
             keep_images(result.tasks, images_dir)
+    except Stopped:  # SIGTERM outside the workers' run (that one is caught closer)
+        _halt_workers(result)
     except Exception as exc:  # a grader bug: still say what happened, in the results file
         import traceback
 
@@ -163,7 +203,7 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
         if not keep_scratch:
             shutil.rmtree(scratch, ignore_errors=True)
     result.seconds = time.monotonic() - started
-    return result
+    return stopped(result) if result.stopped else result
 
 
 def _grade_single_file(path: Path, assignment: str | None, **options: Any) -> Grading:
@@ -345,11 +385,14 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
     )
     build_sup = sandbox.Supervisor(build_spec)
     try:
-        build = build_sup.run(build_q, on_built, on_build_failure)
-    finally:
-        verify_q.put(None)
-    verify_thread.join()
-    verify = verify_sup.outcome
+        try:
+            build_sup.run(build_q, on_built, on_build_failure)
+        finally:
+            verify_q.put(None)
+        verify_thread.join()
+    except Stopped:  # SIGTERM: score the tasks that are done; the rest say why not
+        _halt_workers(result)
+    build, verify = build_sup.outcome, verify_sup.outcome
     result.workers = {"build": build.workers_started, "verify": verify.workers_started}
     result.timeline = sorted([(round(t - result.started, 3), "build", e, j)
                               for t, e, j in build.timeline]
@@ -364,6 +407,9 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
     for job in jobs:
         out = outcomes[job["id"]]
         task = out.task
+        if result.stopped and not _finished(job["id"], out.build, build, verify):
+            out.checks = _fail_all(task, "error", STOPPED)
+            continue
         if job["id"] in build.failures:
             failure = build.failures[job["id"]]
             if failure.kind == "start":
@@ -407,6 +453,16 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         else:
             out.checks = _fail_all(task, "error", "the saved model could not be loaded: "
                                    + verified.get("message", "no result from the verify worker"))
+
+
+def _finished(job_id: str, built: dict[str, Any], build: sandbox.Outcome,
+              verify: sandbox.Outcome) -> bool:
+    """Whether every result a task needs was in when grading was stopped."""
+    if job_id in build.failures or job_id in verify.results or job_id in verify.failures:
+        return True
+    # A build that ends the task: a failure, a function's outputs, an unexportable model.
+    return job_id in build.results and (built.get("state") != "built"
+                                        or bool(built.get("unexportable")))
 
 
 def _prepare_probe(job: dict[str, Any], task: dict[str, Any], folder: Path,

@@ -106,6 +106,27 @@ def crash_results(grading: Any, exc: BaseException) -> dict[str, Any]:
                        "exit_code": 2, "errors": [*grading.errors, message], "tasks": {}}}
 
 
+def json_path_problem(path: Path) -> str | None:
+    """Why the results file cannot be written at ``path``, with the fix; None if it can.
+
+    Creates the folder if need be and writes a probe file there, since only trying
+    tells (a read-only mount, a full disk, a parent that is a file, /proc)."""
+    if path.is_dir():
+        return (f"--json {path} is a folder; name the results file, e.g. "
+                f"--json {path / 'results.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        why = ("a file of that name is in the way"
+               if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror or exc)
+        return (f"--json {path}: cannot write in {path.parent} ({why}); create that folder "
+                "with write permission for you, or choose another path")
+    return None
+
+
 def write_json_atomic(data: dict[str, Any], path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,10 +172,12 @@ def render(data: dict[str, Any], console: Any = None) -> None:
         table.add_column("points", justify="right")
         table.add_column("status")
         table.add_column("summary", overflow="fold", max_width=70)
-        outputs = {t["output"] for t in tests}
-        # A task that failed to build fails every check with the same message: say it once.
-        shared = outputs.pop() if len(tests) > 1 and len(outputs) == 1 and all(
-            t["grader"]["state"] != "passed" for t in tests) else None
+        # A task that failed to build fails every check with the same message: say it
+        # once. Skipped checks (accuracy under --static) keep their own reason.
+        graded = [t for t in tests if t["grader"]["state"] != "skipped"]
+        outputs = {t["output"] for t in graded}
+        shared = outputs.pop() if len(graded) > 1 and len(outputs) == 1 and all(
+            t["grader"]["state"] != "passed" for t in graded) else None
         # An unverified model: every check says the same cause and fix; say them once,
         # under the table, and keep only each check's own (untrusted) result in it.
         why = next((t["grader"]["details"]["unverified"] for t in tests
@@ -165,7 +188,7 @@ def render(data: dict[str, Any], console: Any = None) -> None:
             style = _STYLE.get(state, "")
             points = (f"{test['score']:g}/{test['max_score']:g}" if test["max_score"]
                       else f"-/{test['grader']['points']:g}")
-            summary = "" if shared is not None else (
+            summary = "" if shared is not None and state != "skipped" else (
                 test["output"].splitlines()[0] if test["output"] else "")
             unverified = test["grader"].get("details", {}).get("unverified")
             if isinstance(unverified, dict):
@@ -181,7 +204,7 @@ def render(data: dict[str, Any], console: Any = None) -> None:
                           style="magenta", markup=False, highlight=False)
             console.print(f"  fix: {why['fix']}", markup=False, highlight=False)
         for cell in task.get("skipped_cells", []):
-            console.print(f"  notebook cell {cell['index']} not run ({cell['reason']}): "
+            console.print(f"  notebook code cell {cell['index']} not run ({cell['reason']}): "
                           f"{cell['first_line']}", style="dim", markup=False, highlight=False)
         for test in ([] if shared else tests):
             state = test["grader"]["state"]
@@ -200,7 +223,7 @@ def render(data: dict[str, Any], console: Any = None) -> None:
                   f"  ({data['execution_time']:.1f} s)")
     failing = [t for t in data["tests"] if t["status"] == "failed"]
     if info["exit_code"] == 2:
-        console.print("next: fix the problem above; nothing could be graded")
+        console.print("next: fix the problem above, then grade again")
     elif failing:
         first = failing[0]
         unverified = first["grader"].get("details", {}).get("unverified")

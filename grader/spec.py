@@ -21,9 +21,10 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "build_timeout_s": 120,
     # Loading one saved model and computing its facts (training has its own limit).
     "verify_timeout_s": 120,
-    # RLIMIT_AS of the build worker. Measured with TF 2.21 on CPU: 3 GiB lets
-    # TensorFlow import, build and save every model of the four assignments;
-    # 2 GiB makes TensorFlow abort with SIGABRT while importing.
+    # RLIMIT_AS of the build worker. Measured with TF 2.21 on CPU (see sandbox.py):
+    # 2 GiB lets TensorFlow import and build and save Practical 2's four models
+    # (1.5 GiB does not), but training a small conv net, as student-trained tasks
+    # do in this worker, aborts with SIGABRT at 2 GiB and needs about 3 GiB.
     "memory_mb": 3072,
     # Student output kept per worker; a builder that prints more fails its task.
     "output_limit_bytes": 65536,
@@ -138,27 +139,29 @@ def find_assignment(submission: Path, override: str | None = None) -> str:
     if override:
         return override
     marker = submission / MARKER_FILE
+    known = ", ".join(available_assignments())
     if marker.is_file():
         try:
             text = marker.read_text(encoding="utf-8").strip()
         except UnicodeDecodeError:
-            known = ", ".join(available_assignments())
             raise SpecError(str(marker), [
                 "not a text file (it holds non-UTF-8 bytes); write just the assignment id "
                 f"in it (one of: {known}) or pass --assignment ID"]) from None
-        if text:
-            # The marker names the spec's `marker`, which is its id in every shipped spec;
-            # fall back to a scan so a renamed spec file still matches.
-            if (assignments_dir() / f"{text}.json").is_file():
-                return text
-            for path in assignments_dir().glob("*.json"):
-                try:
-                    if json.loads(path.read_text()).get("marker") == text:
-                        return path.stem
-                except (OSError, json.JSONDecodeError):
-                    continue
+        if not text:
+            raise SpecError(str(marker), [
+                f"is empty; write the assignment id in it (one of: {known}) or pass "
+                "--assignment ID"])
+        # The marker names the spec's `marker`, which is its id in every shipped spec;
+        # fall back to a scan so a renamed spec file still matches.
+        if (assignments_dir() / f"{text}.json").is_file():
             return text
-    known = ", ".join(available_assignments())
+        for path in assignments_dir().glob("*.json"):
+            try:
+                if json.loads(path.read_text()).get("marker") == text:
+                    return path.stem
+            except (OSError, json.JSONDecodeError):
+                continue
+        return text
     raise SpecError(
         str(submission),
         [f"no {MARKER_FILE} file says which assignment this is; "

@@ -8,6 +8,7 @@ assignments) so that top-level training code in a cell never runs when grading.
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import shutil
 import zipfile
@@ -27,7 +28,7 @@ CELL_MARKER = "# --- notebook code cell "
 
 @dataclass
 class SkippedCell:
-    index: int  # 1-based, as Jupyter shows execution order to students
+    index: int  # 1-based among the notebook's code cells; the report says "code cell N"
     reason: str
     first_line: str
 
@@ -99,7 +100,8 @@ def _is_constant_expr(node: ast.AST) -> bool:
         return _is_constant_expr(node.operand)
     if isinstance(node, ast.BinOp):
         return _is_constant_expr(node.left) and _is_constant_expr(node.right)
-    # Names and attribute chains (`layers = keras.layers`) only alias what exists.
+    # Names and attribute chains (`layers = keras.layers`) only alias what exists;
+    # _Definitions checks that it does.
     if isinstance(node, ast.Name):
         return True
     if isinstance(node, ast.Attribute):
@@ -107,16 +109,74 @@ def _is_constant_expr(node: ast.AST) -> bool:
     return False
 
 
-def _keep(stmt: ast.stmt) -> bool:
-    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
-                         ast.ClassDef)):
+def _reads(*nodes: ast.AST | None) -> set[str]:
+    return {n.id for node in nodes if node is not None for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _target_names(target: ast.expr) -> set[str] | None:
+    """The names a plain assignment target binds; None for `a.b = ...` or `a[0] = ...`."""
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        names = [_target_names(e) for e in target.elts]
+        return None if None in names else set().union(*names)
+    return None
+
+
+# What the filtered module has before any statement of it runs.
+_PREDEFINED = set(dir(builtins)) | {"__name__", "__file__", "__doc__", "__spec__",
+                                    "__loader__", "__package__", "__builtins__"}
+
+
+class _Definitions:
+    """Decides which top-level statements to keep, in notebook order.
+
+    Imports, functions and classes are kept; an assignment only if its value is
+    constant and every name it reads is bound by then, by a kept statement or as a
+    builtin. Otherwise `x_train = x_train / 255.0` would be kept while the
+    `load_data()` line that binds x_train is not, and importing the filtered
+    notebook would raise NameError before any builder could be called.
+    """
+
+    def __init__(self) -> None:
+        self.defined = set(_PREDEFINED)
+
+    def keep(self, stmt: ast.stmt) -> bool:
+        bound = self._binds(stmt)
+        if bound is None:
+            return False
+        self.defined |= bound
         return True
-    if isinstance(stmt, ast.Assign):
-        return all(isinstance(t, (ast.Name, ast.Tuple)) for t in stmt.targets) and \
-            _is_constant_expr(stmt.value)
-    if isinstance(stmt, ast.AnnAssign):
-        return stmt.value is None or _is_constant_expr(stmt.value)
-    return False
+
+    def _binds(self, stmt: ast.stmt) -> set[str] | None:
+        """The names ``stmt`` binds if it is kept, else None."""
+        if isinstance(stmt, ast.Import):
+            return {(a.asname or a.name).split(".")[0] for a in stmt.names}
+        if isinstance(stmt, ast.ImportFrom):
+            return {a.asname or a.name for a in stmt.names}
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return {stmt.name}
+        if isinstance(stmt, ast.Assign):
+            targets = [_target_names(t) for t in stmt.targets]
+            if None in targets or not _is_constant_expr(stmt.value):
+                return None
+            names, reads = set().union(*targets), _reads(stmt.value)
+        elif isinstance(stmt, ast.AnnAssign):
+            names = _target_names(stmt.target)
+            if names is None or (stmt.value is not None and not _is_constant_expr(stmt.value)):
+                return None
+            # The annotation is evaluated too, at module level.
+            reads = _reads(stmt.value, stmt.annotation)
+        else:
+            return None
+        return names if reads <= self.defined else None
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    """A bare string: a docstring or a comment in quotes, neither kept nor reported."""
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and \
+        isinstance(stmt.value.value, str)
 
 
 _MAGIC = re.compile(r"^\s*[%!]")
@@ -138,6 +198,7 @@ def filter_notebook(path: Path) -> tuple[str, list[SkippedCell]]:
     nb = nbformat.read(str(path), as_version=4)
     kept: list[str] = []
     skipped: list[SkippedCell] = []
+    definitions = _Definitions()
     code_index = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -151,8 +212,11 @@ def filter_notebook(path: Path) -> tuple[str, list[SkippedCell]]:
             skipped.append(SkippedCell(code_index, f"syntax error on line {exc.lineno}: "
                                                    f"{exc.msg}", first))
             continue
-        keep = [s for s in tree.body if _keep(s)]
-        dropped = [s for s in tree.body if not _keep(s)]
+        keep: list[ast.stmt] = []
+        dropped: list[ast.stmt] = []
+        for stmt in tree.body:
+            if not _is_docstring(stmt):
+                (keep if definitions.keep(stmt) else dropped).append(stmt)
         if dropped:
             lines = source.splitlines()
             what = lines[dropped[0].lineno - 1].strip() if dropped[0].lineno <= len(lines) else ""

@@ -33,6 +33,17 @@ def _standalone_activation(layer: dict[str, Any]) -> str | None:
     return ACTIVATION_LAYERS.get(layer["type"])
 
 
+def _linear(layer: dict[str, Any]) -> bool:
+    """A layer a following activation layer can fold into: one whose activation is
+    linear, or a spec's Conv/Dense that names none (the spec's own `Conv2D` then
+    `Activation("relu")` reads as Conv2D(relu), as a model's does)."""
+    if "activation" in layer["config"]:
+        return layer["config"]["activation"] in ("linear", None)
+    return "types" in layer and any(t == "Dense" or t.startswith(("Conv", "SeparableConv",
+                                                                  "DepthwiseConv"))
+                                    for t in layer["types"])
+
+
 def normalise(layers: list[dict[str, Any]], ignore: set[str]) -> list[dict[str, Any]]:
     """Drops ignored types and folds a standalone activation into a linear layer before it."""
     out: list[dict[str, Any]] = []
@@ -42,8 +53,7 @@ def normalise(layers: list[dict[str, Any]], ignore: set[str]) -> list[dict[str, 
         act = _standalone_activation(layer)
         if act is not None and out:
             prev = out[-1]
-            if "activation" in prev["config"] and prev["config"]["activation"] in (
-                    "linear", None):
+            if _linear(prev):
                 prev["config"] = {**prev["config"], "activation": act}
                 prev["folded"] = prev.get("folded", []) + [layer.get("name", layer["type"])]
                 continue

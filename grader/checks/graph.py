@@ -2,7 +2,9 @@
 
 - inception: a Concatenate over two or more parallel branches that differ in their
   kernel sizes (a 1x1 and a 3x3 convolution, say, or a convolution and a pooling).
-- residual: an Add whose inputs share an earlier tensor (a skip connection).
+- residual: an Add with a skip connection: one input is an earlier tensor the other
+  input was computed from, directly or through a 1x1 projection (a Conv 1x1, maybe
+  with BatchNormalization) of it.
 - frozen_base: a nested pretrained model none of whose weights are trainable, so the
   model's trainable count is the head's.
 - fine_tuned_base: a nested pretrained model some of whose weights are trainable.
@@ -21,7 +23,8 @@ FIX = {
                  "(for example 1x1, 3x3 and 5x5 convolutions on the same input) with "
                  "layers.Concatenate()",
     "residual": "add a skip connection: keep the block's input x, compute y from it, "
-                "then layers.Add()([x, y])",
+                "then layers.Add()([x, y]) (add layers.Conv2D(filters, 1)(x) instead of x "
+                "where the shapes differ)",
     "frozen_base": "call the pretrained base as one layer (x = base(inputs)) and set "
                    "base.trainable = False before compiling",
     "fine_tuned_base": "unfreeze (part of) the pretrained base, e.g. base.trainable = True "
@@ -89,19 +92,44 @@ def inception_blocks(graph: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
+def _shortcut_source(name: str, by_name: dict[str, dict[str, Any]]) -> str | None:
+    """Where a projection shortcut starts: ``name`` is a 1x1 convolution, optionally
+    followed by BatchNormalization; None for any other path."""
+    layer = by_name.get(name, {})
+    if layer.get("type") == "BatchNormalization" and len(layer["inbound"]) == 1:
+        layer = by_name.get(layer["inbound"][0], {})
+    kernel = layer.get("config", {}).get("kernel_size")
+    if layer.get("type") in ("Conv1D", "Conv2D", "Conv3D") and len(layer["inbound"]) == 1 \
+            and isinstance(kernel, list) and set(kernel) == {1}:
+        return layer["inbound"][0]
+    return None
+
+
+def _skip(inputs: list[str], anc: dict[str, set[str]],
+          by_name: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The skip connection among an Add's inputs: one input is an earlier tensor that
+    another input was computed from, or a projection of such a tensor."""
+    for i in inputs:
+        earlier = set().union(*(anc.get(o, set()) for o in inputs if o != i))
+        if i in earlier:
+            return {"shortcut": "identity", "skip_from": i}
+        source = _shortcut_source(i, by_name)
+        if source in earlier:
+            return {"shortcut": "projection", "skip_from": source}
+    return None
+
+
 def residual_blocks(graph: dict[str, Any]) -> list[dict[str, Any]]:
+    # A shared ancestor alone is not enough: two parallel branches added together
+    # are not a residual block.
     blocks = []
     for g in _all_graphs(graph):
+        by_name = {layer["name"]: layer for layer in g["layers"]}
         anc = _ancestors(g)
         for layer in g["layers"]:
             inputs = layer.get("inbound", [])
-            if layer["type"] != "Add" or len(inputs) < 2:
-                continue
-            reach = [anc.get(i, set()) | {i} for i in inputs]
-            common = set.intersection(*reach)
-            if common:
-                skip = [i for i in inputs if any(i in anc.get(o, set()) for o in inputs)]
-                blocks.append({"layer": layer["name"], "skip_from": skip})
+            if layer["type"] == "Add" and (skip := _skip(inputs, anc, by_name)):
+                blocks.append({"layer": layer["name"], **skip})
     return blocks
 
 

@@ -3,6 +3,7 @@ accuracy and visual checks)."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -34,11 +35,12 @@ def check(
     from grader import pipeline, report
     from grader.spec import validation_problems
 
-    if json_path is not None and json_path.is_dir():
+    if json_path is not None:
         # Found now, not after minutes of grading whose results would then be lost.
-        typer.echo(f"error: --json {json_path} is a folder; name the results file, e.g. "
-                   f"--json {json_path / 'results.json'}", err=True)
-        raise typer.Exit(2)
+        problem = report.json_path_problem(json_path)
+        if problem:
+            typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(2)
     progress = None
     if not quiet and not static:
         try:  # the training progress bar, drawn here since only the parent owns the terminal
@@ -47,6 +49,15 @@ def check(
             progress = ProgressView()
         except ImportError:
             progress = None
+
+    def stop(signum: int, frame: object) -> None:
+        # A batch time limit or scancel: the pipeline keeps what it graded and the
+        # results file is written below. Once is enough; a second SIGTERM must not
+        # cut that short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise pipeline.Stopped
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         grading = pipeline.grade(
             submission, assignment=assignment, static=static, data_dir=data_dir,
@@ -54,7 +65,10 @@ def check(
             require_gpu=require_gpu, only_tasks=tasks,
             # The visual checks' PNGs go next to the results file: RESULTS-images/TASK/.
             images_dir=json_path.with_name(json_path.stem + "-images") if json_path else None)
+    except pipeline.Stopped:  # before grading began (unpacking, reading the spec)
+        grading = pipeline.stopped(pipeline.Grading(assignment, submission))
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # from here on, the results are written
         if progress is not None:
             progress.close()
     try:
@@ -66,11 +80,19 @@ def check(
     if problems:  # a grader bug; say so in the file rather than write nothing
         data["grader"]["errors"].append("results do not match the schema: "
                                         + "; ".join(problems[:5]))
+    code, lost = grading.exit_code, None
     if json_path is not None:
-        report.write_json_atomic(data, json_path)
+        try:
+            report.write_json_atomic(data, json_path)
+        except OSError as exc:  # the disk filled up, or the folder went, while grading
+            code, lost = 2, (f"error: --json {json_path}: the results could not be written "
+                             f"({exc.strerror or exc}); free some space or choose another "
+                             "path, and grade again")
     if not quiet:
         report.render(data)
     elif grading.fatal:  # -q hides the report, never the reason nothing was graded
         for error in data["grader"]["errors"]:
             typer.echo(f"error: {error.splitlines()[0] if error else error}", err=True)
-    raise typer.Exit(grading.exit_code)
+    if lost:
+        typer.echo(lost, err=True)
+    raise typer.Exit(code)

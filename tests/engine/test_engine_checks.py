@@ -138,7 +138,7 @@ def test_notebook_training_code_is_not_run_and_skipped_cells_are_reported(zoo):
     assert skipped[4]["first_line"] == "model = build()"
     assert skipped[5]["first_line"] == "sys.exit(1)"
     assert "syntax error" in skipped[6]["reason"]
-    assert "notebook cell 4 not run" in zoo.stdout
+    assert "notebook code cell 4 not run" in zoo.stdout
 
 
 def test_practical2_model4_as_written_in_the_text_is_flagged(practical2_as_text):

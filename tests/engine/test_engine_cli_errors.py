@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -22,6 +24,19 @@ def test_a_folder_as_json_path_is_refused_before_grading(tmp_path):
     assert "results.json" in run.stderr
     assert "IsADirectoryError" not in run.stderr
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["/proc/nope/r.json", "file/r.json"])
+def test_a_json_path_that_cannot_be_written_is_refused_before_grading(tmp_path, where):
+    (tmp_path / "file").write_text("")
+    path = where if where.startswith("/") else str(tmp_path / where)
+    run = subprocess.run([sys.executable, "-m", "grader", "check",
+                          str(REPO / "reference" / "practical2"), "--static", "--json", path],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"error: --json {path}: cannot write in ")
+    assert len(run.stderr.strip().splitlines()) == 1 and "choose another path" in run.stderr
+    assert run.stdout == ""  # refused before grading: no report
 
 
 def test_a_marker_file_that_is_not_text_is_named(tmp_path, grade):

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+from conftest import FIXTURES, ONE_POINT, REPO, SMALL, task, write_spec
+
+from grader.spec import validation_problems
 
 
 def test_a_correct_builder_scores_full_marks_beside_broken_ones(zoo):
@@ -130,8 +140,8 @@ def _cmdline_has(proc: Path, marker: bytes) -> bool:
 
 
 def test_a_file_whose_import_hangs_fails_all_its_tasks_after_one_timeout(zoo):
-    for task in ("import_hangs_a", "import_hangs_b"):
-        out = zoo.test(task, "params")["output"]
+    for task_id in ("import_hangs_a", "import_hangs_b"):
+        out = zoo.test(task_id, "params")["output"]
         assert "importing the file did not finish within 5 s" in out, out
 
 
@@ -142,3 +152,56 @@ def test_missing_entry_file_says_which_file(zoo):
 def test_the_parent_process_never_imports_tensorflow_or_student_code(zoo):
     assert zoo.modules["code"] == 1
     assert zoo.modules["imported"] == []
+
+
+def test_sigterm_still_writes_the_results_with_what_was_graded(tmp_path):
+    """A Slurm time limit sends SIGTERM: the tasks graded so far keep their results,
+    the rest say the grader was stopped, and no worker outlives the grader."""
+    sub = tmp_path / "submission"
+    shutil.copytree(FIXTURES / "zoo", sub, ignore=shutil.ignore_patterns("__pycache__"))
+    flag = tmp_path / "stalled"
+    (sub / "stall.py").write_text("import pathlib\nimport time\n\n\ndef stall(flag):\n"
+                                  "    pathlib.Path(flag).write_text('stalled')\n"
+                                  "    while True:\n        time.sleep(0.05)\n")
+    spec = write_spec(tmp_path / "stop.json", [
+        task("returns_none", "returns_none", ONE_POINT),
+        task("missing_file", "build", ONE_POINT, file="nowhere.py"),
+        task("stall", "stall", ONE_POINT, file="stall.py", entry={"kwargs": {"flag": str(flag)}},
+             limits={"build_timeout_s": 600}),
+        task("after", "small", SMALL)])
+    scratch = tmp_path / "tmp"  # the workers' command lines name it: found below
+    scratch.mkdir()
+    out = tmp_path / "results.json"
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "check", str(sub), "--assignment",
+                             str(spec), "--static", "--json", str(out)], cwd=REPO,
+                            env={**os.environ, "TMPDIR": str(scratch)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not flag.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert flag.exists(), "the stalling builder never ran"
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, stderr[-3000:]
+    assert "Traceback" not in stderr
+    results = json.loads(out.read_text())
+    assert validation_problems(results, "results") == []
+    assert results["grader"]["complete"] is False and results["grader"]["exit_code"] == 2
+    assert "stopped by SIGTERM" in results["grader"]["errors"][-1]
+    states = {t["name"]: (t["grader"]["state"], t["output"]) for t in results["tests"]}
+    assert states["returns_none: params"][0] == "not_implemented"  # graded before the stop
+    assert "nowhere.py not found" in states["missing_file: params"][1]
+    for name in ("stall: params", "after: architecture", "after: params"):
+        assert states[name][0] == "error"
+        assert states[name][1].startswith("not graded: the grader was stopped by SIGTERM")
+    assert "stopped by SIGTERM" in stderr
+    marker = str(scratch).encode()
+    for _ in range(50):
+        alive = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, marker)]
+        if not alive:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"a worker (pid {alive[0].name}) outlived the stopped grader")

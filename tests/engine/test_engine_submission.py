@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 
 from grader.submission import filter_notebook, prepare
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _notebook(path, *cells):
@@ -38,3 +42,55 @@ def test_syntax_errors_in_python_files_are_found_without_running_them(tmp_path):
     prepared = prepare(sub, tmp_path / "scratch", ["cnn.py"])
     assert prepared["cnn.py"].syntax_error.startswith("cnn.py line 3: SyntaxError")
     assert not (sub / "ran").exists() and not (tmp_path / "scratch" / "ran").exists()
+
+
+def test_a_value_computed_from_dropped_code_is_dropped_so_the_notebook_imports(tmp_path):
+    _notebook(tmp_path / "nb.ipynb",
+              '"""Practical 2, my solution."""\nimport numpy as np',
+              "def load():\n    return (np.ones((2, 3)), 0), (np.ones((1, 3)), 0)",
+              "(x_train, y_train), (x_test, y_test) = load()",
+              "x_train = x_train / 255.0\nMODEL_NUMBER = 2\nRATE: float = 1 / 255.0",
+              "SHAPE = x_train.shape[1:]\nALIAS = np.float32\nLATER = TOO_LATE",
+              "TOO_LATE = 1",
+              "def build_model(n):\n    return ('model', n, MODEL_NUMBER, RATE)")
+    code, skipped = filter_notebook(tmp_path / "nb.ipynb")
+    namespace: dict = {"__name__": "nb"}
+    exec(compile(code, "nb__grader_defs.py", "exec"), namespace)  # imports without NameError
+    assert namespace["build_model"](4) == ("model", 4, 2, 1 / 255.0)
+    assert namespace["ALIAS"] is namespace["np"].float32 and namespace["TOO_LATE"] == 1
+    for dropped in ("x_train", "SHAPE", "LATER"):
+        assert dropped not in namespace
+    # The docstring is neither kept nor reported; each dropped statement is reported.
+    assert [(c.index, c.reason, c.first_line) for c in skipped] == [
+        (3, "top-level code not run", "(x_train, y_train), (x_test, y_test) = load()"),
+        (4, "1 top-level statement(s) not run", "x_train = x_train / 255.0"),
+        (5, "2 top-level statement(s) not run", "SHAPE = x_train.shape[1:]")]
+
+
+def test_practical2_notebook_that_loads_normalises_and_trains_at_top_level(tmp_path, grade):
+    """The cells students write after the builder: load, normalise, train. Grading
+    keeps the builder and drops all three, instead of failing on x_train."""
+    sub = tmp_path / "frank"
+    sub.mkdir()
+    (sub / ".grader-assignment").write_text("practical2\n")
+    source = (REPO / "reference" / "practical2" / "cnn.py").read_text()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(source.split('\nif __name__ == "__main__":')[0]),
+        nbformat.v4.new_code_cell(
+            "(x_train, y_train), (x_test, y_test) = load_fashion_mnist('data')"),
+        nbformat.v4.new_code_cell("x_train = x_train / 255.0\nx_test = x_test / 255.0"),
+        nbformat.v4.new_code_cell("model = build_model(MODEL_NUMBER)\n"
+                                  "model.fit(x_train, y_train, epochs=20)"),
+    ]
+    nbformat.write(nb, str(sub / "cnn.ipynb"))
+    run = grade(str(sub), "--static", "--task", "model2", json_path=tmp_path / "r.json")
+    assert run.code == 0, run.stderr[-2000:] + str(run.results.get("tests"))[:2000]
+    assert run.results["score"] == run.results["max_score"] > 0
+    skipped = run.results["grader"]["tasks"]["model2"]["skipped_cells"]
+    assert [(c["index"], c["first_line"]) for c in skipped] == [
+        (2, "(x_train, y_train), (x_test, y_test) = load_fashion_mnist('data')"),
+        (3, "x_train = x_train / 255.0"),
+        (4, "model = build_model(MODEL_NUMBER)")]
+    assert "code cell 3 not run (top-level code not run): x_train = x_train / 255.0" in (
+        " ".join(run.stdout.split()))
