@@ -38,7 +38,7 @@ def _notebook_cell(path: str, lineno: int) -> str | None:
 
 
 def _student_frame(tb: Any) -> str:
-    """`file line N` (or `notebook.ipynb cell N`) of the deepest frame in the submission."""
+    """`file line N` (or `notebook.ipynb code cell N`) of the deepest frame in the submission."""
     where = ""
     for frame, lineno in traceback.walk_tb(tb):
         path = frame.f_code.co_filename
@@ -47,7 +47,7 @@ def _student_frame(tb: Any) -> str:
             continue
         if name.endswith(".ipynb"):
             cell = _notebook_cell(path, lineno)
-            where = name + (f" cell {cell}" if cell else "")
+            where = name + (f" code cell {cell}" if cell else "")
         else:
             where = f"{name} line {lineno}"
     return where

@@ -94,7 +94,7 @@ def test_a_spec_may_trust_the_build_workers_facts_for_unverified_models(zoo):
 
 def test_a_notebook_builder_needing_a_dropped_value_is_told_why(zoo):
     out = zoo.test("notebook_name_error", "params")["output"]
-    assert out.startswith("student.ipynb cell 8: build_bad() raised NameError")
+    assert out.startswith("student.ipynb code cell 8: build_bad() raised NameError")
     assert "constant assignments; compute that value inside the function" in out
 
 

@@ -199,5 +199,5 @@ def test_visual_function_from_a_notebook_names_its_cell(tmp_path, monkeypatch):
     check = {**_filter_check("filter_pattern"), "file": "viz.py"}
     record = visual.produce(conv_model(), check, lambda name: getattr(module, name), tmp_path,
                             "t")
-    assert record["error"].startswith("viz.ipynb cell 3: filter_pattern(model, 'conv', 0, "
+    assert record["error"].startswith("viz.ipynb code cell 3: filter_pattern(model, 'conv', 0, "
                                       "start_image, steps=2) called sys.exit(2)")
