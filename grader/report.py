@@ -106,14 +106,15 @@ def crash_results(grading: Any, exc: BaseException) -> dict[str, Any]:
                        "exit_code": 2, "errors": [*grading.errors, message], "tasks": {}}}
 
 
-def json_path_problem(path: Path) -> str | None:
-    """Why the results file cannot be written at ``path``, with the fix; None if it can.
+def output_path_problem(path: Path, option: str = "--json") -> str | None:
+    """Why ``option``'s file cannot be written at ``path``, with the fix; None if it can.
 
     Creates the folder if need be and writes a probe file there, since only trying
     tells (a read-only mount, a full disk, a parent that is a file, /proc)."""
     if path.is_dir():
-        return (f"--json {path} is a folder; name the results file, e.g. "
-                f"--json {path / 'results.json'}")
+        suffix = ".html" if option == "--html" else ".json"
+        return (f"{option} {path} is a folder; name the file, e.g. "
+                f"{option} {path / ('results' + suffix)}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -122,19 +123,22 @@ def json_path_problem(path: Path) -> str | None:
     except OSError as exc:
         why = ("a file of that name is in the way"
                if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror or exc)
-        return (f"--json {path}: cannot write in {path.parent} ({why}); create that folder "
+        return (f"{option} {path}: cannot write in {path.parent} ({why}); create that folder "
                 "with write permission for you, or choose another path")
     return None
 
 
 def write_json_atomic(data: dict[str, Any], path: Path) -> None:
+    write_text_atomic(json.dumps(data, indent=2, default=str) + "\n", path)
+
+
+def write_text_atomic(text: str, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, default=str)
-            fh.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         try:

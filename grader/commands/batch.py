@@ -261,6 +261,9 @@ def collect(
     run: Annotated[Path, typer.Argument(help="Run directory written by `grader batch plan`.")],
     csv: Annotated[Path | None, typer.Option(
         "--csv", help="Write the gradebook here (LMS import: student id first).")] = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="Write each graded student's report here, as STUDENT.html "
+                       "(self-contained, images embedded).")] = None,
 ) -> None:
     """Gradebook of a run: a row per student, a column per task, the total, and a summary.
 
@@ -271,6 +274,8 @@ def collect(
     from grader.batch.slurm import SlurmError
 
     run = run.resolve()
+    if html is not None and html.exists() and not html.is_dir():
+        raise _fail(f"--html {html}: is a file; name a folder for the students' pages")
     if csv is not None and csv.is_dir():
         raise _fail(f"--csv {csv}: is a folder; name the file to write, e.g. "
                     f"--csv {csv / 'gradebook.csv'}")
@@ -318,8 +323,34 @@ def collect(
             raise _fail(f"--csv {csv}: cannot write the gradebook there ({exc}); "
                         "choose a path in an existing, writable folder") from None
         console.print(f"gradebook written to {csv}", highlight=False)
+    if html is not None:
+        try:
+            pages = _student_pages(run, html)
+        except OSError as exc:
+            raise _fail(f"--html {html}: cannot write the pages there ({exc}); choose a "
+                        "folder you can write to") from None
+        console.print(f"{pages} student report(s) written to {html}", highlight=False)
     if len(book.problems):
         raise typer.Exit(1)
+
+
+def _student_pages(run: Path, folder: Path) -> int:
+    """One HTML page per readable results file of RUN; returns how many."""
+    import json
+
+    from grader.report import write_text_atomic
+    from grader.report_html import html_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pages = 0
+    for path in sorted((run / "results").glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a corrupt result is already among the problems listed above
+        write_text_atomic(html_report(data), folder / f"{path.stem}.html")
+        pages += 1
+    return pages
 
 
 def _widest(header: str, values) -> int:

@@ -19,6 +19,9 @@ def check(
     json_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--json", help="Write the results JSON here (Gradescope-compatible), "
                        "whatever happens.")] = None,
+    html_path: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--html", help="Also write a self-contained HTML report here (images embedded), "
+                       "whatever happens.")] = None,
     static: Annotated[bool, typer.Option(
         "--static", help="Skip checks that train (accuracy).")] = False,
     data_dir: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -35,12 +38,14 @@ def check(
     from grader import pipeline, report
     from grader.spec import validation_problems
 
-    if json_path is not None:
+    for option, path in (("--json", json_path), ("--html", html_path)):
         # Found now, not after minutes of grading whose results would then be lost.
-        problem = report.json_path_problem(json_path)
+        problem = report.output_path_problem(path, option) if path is not None else None
         if problem:
             typer.echo(f"error: {problem}", err=True)
             raise typer.Exit(2)
+    # The visual checks' PNGs go next to the results file: RESULTS-images/TASK/.
+    kept_beside = json_path or html_path
     progress = None
     if not quiet and not static:
         try:  # the training progress bar, drawn here since only the parent owns the terminal
@@ -63,8 +68,8 @@ def check(
             submission, assignment=assignment, static=static, data_dir=data_dir,
             on_event=(lambda _job, event: progress(event)) if progress else None,
             require_gpu=require_gpu, only_tasks=tasks,
-            # The visual checks' PNGs go next to the results file: RESULTS-images/TASK/.
-            images_dir=json_path.with_name(json_path.stem + "-images") if json_path else None)
+            images_dir=kept_beside.with_name(kept_beside.stem + "-images") if kept_beside
+            else None)
     except pipeline.Stopped:  # before grading began (unpacking, reading the spec)
         grading = pipeline.stopped(pipeline.Grading(assignment, submission))
     finally:
@@ -80,19 +85,36 @@ def check(
     if problems:  # a grader bug; say so in the file rather than write nothing
         data["grader"]["errors"].append("results do not match the schema: "
                                         + "; ".join(problems[:5]))
-    code, lost = grading.exit_code, None
-    if json_path is not None:
+    code, lost = grading.exit_code, []
+    for option, path, write, what in (
+            ("--json", json_path, report.write_json_atomic, "results"),
+            ("--html", html_path, _write_html, "report")):
+        if path is None:
+            continue
         try:
-            report.write_json_atomic(data, json_path)
+            write(data, path)
         except OSError as exc:  # the disk filled up, or the folder went, while grading
-            code, lost = 2, (f"error: --json {json_path}: the results could not be written "
-                             f"({exc.strerror or exc}); free some space or choose another "
-                             "path, and grade again")
+            code = 2
+            lost.append(f"error: {option} {path}: the {what} could not be written "
+                        f"({exc.strerror or exc}); free some space or choose another path, "
+                        "and grade again")
     if not quiet:
         report.render(data)
     elif grading.fatal:  # -q hides the report, never the reason nothing was graded
         for error in data["grader"]["errors"]:
             typer.echo(f"error: {error.splitlines()[0] if error else error}", err=True)
-    if lost:
-        typer.echo(lost, err=True)
+    for line in lost:
+        typer.echo(line, err=True)
+    if kept_beside is None and any(t["grader"]["check"] == "visual" and
+                                   (t["grader"]["details"] or {}).get("images")
+                                   for t in data["tests"]):
+        typer.echo("note: the visual checks' images were not kept; add --json PATH or "
+                   "--html PATH to keep them", err=True)
     raise typer.Exit(code)
+
+
+def _write_html(data: dict, path: Path) -> None:
+    from grader.report import write_text_atomic
+    from grader.report_html import html_report
+
+    write_text_atomic(html_report(data), path)

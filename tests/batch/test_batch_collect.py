@@ -210,3 +210,17 @@ def test_a_failed_csv_write_leaves_no_temp_file(run, tmp_path):
     with pytest.raises(OSError):
         book.to_csv(target)
     assert not (tmp_path / ".taken.tmp").exists()
+
+
+def test_collect_writes_a_page_per_graded_student(grader, run, tmp_path):
+    pages = tmp_path / "pages"
+    proc = grader("collect", str(run), "--html", str(pages))
+    assert proc.returncode == 1  # dan and eve have no grade
+    assert sorted(p.name for p in pages.iterdir()) == ["ann.html", "ben.html", "cat.html"]
+    ben = (pages / "ben.html").read_text()
+    assert "<title>practical2: 4 / 8</title>" in ben and "<h2>model1</h2>" in ben
+    assert "3 student report(s) written to" in proc.stdout
+    in_the_way = tmp_path / "file"
+    in_the_way.write_text("")
+    refused = grader("collect", str(run), "--html", str(in_the_way))
+    assert refused.returncode == 2 and "is a file; name a folder" in refused.stderr
