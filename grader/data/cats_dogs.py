@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -23,6 +22,7 @@ from grader.data.checksums import bytes_digest, file_digest
 from grader.data.dataset import Dataset, DatasetCorrupt
 from grader.data.image_folder import classify_jpeg, read_split
 from grader.data.source import Found, Source, Verification
+from grader.data.staging import staged
 
 FOLDER = "cats-dogs"
 CLASSES = ["cats", "dogs"]
@@ -52,18 +52,9 @@ def prepare_cats_dogs(zip_path: Path, out_root: Path, split: tuple[int, int, int
     except zipfile.BadZipFile as err:
         raise DatasetCorrupt(f"{zip_path}: not a zip archive ({err})") from err
     folder = out_root / FOLDER
-    tmp = out_root / (FOLDER + ".partial")
-    with archive:
-        try:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)  # before screening: an unwritable --data-dir fails at once
-            manifest = _sample(archive, zip_path, tmp, split, seed, progress)
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-            shutil.rmtree(folder, ignore_errors=True)
-            tmp.rename(folder)  # appears complete or not at all
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    with archive, staged(folder) as tmp:
+        manifest = _sample(archive, zip_path, tmp, split, seed, progress)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return {**manifest, "path": str(folder)}
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import shutil
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from grader.data.checksums import file_digest
 from grader.data.dataset import Dataset, DatasetCorrupt
 from grader.data.source import Found, Source, Verification
+from grader.data.staging import staged
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 MEMBERS = (*TRAIN_BATCHES, "test_batch", "batches.meta")
@@ -180,11 +180,8 @@ def prepare_cifar10(tar_path: Path, out_root: Path) -> dict:
         raise FileNotFoundError(f"{tar_path}: no such file (the CIFAR-10 python tarball)")
     source_digest = file_digest(tar_path)
     folder = out_root / FOLDER
-    tmp = out_root / (FOLDER + ".partial")
     files = {}
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)  # before reading: an unwritable --data-dir fails at once
+    with staged(folder) as tmp:
         for member, data in _read_members(tar_path):
             if member != "batches.meta":
                 parse_batch(data, f"{tar_path}:{member}")  # refuse garbage before writing
@@ -198,11 +195,6 @@ def prepare_cifar10(tar_path: Path, out_root: Path) -> dict:
             "files": files,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)  # appears complete or not at all
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {**manifest, "path": str(folder)}
 
 

@@ -86,15 +86,21 @@ def _tiny_mnist(root, n_train: int = 2000, n_test: int = 200) -> None:
         write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
 
 
+def _run(grader, tmp_path, assignment: str, tasks: list[str], epochs: int) -> dict:
+    """`grader reference run` of ``tasks`` on the data under tmp_path/data; the
+    results file's tasks."""
+    out = tmp_path / f"{assignment}.json"
+    done = grader("reference", "run", assignment, *[a for t in tasks for a in ("--task", t)],
+                  "--data-dir", str(tmp_path / "data"), "--epochs", str(epochs), "--out",
+                  str(out), env={"HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text())["tasks"]
+
+
 @pytest.mark.slow
 def test_a_student_trained_task_runs_the_reference_training_function(grader, tmp_path):
     _tiny_mnist(tmp_path / "data")
-    out = tmp_path / "hw2.json"
-    done = grader("reference", "run", "hw2-mnist", "--task", "early-stopping",
-                  "--data-dir", str(tmp_path / "data"), "--epochs", "3", "--out", str(out),
-                  env={"HOME": str(tmp_path)})
-    assert done.returncode == 0, done.stderr[-3000:]
-    task = json.loads(out.read_text())["tasks"]["early-stopping"]
+    task = _run(grader, tmp_path, "hw2-mnist", ["early-stopping"], 3)["early-stopping"]
     assert task["status"] == "trained", task
     accuracy = task["accuracy"]
     assert accuracy["trained_by"] == "student" and accuracy["samples"] == {"test": 200}
@@ -106,23 +112,27 @@ def test_a_student_trained_task_runs_the_reference_training_function(grader, tmp
 @pytest.mark.slow
 def test_the_learning_rate_sweep_trains_and_scores_every_rate(grader, tmp_path):
     _tiny_mnist(tmp_path / "data")
-    out = tmp_path / "hw2.json"
-    done = grader("reference", "run", "hw2-mnist", "--task", "lr-sweep",
-                  "--data-dir", str(tmp_path / "data"), "--epochs", "2", "--out", str(out),
-                  env={"HOME": str(tmp_path)})
-    assert done.returncode == 0, done.stderr[-3000:]
-    accuracy = json.loads(out.read_text())["tasks"]["lr-sweep"]["accuracy"]
+    accuracy = _run(grader, tmp_path, "hw2-mnist", ["lr-sweep"], 2)["lr-sweep"]["accuracy"]
     rows = accuracy["sweep"]
     assert [r["args"] for r in rows] == [[0.1], [0.01], [0.001], [0.0001]]
     assert all(0 <= r["macro_f1"] <= 1 and r["seconds"] > 0 for r in rows)
     assert accuracy["macro_f1"] == max(r["macro_f1"] for r in rows) > 0.8
 
 
-def _class_folders(root, splits: dict[str, str], classes: list[str], per_class: int) -> None:
+def _class_folders(root, splits: list[str], classes: list[str], per_class: int) -> None:
     """Class-per-folder JPEGs whose classes differ in colour (learnable at a glance)."""
     from grader.probes.fixtures import image_folders
 
-    image_folders(root, list(splits.values()), classes, per_class=per_class, size=(48, 48))
+    image_folders(root, splits, classes, per_class=per_class, size=(48, 48))
+
+
+def _cats_dogs(data, per_class: int) -> None:
+    """A prepared cats-dogs folder (`grader data prepare` layout, its manifest)."""
+    _class_folders(data / "cats-dogs", ["train", "validation", "test"], ["cats", "dogs"],
+                   per_class)
+    (data / "cats-dogs" / "manifest.json").write_text(json.dumps(
+        {"dataset": "cats-dogs", "classes": ["cats", "dogs"], "files": {},
+         "split": dict.fromkeys(("train", "validation", "test"), per_class)}))
 
 
 @pytest.mark.slow
@@ -131,19 +141,9 @@ def test_directory_training_functions_of_q9_and_the_xray_app_are_scored(grader, 
     X-ray train(train_dir, val_dir, out, epochs) on the Kaggle layout, both on PNG
     class folders the grader writes from the training and validation splits."""
     data = tmp_path / "data"
-    _class_folders(data / "cats-dogs", {"train": "train", "validation": "validation",
-                                        "test": "test"}, ["cats", "dogs"], per_class=12)
-    (data / "cats-dogs" / "manifest.json").write_text(json.dumps(
-        {"dataset": "cats-dogs", "classes": ["cats", "dogs"], "files": {},
-         "split": {"train": 12, "validation": 12, "test": 12}}))
-    _class_folders(data / "chest_xray", {"train": "train", "validation": "val",
-                                         "test": "test"}, ["NORMAL", "PNEUMONIA"], per_class=12)
-    out = tmp_path / "ds.json"
-    done = grader("reference", "run", "ds-ag-021", "--task", "q9-train", "--task",
-                  "q10-xray-train", "--data-dir", str(data), "--epochs", "2", "--out",
-                  str(out), env={"HOME": str(tmp_path)})
-    assert done.returncode == 0, done.stderr[-3000:]
-    tasks = json.loads(out.read_text())["tasks"]
+    _cats_dogs(data, per_class=12)
+    _class_folders(data / "chest_xray", ["train", "val", "test"], ["NORMAL", "PNEUMONIA"], 12)
+    tasks = _run(grader, tmp_path, "ds-ag-021", ["q9-train", "q10-xray-train"], 2)
     for task_id in ("q9-train", "q10-xray-train"):
         task = tasks[task_id]
         assert task["status"] == "trained", task
@@ -172,25 +172,12 @@ def test_the_two_stage_schedule_gets_the_weights_file_and_tf_data(grader, tmp_pa
     the VGG16 base built from a weights file found in the data folder."""
     pytest.importorskip("h5py")
     data = tmp_path / "data"
-    _class_folders(data / "cats-dogs", {"train": "train", "validation": "validation",
-                                        "test": "test"}, ["cats", "dogs"], per_class=4)
-    (data / "cats-dogs" / "manifest.json").write_text(json.dumps(
-        {"dataset": "cats-dogs", "classes": ["cats", "dogs"], "files": {},
-         "split": {"train": 4, "validation": 4, "test": 4}}))
-    out = tmp_path / "cs577.json"
-    skipped = grader("reference", "run", "cs577-a4", "--task", "vgg16-two-stage",
-                     "--data-dir", str(data), "--epochs", "1", "--out", str(out),
-                     env={"HOME": str(tmp_path)})
-    assert skipped.returncode == 0, skipped.stderr[-3000:]
-    task = json.loads(out.read_text())["tasks"]["vgg16-two-stage"]
+    _cats_dogs(data, per_class=4)
+    task = _run(grader, tmp_path, "cs577-a4", ["vgg16-two-stage"], 1)["vgg16-two-stage"]
     assert task["status"] == "skipped" and "vgg16_weights_tf_dim_ordering" in task["prepare"]
 
     _vgg16_notop_weights(data / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
-    done = grader("reference", "run", "cs577-a4", "--task", "vgg16-two-stage",
-                  "--data-dir", str(data), "--epochs", "1", "--out", str(out),
-                  env={"HOME": str(tmp_path)})
-    assert done.returncode == 0, done.stderr[-3000:]
-    task = json.loads(out.read_text())["tasks"]["vgg16-two-stage"]
+    task = _run(grader, tmp_path, "cs577-a4", ["vgg16-two-stage"], 1)["vgg16-two-stage"]
     assert task["status"] == "trained", task
     accuracy = task["accuracy"]
     assert accuracy["trained_by"] == "student" and accuracy["samples"] == {"test": 8}
