@@ -195,8 +195,7 @@ def ctx(path, check, data_dir=None, static=False, model=None):
 
 
 def test_check_passes_a_sound_model_and_fails_a_frozen_one_with_a_hint(tmp_path):
-    check = {"points": 3, **quick().__dict__}
-    check.pop("extra")
+    check = {"points": 3, **QUICK}
     sound = accuracy.run(ctx(save(model3(), tmp_path / "ok.keras"), check))
     assert sound["state"] == "passed", sound["message"]
     assert sound["details"]["accuracy"] >= 0.65 and sound["fraction"] == 1.0
