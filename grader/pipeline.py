@@ -314,6 +314,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
     sandbox.protect_existing_children()
     sandbox.become_subreaper()
     limits0 = spec.limits(spec.tasks[0])
+    build_extra_env, build_memory = build_worker_resources(jobs, sandbox.gpu_visible())
     build_q: queue.Queue = queue.Queue()
     verify_q: queue.Queue = queue.Queue()
     for job in jobs:
@@ -351,7 +352,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
                                  {"GRADER_DATA": data_dir} if data_dir else None),
         # No student code runs here, but the model file is the student's: keep a
         # limit, a roomier one since training happens here (none on GPUs; see sandbox).
-        memory_mb=None if sandbox.gpu_visible() else 2 * limits0["memory_mb"],
+        memory_mb=None if sandbox.gpu_visible() else 2 * max(j["memory_mb"] for j in jobs),
         output_limit=1 << 20,
         fail_on_output=False,
         job_timeout=lambda job: job["timeout"],
@@ -364,22 +365,14 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         daemon=True)
     verify_thread.start()
 
-    build_env = sandbox.scrubbed_env(_mkdir(scratch / "home"), {
-        # Building needs no GPU, and CUDA's address-space reservations break RLIMIT_AS.
-        "CUDA_VISIBLE_DEVICES": "",
-        # Virtual memory grows with the core count (a 64 MiB malloc arena and a thread
-        # stack per thread); cap both so that the same RLIMIT_AS holds on a 64-core node.
-        "MALLOC_ARENA_MAX": "4",
-        "TF_NUM_INTRAOP_THREADS": str(min(os.cpu_count() or 1, 8)),
-        "TF_NUM_INTEROP_THREADS": "2",
-    })
+    build_env = sandbox.scrubbed_env(_mkdir(scratch / "home"), build_extra_env)
     build_spec = sandbox.WorkerSpec(
         # -P: the submission folder is not put on sys.path before the worker has
         # imported Keras, so a student's keras.py cannot stand in for it.
         # The data roots are covered in the build worker's namespaces (grader/data/hiding.py):
         # student code cannot read test labels, nor the verify worker's memory.
         argv=[*(hide or []), sys.executable, "-P", "-m", "grader.worker_build", str(models)],
-        cwd=work, env=build_env, memory_mb=limits0["memory_mb"],
+        cwd=work, env=build_env, memory_mb=build_memory,
         output_limit=limits0["output_limit_bytes"],
         job_timeout=lambda job: job["build_timeout_s"],
     )
@@ -542,6 +535,30 @@ def _align_skipped_checks(outcomes: list[TaskOutcome], static: bool,
                     why = str(exc)
             if why is not None:
                 out.checks[name] = skipped(f"skipped: {why}")
+
+
+def build_worker_resources(jobs: list[dict[str, Any]], gpu: bool
+                           ) -> tuple[dict[str, str], int | None]:
+    """The build worker's extra environment and RLIMIT_AS (MiB, or None).
+
+    One worker builds every task, so it gets the largest ``memory_mb`` any task
+    asks for. Building needs no GPU, and CUDA's address-space reservations break
+    RLIMIT_AS, so the GPU is hidden, unless a task's training is the student's
+    work and a GPU is there: then the student trains on it, as the verify worker
+    does, with no RLIMIT_AS and the batch system's cgroup (Slurm --mem) as the
+    limit. The test split is never in this worker either way."""
+    env = {
+        # Virtual memory grows with the core count (a 64 MiB malloc arena and a thread
+        # stack per thread); cap both so that the same RLIMIT_AS holds on a 64-core node.
+        "MALLOC_ARENA_MAX": "4",
+        "TF_NUM_INTRAOP_THREADS": str(min(os.cpu_count() or 1, 8)),
+        "TF_NUM_INTEROP_THREADS": "2",
+    }
+    trains = any((job["checks"].get("accuracy") or {}).get("trained_by") == "student"
+                 for job in jobs)
+    if gpu and trains:
+        return env, None
+    return {**env, "CUDA_VISIBLE_DEVICES": ""}, max(job["memory_mb"] for job in jobs)
 
 
 def _mkdir(path: Path) -> Path:

@@ -17,7 +17,9 @@ Limits, and why these:
   grows with the core count (malloc arenas, thread stacks), so the build worker
   caps MALLOC_ARENA_MAX and TensorFlow's thread pools (grader/pipeline.py). CUDA
   reserves much more address space, so the verify worker gets no RLIMIT_AS when a
-  GPU is visible: there the batch system's cgroup (Slurm --mem) is the limit.
+  GPU is visible: there the batch system's cgroup (Slurm --mem) is the limit. The
+  build worker is kept off the GPU (and under RLIMIT_AS) unless a task's training
+  is the student's work (grader/pipeline.py build_worker_resources).
 - A new session per worker (its own process group), killed as a group; and the
   parent is a child subreaper, so a student daemon that double-forks and leaves
   the group is re-parented to us and killed too.

@@ -166,3 +166,19 @@ def test_a_failed_final_write_of_the_results_exits_2_with_the_path(tmp_path, mon
     assert info.value.exit_code == 2
     assert f"--json {tmp_path / 'r.json'}: the results could not be written (No space left" \
         in capsys.readouterr().err
+
+
+def test_build_worker_trains_on_the_gpu_only_for_student_trained_tasks():
+    from grader.pipeline import build_worker_resources
+
+    static = [{"memory_mb": 3072, "checks": {"params": {}}},
+              {"memory_mb": 8192, "checks": {"accuracy": {"trained_by": "grader"}}}]
+    student = [*static, {"memory_mb": 4096, "checks": {"accuracy": {"trained_by": "student"}}}]
+    env, memory = build_worker_resources(static, gpu=True)
+    assert env["CUDA_VISIBLE_DEVICES"] == "" and memory == 8192  # the largest task's limit
+    env, memory = build_worker_resources(student, gpu=False)
+    assert env["CUDA_VISIBLE_DEVICES"] == "" and memory == 8192
+    env, memory = build_worker_resources(student, gpu=True)
+    # CUDA's address-space reservations break RLIMIT_AS: Slurm's cgroup limits instead.
+    assert "CUDA_VISIBLE_DEVICES" not in env and memory is None
+    assert env["MALLOC_ARENA_MAX"] == "4"
