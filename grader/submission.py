@@ -155,9 +155,17 @@ class _Definitions:
             return {(a.asname or a.name).split(".")[0] for a in stmt.names}
         if isinstance(stmt, ast.ImportFrom):
             return {a.asname or a.name for a in stmt.names}
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            return {stmt.name}
-        if isinstance(stmt, ast.Assign):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # Decorators and defaults run when the def does: `def f(epochs=EPOCHS)` after
+            # a dropped `EPOCHS = ...` would fail the whole import, not just f.
+            args = stmt.args
+            names, reads = {stmt.name}, _reads(*stmt.decorator_list, *args.defaults,
+                                               *[d for d in args.kw_defaults if d is not None])
+        elif isinstance(stmt, ast.ClassDef):
+            names = {stmt.name}
+            reads = _reads(*stmt.decorator_list, *stmt.bases,
+                           *[k.value for k in stmt.keywords])
+        elif isinstance(stmt, ast.Assign):
             targets = [_target_names(t) for t in stmt.targets]
             if None in targets or not _is_constant_expr(stmt.value):
                 return None

@@ -67,6 +67,24 @@ def test_a_value_computed_from_dropped_code_is_dropped_so_the_notebook_imports(t
         (5, "2 top-level statement(s) not run", "SHAPE = x_train.shape[1:]")]
 
 
+def test_a_def_whose_default_or_decorator_reads_dropped_code_is_dropped_alone(tmp_path):
+    _notebook(tmp_path / "nb.ipynb",
+              "import sys\nEPOCHS = int(sys.argv[-1])\nSIZE = 28",
+              "def fit(model, epochs=EPOCHS):\n    return epochs",
+              "@register\ndef decorated():\n    pass",
+              "class Net(Base):\n    pass",
+              "def build(size=SIZE, *, scale=1 / 255):\n    return size, scale")
+    code, skipped = filter_notebook(tmp_path / "nb.ipynb")
+    namespace: dict = {"__name__": "nb"}
+    exec(compile(code, "nb__grader_defs.py", "exec"), namespace)  # the rest still imports
+    assert namespace["build"]() == (28, 1 / 255)
+    for dropped in ("EPOCHS", "fit", "decorated", "Net"):
+        assert dropped not in namespace
+    assert [(c.index, c.first_line) for c in skipped] == [
+        (1, "EPOCHS = int(sys.argv[-1])"), (2, "def fit(model, epochs=EPOCHS):"),
+        (3, "def decorated():"), (4, "class Net(Base):")]
+
+
 def test_practical2_notebook_that_loads_normalises_and_trains_at_top_level(tmp_path, grade):
     """The cells students write after the builder: load, normalise, train. Grading
     keeps the builder and drops all three, instead of failing on x_train."""
