@@ -300,12 +300,11 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, static: bool,
         if "accuracy" in jobs[-1]["checks"]:
             # A student-trained task gets its train/validation splits (never the test
             # split) in the scratch space, and its training time on top of the build's.
-            from grader.student_training import prepare_build_check
+            from grader.student_training import builder_of, prepare_build_check
 
             jobs[-1]["checks"]["accuracy"], extra_s = prepare_build_check(
                 jobs[-1]["checks"]["accuracy"], scratch / "training-data" / task_id, data_dir,
-                builder={"function": entry["function"], "args": entry.get("args", []),
-                         "kwargs": entry.get("kwargs", {})})
+                builder=builder_of(entry))
             jobs[-1]["build_timeout_s"] += extra_s
     if not jobs:
         result.workers = {"build": 0, "verify": 0}

@@ -53,6 +53,14 @@ def _image(path: str) -> str:
             f"<figcaption>{_e(file.name)}</figcaption></figure>")
 
 
+def visual_images(test: dict[str, Any]) -> list[str]:
+    """The image files a visual check kept (other checks may use the key for a count)."""
+    if test["grader"]["check"] != "visual":
+        return []
+    images = (test["grader"].get("details") or {}).get("images") or []
+    return [path for path in images if isinstance(path, str)]
+
+
 def _test_row(test: dict[str, Any]) -> str:
     state = test["grader"]["state"]
     points = (f"{test['score']:g} / {test['max_score']:g}" if test["max_score"]
@@ -90,9 +98,13 @@ def html_report(data: dict[str, Any]) -> str:
         for cell in task.get("skipped_cells", []):
             parts.append(f"<p class=meta>notebook code cell {_e(cell['index'])} not run "
                          f"({_e(cell['reason'])}): <code>{_e(cell['first_line'])}</code></p>")
-        images = [path for test in tests if test["grader"]["check"] == "visual"
-                  for path in (test["grader"].get("details") or {}).get("images") or []
-                  if isinstance(path, str)]
-        parts += [_image(path) for path in images]
+        parts += [_image(path) for test in tests for path in visual_images(test)]
     parts.append("</html>\n")
     return "\n".join(parts)
+
+
+def write_html(data: dict[str, Any], path: Path) -> None:
+    """The page for ``data``, written atomically at ``path``."""
+    from grader.report import write_text_atomic
+
+    write_text_atomic(html_report(data), path)

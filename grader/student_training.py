@@ -58,7 +58,6 @@ from grader.training import (
     split_for_training,
 )
 
-CALL_FORMS = ("arrays", "datasets", "directories")
 OUT_PLACEHOLDER = "$out"
 _ARGUMENT_NAMES = {
     "arrays": ("model", "x_train", "y_train", "x_val", "y_val"),
@@ -68,6 +67,12 @@ _ARGUMENT_NAMES = {
 
 
 # --------------------------------------------------------------------------- parent side
+
+
+def builder_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The builder a sweep or ``builder_kwargs`` calls again: a task's entry point."""
+    return {"function": entry["function"], "args": entry.get("args", []),
+            "kwargs": entry.get("kwargs", {})}
 
 
 def _folder_name(index: int, name: str, names: list[str]) -> str:
@@ -118,13 +123,15 @@ def prepare_student_training(check: dict[str, Any], folder: str | os.PathLike,
     splits = split_for_training(data, spec)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    # The directories form reads only its PNG folders; the others only the arrays.
     written, directories = {}, {}
     for name in ("train", "validation"):
         x, y = splits[name]
-        written[name] = str(folder / f"{name}.npz")
-        np.savez(written[name], x=x, y=y, class_names=np.array(data.class_names))
         if spec.train_call == "directories":
             directories[name] = write_class_folders(x, y, data.class_names, folder / name)
+        else:
+            written[name] = str(folder / f"{name}.npz")
+            np.savez(written[name], x=x, y=y, class_names=np.array(data.class_names))
     train = {"function": spec.train_function, "kwargs": dict(spec.train_kwargs),
              "call": spec.train_call, "splits": written, "input_scale": spec.input_scale,
              "batch_size": spec.batch_size, "seed": spec.seed}

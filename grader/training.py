@@ -37,6 +37,9 @@ from typing import Any
 
 from grader.data import Dataset, load_dataset
 
+#: How a student's training function may be called (see `grader.student_training`).
+TRAIN_CALLS = ("arrays", "datasets", "directories")
+
 #: Final-layer activations that already produce probabilities.
 _PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
 
@@ -115,7 +118,7 @@ class AccuracySpec:
             raise ValueError(f"accuracy check: trained_by {spec.trained_by!r}; grader or student")
         if spec.trained_by == "student" and not spec.train_function:
             raise ValueError("accuracy check: trained_by 'student' needs train_function")
-        if spec.train_call not in ("arrays", "datasets", "directories"):
+        if spec.train_call not in TRAIN_CALLS:
             raise ValueError(f"accuracy check: train_call {spec.train_call!r}; use arrays, "
                              "datasets or directories")
         if (spec.sweep or spec.builder_kwargs or spec.train_call != "arrays") and \
@@ -257,8 +260,9 @@ def carried_data(config: Any, where: str = "model") -> list[str]:
         here = (f"{where} > {inner['name']}" if isinstance(inner, dict)
                 and isinstance(inner.get("name"), str) else where)
         if config.get("class_name") in ("__numpy__", "__tensor__"):
-            if _numbers(config) > MAX_CONFIG_NUMBERS:
-                found.append(f"{here}: an array of {_numbers(config)} numbers")
+            count = _numbers(config)
+            if count > MAX_CONFIG_NUMBERS:
+                found.append(f"{here}: an array of {count} numbers")
             return found
         for key, value in config.items():
             if key.endswith("initializer") and isinstance(value, dict) and any(
@@ -267,8 +271,9 @@ def carried_data(config: Any, where: str = "model") -> list[str]:
             else:
                 found += carried_data(value, here)
     elif isinstance(config, list):
-        if _numbers(config) > MAX_CONFIG_NUMBERS:
-            found.append(f"{where}: a list of {_numbers(config)} numbers")
+        count = _numbers(config)
+        if count > MAX_CONFIG_NUMBERS:
+            found.append(f"{where}: a list of {count} numbers")
         else:
             for value in config:
                 found += carried_data(value, where)

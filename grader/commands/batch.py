@@ -338,8 +338,7 @@ def _student_pages(run: Path, folder: Path) -> int:
     """One HTML page per readable results file of RUN; returns how many."""
     import json
 
-    from grader.report import write_text_atomic
-    from grader.report_html import html_report
+    from grader.report_html import write_html
 
     folder.mkdir(parents=True, exist_ok=True)
     pages = 0
@@ -348,7 +347,7 @@ def _student_pages(run: Path, folder: Path) -> int:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue  # a corrupt result is already among the problems listed above
-        write_text_atomic(html_report(data), folder / f"{path.stem}.html")
+        write_html(data, folder / f"{path.stem}.html")
         pages += 1
     return pages
 

@@ -35,7 +35,7 @@ def check(
 ) -> None:
     """Grade SUBMISSION. Exit 0: every check passed; 1: some failed; 2: could not grade."""
     # Deferred imports keep `grader --help` fast; none of these imports TensorFlow.
-    from grader import pipeline, report
+    from grader import pipeline, report, report_html
     from grader.spec import validation_problems
 
     for option, path in (("--json", json_path), ("--html", html_path)):
@@ -88,7 +88,7 @@ def check(
     code, lost = grading.exit_code, []
     for option, path, write, what in (
             ("--json", json_path, report.write_json_atomic, "results"),
-            ("--html", html_path, _write_html, "report")):
+            ("--html", html_path, report_html.write_html, "report")):
         if path is None:
             continue
         try:
@@ -105,16 +105,7 @@ def check(
             typer.echo(f"error: {error.splitlines()[0] if error else error}", err=True)
     for line in lost:
         typer.echo(line, err=True)
-    if kept_beside is None and any(t["grader"]["check"] == "visual" and
-                                   (t["grader"]["details"] or {}).get("images")
-                                   for t in data["tests"]):
+    if kept_beside is None and any(report_html.visual_images(t) for t in data["tests"]):
         typer.echo("note: the visual checks' images were not kept; add --json PATH or "
                    "--html PATH to keep them", err=True)
     raise typer.Exit(code)
-
-
-def _write_html(data: dict, path: Path) -> None:
-    from grader.report import write_text_atomic
-    from grader.report_html import html_report
-
-    write_text_atomic(html_report(data), path)

@@ -282,11 +282,9 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
             if job.get("epochs"):
                 settings["train_kwargs"] = {**settings.get("train_kwargs", {}),
                                             "epochs": job["epochs"]}
-            entry = task["entry"]
             check = {**settings, "train": student_training.prepare_student_training(
                 settings, scratch / "splits", job.get("data_dir"),
-                builder={"function": entry["function"], "args": entry.get("args", []),
-                         "kwargs": entry.get("kwargs", {})})}
+                builder=student_training.builder_of(task["entry"]))}
             record = student_training.student_training_hook(
                 model, check, lambda name: _attribute(module, name), scratch, task["id"])
             outcome = student_training.score_training(

@@ -57,10 +57,17 @@ class Source:
         raise NotImplementedError
 
     def missing(self, roots: list[Path]) -> DatasetMissing:
-        where = ", ".join(str(r) for r in roots)
-        return DatasetMissing(
-            self.name,
-            f"dataset {self.name!r} not found: looked for {self.expected} under {where}. "
-            f"To make it available: {self.prepare}. Nothing is downloaded by the grader.",
-            self.prepare,
-        )
+        return not_found("dataset", self.name, self.expected, roots, self.prepare)
+
+
+def not_found(kind: str, name: str, expected: str, roots: list[Path],
+              prepare: str) -> DatasetMissing:
+    """The error for data (a dataset, a weights file) that is nowhere on disk:
+    where it was looked for and what would put it there."""
+    where = ", ".join(str(r) for r in roots)
+    return DatasetMissing(
+        name,
+        f"{kind} {name!r} not found: looked for {expected} under {where}. "
+        f"To make it available: {prepare}. Nothing is downloaded by the grader.",
+        prepare,
+    )

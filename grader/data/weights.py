@@ -14,8 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-from grader.data.dataset import DatasetMissing
 from grader.data.locations import keras_cache, search_roots
+from grader.data.source import not_found
 
 PLACEHOLDER = "$weights:"
 
@@ -31,7 +31,7 @@ def _roots(data_dir: str | os.PathLike | None) -> list[Path]:
 
 
 def locate_weights(name: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """The weights file ``name``; raises `DatasetMissing` naming the fix."""
+    """The weights file ``name``; raises `grader.data.DatasetMissing` naming the fix."""
     if name not in WEIGHTS:
         raise ValueError(f"unknown weights {name!r}; known: {', '.join(WEIGHTS)}")
     filename = WEIGHTS[name]
@@ -39,18 +39,16 @@ def locate_weights(name: str, data_dir: str | os.PathLike | None = None) -> Path
     for root in roots:
         if (root / filename).is_file():
             return root / filename
-    prepare = (f"copy {filename} (Keras' VGG16 notop weights, from the keras-applications "
-               "release your course hands out) into $GRADER_DATA/")
-    message = (f"weights {name!r} not found: looked for {filename} under "
-                      f"{', '.join(str(r) for r in roots)}. To make them available: {prepare}. "
-                      "Nothing is downloaded by the grader.")
-    raise DatasetMissing(name, message, prepare)
+    raise not_found("weights", name, filename, roots,
+                    f"copy {filename} (Keras' VGG16 notop weights, from the keras-applications "
+                    "release your course hands out) into $GRADER_DATA/")
 
 
 def resolve_weights(kwargs: dict, scratch: str | os.PathLike,
                     data_dir: str | os.PathLike | None = None) -> dict:
     """``kwargs`` with every ``"$weights:NAME"`` value replaced by the path of a
-    copy (a hard link where the file system allows) under ``scratch``."""
+    copy under ``scratch``. A copy, not a hard link: student code runs beside it,
+    and writing through a link would change the course's file for every student."""
     resolved = {}
     for key, value in kwargs.items():
         if isinstance(value, str) and value.startswith(PLACEHOLDER):
@@ -58,10 +56,7 @@ def resolve_weights(kwargs: dict, scratch: str | os.PathLike,
             target = Path(scratch) / source.name
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
-                try:
-                    os.link(source, target)
-                except OSError:
-                    shutil.copyfile(source, target)
+                shutil.copyfile(source, target)
             value = str(target)
         resolved[key] = value
     return resolved

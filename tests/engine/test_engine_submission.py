@@ -17,6 +17,15 @@ def _notebook(path, *cells):
     nbformat.write(nb, str(path))
 
 
+def _import_filtered(path):
+    """Runs a notebook's filtered code as the build worker imports it: (namespace,
+    skipped cells). A NameError here is what would fail every task."""
+    code, skipped = filter_notebook(path)
+    namespace: dict = {"__name__": "nb"}
+    exec(compile(code, "nb__grader_defs.py", "exec"), namespace)
+    return namespace, skipped
+
+
 def test_notebook_keeps_imports_definitions_and_constants_only(tmp_path):
     _notebook(tmp_path / "nb.ipynb",
               "!pip install keras\nimport keras\nfrom keras import layers as L",
@@ -53,9 +62,7 @@ def test_a_value_computed_from_dropped_code_is_dropped_so_the_notebook_imports(t
               "SHAPE = x_train.shape[1:]\nALIAS = np.float32\nLATER = TOO_LATE",
               "TOO_LATE = 1",
               "def build_model(n):\n    return ('model', n, MODEL_NUMBER, RATE)")
-    code, skipped = filter_notebook(tmp_path / "nb.ipynb")
-    namespace: dict = {"__name__": "nb"}
-    exec(compile(code, "nb__grader_defs.py", "exec"), namespace)  # imports without NameError
+    namespace, skipped = _import_filtered(tmp_path / "nb.ipynb")
     assert namespace["build_model"](4) == ("model", 4, 2, 1 / 255.0)
     assert namespace["ALIAS"] is namespace["np"].float32 and namespace["TOO_LATE"] == 1
     for dropped in ("x_train", "SHAPE", "LATER"):
@@ -74,9 +81,7 @@ def test_a_def_whose_default_or_decorator_reads_dropped_code_is_dropped_alone(tm
               "@register\ndef decorated():\n    pass",
               "class Net(Base):\n    pass",
               "def build(size=SIZE, *, scale=1 / 255):\n    return size, scale")
-    code, skipped = filter_notebook(tmp_path / "nb.ipynb")
-    namespace: dict = {"__name__": "nb"}
-    exec(compile(code, "nb__grader_defs.py", "exec"), namespace)  # the rest still imports
+    namespace, skipped = _import_filtered(tmp_path / "nb.ipynb")  # the rest still imports
     assert namespace["build"]() == (28, 1 / 255)
     for dropped in ("EPOCHS", "fit", "decorated", "Net"):
         assert dropped not in namespace
