@@ -7,7 +7,7 @@ fresh process, the two kinds alternate, and what is timed is the same span on
 both sides: from the data in memory and the model file on disk to the test
 accuracy in hand.
 
-* grader: `grader.training.train_and_evaluate(model.keras, spec)` (rebuild from
+* grader: `grader.verify_worker.training.train_and_evaluate(model.keras, spec)` (rebuild from
   config with seeded weights, seeded split of 10% for validation, fit with the
   time-limit guard, predict on the test split, accuracy and macro F1).
 * bare: build the model in code, compile, `model.fit(x, y, batch_size=128,
@@ -56,7 +56,7 @@ def child(kind: str, model_path: str) -> dict:
 
     data = load_dataset("fashion-mnist")
     if kind == "grader":
-        from grader.training import train_and_evaluate
+        from grader.verify_worker.training import train_and_evaluate
 
         start, cpu = time.perf_counter(), time.process_time()
         result = train_and_evaluate(model_path, SPEC, data=data, progress=False)
@@ -68,7 +68,7 @@ def child(kind: str, model_path: str) -> dict:
     # The same scaling the grader does, inside the timed span on both sides.
     x_train, y_train = data.x_train, data.y_train
     if kind == "bare-54k":
-        from grader.training import AccuracySpec, split_for_training
+        from grader.data.training_data import AccuracySpec, split_for_training
 
         x_train, y_train = split_for_training(data, AccuracySpec(**SPEC))["train"]
     x = x_train.astype("float32") / 255.0

@@ -1,7 +1,7 @@
 """`grader batch plan|submit|status` and `grader collect`: a class on a Slurm cluster.
 
 Only typer, rich and the standard library at module level: the work lives in
-grader/batch/, imported inside each command (pandas only for `collect`).
+grader/parent/batch/, imported inside each command (pandas only for `collect`).
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def plan(
         help="sbatch template; default the project's slurm/grade.sbatch.")] = None,
 ) -> None:
     """Find the submissions, write RUN/manifest.tsv and RUN/grade.sbatch."""
-    from grader.batch import plan as planning
-    from grader.spec import SpecError, load_spec
+    from grader.parent.batch import plan as planning
+    from grader.parent.spec import SpecError, load_spec
 
     # Validate the spec once here rather than in every one of a class's tasks.
     try:
@@ -140,9 +140,9 @@ def submit(
         "--dry-run", help="Print the sbatch command; submit nothing.")] = False,
 ) -> None:
     """Submit the array job with sbatch and record its id in RUN/jobs.tsv."""
-    from grader.batch import slurm
-    from grader.batch.plan import SCRIPT, load_plan
-    from grader.batch.state import run_state
+    from grader.parent.batch import slurm
+    from grader.parent.batch.plan import SCRIPT, load_plan
+    from grader.parent.batch.state import run_state
 
     run = run.resolve()
     if only_missing and regrade:
@@ -205,8 +205,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Done, failed, running and missing students of a run (running from squeue)."""
-    from grader.batch.slurm import SlurmError
-    from grader.batch.state import STATES, run_state
+    from grader.parent.batch.slurm import SlurmError
+    from grader.parent.batch.state import STATES, run_state
 
     run = run.resolve()
     try:
@@ -248,7 +248,7 @@ def run_task(
     regrade: Annotated[bool, typer.Option("--regrade")] = False,
 ) -> None:
     """Grade one manifest line (what each array task runs; see slurm/grade.sbatch)."""
-    from grader.batch.task import run_task as run_one
+    from grader.parent.batch.task import run_task as run_one
 
     try:
         code = run_one(run, index, regrade=regrade)
@@ -270,8 +270,8 @@ def collect(
     Exit status 0 when every student was graded, 1 when some are missing or
     failed (the CSV is still written, with their cells empty).
     """
-    from grader.batch import gradebook
-    from grader.batch.slurm import SlurmError
+    from grader.parent.batch import gradebook
+    from grader.parent.batch.slurm import SlurmError
 
     run = run.resolve()
     if html is not None and html.exists() and not html.is_dir():
@@ -338,7 +338,7 @@ def _student_pages(run: Path, folder: Path) -> int:
     """One HTML page per readable results file of RUN; returns how many."""
     import json
 
-    from grader.report_html import write_html
+    from grader.parent.report_html import write_html
 
     folder.mkdir(parents=True, exist_ok=True)
     pages = 0

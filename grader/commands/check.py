@@ -35,8 +35,8 @@ def check(
 ) -> None:
     """Grade SUBMISSION. Exit 0: every check passed; 1: some failed; 2: could not grade."""
     # Deferred imports keep `grader --help` fast; none of these imports TensorFlow.
-    from grader import pipeline, report, report_html
-    from grader.spec import validation_problems
+    from grader.parent import pipeline, report, report_html
+    from grader.parent.spec import validation_problems
 
     for option, path in (("--json", json_path), ("--html", html_path)):
         # Found now, not after minutes of grading whose results would then be lost.
@@ -49,7 +49,7 @@ def check(
     progress = None
     if not quiet and not static:
         try:  # the training progress bar, drawn here since only the parent owns the terminal
-            from grader.checks.accuracy import ProgressView
+            from grader.verify_worker.accuracy import ProgressView
 
             progress = ProgressView()
         except ImportError:

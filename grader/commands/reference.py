@@ -4,7 +4,7 @@ For instructors. For each task of the assignment's spec (or those named with
 --task), a child process builds the reference model from reference/ASSIGNMENT/
 (a folder in exactly the form of a submission), counts its parameters and, when
 the task has an accuracy check whose dataset is on disk, trains and evaluates
-it with `grader.training.train_and_evaluate`: the very code that grades students,
+it with `grader.verify_worker.training.train_and_evaluate`: the very code that grades students,
 with the spec's hyper-parameters (epochs overridable) and early stopping off,
 so the results show what the full budget gives. The results go to
 reference/results/ASSIGNMENT.json: per task the parameter counts, the metric,
@@ -59,7 +59,7 @@ def run(
     """Train the reference models of ASSIGNMENT whose data is present; write their results."""
     from rich.console import Console
 
-    from grader.spec import SpecError, load_spec
+    from grader.parent.spec import SpecError, load_spec
 
     console = Console(stderr=True)
     try:
@@ -261,8 +261,8 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
     if not check:
         result.update(status="built", message="no accuracy check in the spec")
         return result
-    from grader import training
     from grader.data import DatasetMissing
+    from grader.verify_worker import training
 
     settings = {k: v for k, v in check.items() if k != "points"}
     # The full budget, not the grader's stop-at-threshold: these numbers are
@@ -277,18 +277,21 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
         if settings.get("trained_by") == "student":
             # The reference's own training function, given the train and validation
             # splits only, exactly as a student's is when graded.
-            from grader import student_training
+            from grader.build_worker.training import student_training_hook
+            from grader.data.training_data import AccuracySpec
+            from grader.parent.training_data import builder_of, prepare_student_training
+            from grader.verify_worker.student_scores import score_training
 
             if job.get("epochs"):
                 settings["train_kwargs"] = {**settings.get("train_kwargs", {}),
                                             "epochs": job["epochs"]}
-            check = {**settings, "train": student_training.prepare_student_training(
+            check = {**settings, "train": prepare_student_training(
                 settings, scratch / "splits", job.get("data_dir"),
-                builder=student_training.builder_of(task["entry"]))}
-            record = student_training.student_training_hook(
+                builder=builder_of(task["entry"]))}
+            record = student_training_hook(
                 model, check, lambda name: _attribute(module, name), scratch, task["id"])
-            outcome = student_training.score_training(
-                record, training.AccuracySpec.from_dict(settings), job.get("data_dir"),
+            outcome = score_training(
+                record, AccuracySpec.from_dict(settings), job.get("data_dir"),
                 job["require_gpu"])
             if "value" not in outcome.get("details", {}):
                 result.update(status="error", message=outcome["message"])

@@ -202,7 +202,7 @@ def test_csv_into_a_folder_is_refused_with_the_fix_and_leaves_no_temp_file(grade
 
 
 def test_a_failed_csv_write_leaves_no_temp_file(run, tmp_path):
-    from grader.batch import gradebook
+    from grader.parent.batch import gradebook
 
     book = gradebook.build(run)
     target = tmp_path / "taken"

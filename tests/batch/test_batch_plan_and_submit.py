@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.slurm import array_spec, parse_job_id
+from grader.parent.batch.slurm import array_spec, parse_job_id
 
 REPO = Path(__file__).resolve().parents[2]
 

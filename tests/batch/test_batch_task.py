@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.manifest import Entry
-from grader.batch.task import prepare, read_attempts
-from grader.submission import spec_notebook_name
+from grader.parent.batch.manifest import Entry
+from grader.parent.batch.task import prepare, read_attempts
+from grader.parent.submission import spec_notebook_name
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ import numpy as np
 
 # The format writers are the grader's own (its probes write these formats for students'
 # loaders); the tests use the same bytes.
-from grader.probes.fixtures import cifar_batch_bytes, idx_bytes
+from grader.parent.probes.fixtures import cifar_batch_bytes, idx_bytes
 
 
 def write_idx_dataset(folder: Path, x_train, y_train, x_test, y_test, gz: bool = True) -> Path:

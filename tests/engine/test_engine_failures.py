@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conftest import FIXTURES, ONE_POINT, REPO, SMALL, task, write_spec
 
-from grader.spec import validation_problems
+from grader.parent.spec import validation_problems
 
 
 def test_a_correct_builder_scores_full_marks_beside_broken_ones(zoo):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.report_html import html_report
+from grader.parent.report_html import html_report
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.spec import available_assignments
+from grader.parent.spec import available_assignments
 
 REPO = Path(__file__).resolve().parents[2]
 # Only assignments that have a spec, a reference folder and a template are graded.

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from grader.spec import SpecError, available_assignments, load_spec, validation_problems
+from grader.parent.spec import SpecError, available_assignments, load_spec, validation_problems
 
 REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 

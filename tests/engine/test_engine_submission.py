@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.submission import filter_notebook, prepare
+from grader.parent.submission import filter_notebook, prepare
 
 REPO = Path(__file__).resolve().parents[2]
 

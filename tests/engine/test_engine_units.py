@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import architecture, graph, params
+from grader.parent.checks import architecture, graph, params
 
 
 def _layer(name: str, kind: str, *inbound: str, **config) -> dict:
@@ -118,8 +118,8 @@ def test_a_count_out_of_range_names_the_range_without_a_difference(want, said):
 def test_a_repeated_failure_is_said_once_even_beside_a_skipped_check():
     from rich.console import Console
 
-    from grader import report
-    from grader.pipeline import Grading, TaskOutcome, _fail_all
+    from grader.parent import report
+    from grader.parent.pipeline import Grading, TaskOutcome, _fail_all
 
     task = {"id": "model1", "title": "model 1", "checks": {
         "architecture": {"points": 2}, "params": {"points": 1}, "accuracy": {"points": 2}}}
@@ -135,7 +135,7 @@ def test_a_repeated_failure_is_said_once_even_beside_a_skipped_check():
 
 
 def test_an_empty_marker_file_says_it_is_empty_and_what_to_write(tmp_path):
-    from grader.spec import SpecError, find_assignment
+    from grader.parent.spec import SpecError, find_assignment
 
     (tmp_path / ".grader-assignment").write_text("\n")
     with pytest.raises(SpecError) as info:
@@ -149,8 +149,8 @@ def test_a_failed_final_write_of_the_results_exits_2_with_the_path(tmp_path, mon
                                                                     capsys):
     import typer
 
-    from grader import pipeline, report
     from grader.commands.check import check
+    from grader.parent import pipeline, report
 
     def disk_full(data, path):
         raise OSError(28, "No space left on device")
@@ -169,7 +169,7 @@ def test_a_failed_final_write_of_the_results_exits_2_with_the_path(tmp_path, mon
 
 
 def test_build_worker_trains_on_the_gpu_only_for_student_trained_tasks():
-    from grader.pipeline import build_worker_resources
+    from grader.parent.pipeline import build_worker_resources
 
     static = [{"memory_mb": 3072, "checks": {"params": {}}},
               {"memory_mb": 8192, "checks": {"accuracy": {"trained_by": "grader"}}}]

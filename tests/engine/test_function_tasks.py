@@ -1,4 +1,4 @@
-"""Function tasks (grader/probes): loaders and other non-model functions, called by
+"""Function tasks (grader/parent/probes): loaders and other non-model functions, called by
 `grader check` on fixture files in real formats and judged in the parent."""
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ LOADERS = textwrap.dedent('''
 
     def load_and_forge(data_dir):
         """Patches the judge and the capture in its own process: neither scores."""
-        import grader.probes as probes
-        import grader.probes.dataset_arrays as arrays
+        import grader.parent.probes as probes
+        import grader.parent.probes.dataset_arrays as arrays
 
         arrays.judge = lambda *a, **k: {"state": "passed", "fraction": 1.0, "message": "ok"}
         probes.load_outputs = lambda path: {}
@@ -151,7 +151,7 @@ def test_patching_the_grader_inside_the_student_process_scores_nothing(loaders_r
 
 
 def test_a_function_task_with_a_model_check_is_refused_by_the_schema(tmp_path):
-    from grader.spec import SpecError, load_spec
+    from grader.parent.spec import SpecError, load_spec
 
     bad = _task("x", "f")
     bad["checks"]["params"] = {"points": 1, "trainable": 3}
@@ -167,7 +167,7 @@ def test_a_function_task_with_a_model_check_is_refused_by_the_schema(tmp_path):
 
 
 def test_the_shared_capture_and_verdict_helpers():
-    from grader.probes import ProbeMismatch, as_array, form, verdict
+    from grader.parent.probes import ProbeMismatch, as_array, form, verdict
 
     with pytest.raises(ProbeMismatch, match=r"^returned x_train as list, which is not an array"):
         as_array([[1, 2], [3]], "x_train")  # ragged: NumPy makes no array of it
@@ -180,7 +180,7 @@ def test_the_shared_capture_and_verdict_helpers():
 
 
 def test_arguments_the_grader_cannot_prepare_are_its_fault_not_the_students(tmp_path):
-    from grader.worker_build import _arguments
+    from grader.build_worker.worker import _arguments
 
     job = {"file": "loaders.py", "function": "load", "kwargs": {},
            "args": [{"$npy": str(tmp_path / "gone.npy"), "label": "images"}]}

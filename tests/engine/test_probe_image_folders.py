@@ -1,4 +1,4 @@
-"""The image_folders probe (grader/probes/image_folders.py): datasets built from
+"""The image_folders probe (grader/parent/probes/image_folders.py): datasets built from
 class-per-folder JPEG directories, judged by tracing each image back to its file."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import function_task, grade_functions
 
-from grader.probes import image_folders as probe
+from grader.parent.probes import image_folders as probe
 
 CATS = {"layout": "root", "splits": ["train", "validation", "test"], "classes": ["dog", "cat"],
         "returned": ["train", "validation", "test"], "image_size": [24, 20],

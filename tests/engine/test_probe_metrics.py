@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import function_task, grade_functions
 
-from grader.probes import callback_config, make_arg, metric, param_count, resolve
+from grader.parent.probes import callback_config, make_arg, metric, param_count, resolve
 
 WHERE = "models.py: macro_f1"
 
@@ -131,11 +131,11 @@ def test_parameter_counts_are_arithmetic_and_the_mistakes_differ(tmp_path):
 
 
 def test_make_markers_name_only_grader_probe_factories():
-    with pytest.raises(ValueError, match="only grader.probes"):
+    with pytest.raises(ValueError, match="only grader.parent.probes"):
         make_arg("os:system", ["true"], "x")
-    for target in ("os:system", "grader.probes:probe", "grader.probes.a.b:f",
-                   "grader.probes.metric:", "grader.probesx.metric:numbers"):
-        with pytest.raises(ValueError, match="only grader.probes"):
+    for target in ("os:system", "grader.parent.probes:probe", "grader.parent.probes.a.b:f",
+                   "grader.parent.probes.metric:", "grader.probesx.metric:numbers"):
+        with pytest.raises(ValueError, match="only grader.parent.probes"):
             resolve({"$make": target, "args": []})
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import function_task, grade_functions, write_spec
 
-from grader.probes import ProbeUnavailable
-from grader.probes import streamlit_app as probe
+from grader.parent.probes import ProbeUnavailable
+from grader.parent.probes import streamlit_app as probe
 
 PARAMS = {"model_env": "XRAY_MODEL", "image_size": [32, 32], "classes": ["Normal", "Pneumonia"]}
 BRIGHT, DARK = (probe.probability(pixel) for _, pixel in probe.UPLOADS)
@@ -60,7 +60,7 @@ def test_prepare_writes_uniform_pngs_and_a_file_that_is_not_an_image(tmp_path):
 
 
 def test_without_streamlit_the_check_is_skipped_for_0_of_0_points(tmp_path, monkeypatch):
-    from grader import pipeline, report
+    from grader.parent import pipeline, report
 
     monkeypatch.setattr(probe, "installed", lambda: False)
     with pytest.raises(ProbeUnavailable, match=r"pip install -e '\.\[app\]'"):

@@ -1,4 +1,4 @@
-"""The PyTorch probes (grader/probes/torch_*.py): DS-AG-021 Q8's loaders, training loop
+"""The PyTorch probes (grader/parent/probes/torch_*.py): DS-AG-021 Q8's loaders, training loop
 and accuracy, judged on hand-made outputs and through `grader check`."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import READ_IDX, function_task, grade_functions
 
-from grader import probes
-from grader.probes import torch_evaluate, torch_loaders, torch_train_epoch
+from grader.parent import probes
+from grader.parent.probes import torch_evaluate, torch_loaders, torch_train_epoch
 
 WHERE = "q8.py: f"
 
@@ -31,10 +31,10 @@ def test_make_resolves_its_markers_and_keeps_the_object_by_key(tmp_path):
     assert probes.label(prepared.calls[0].args[2]) == "optimizer"
 
 
-@pytest.mark.parametrize("target", ["os:system", "grader.worker_build:main",
-                                    "grader.probes_x.m:f", "grader.probes.torch_objects:"])
+@pytest.mark.parametrize("target", ["os:system", "grader.build_worker.worker:main",
+                                    "grader.probes_x.m:f", "grader.parent.probes.torch_objects:"])
 def test_make_refuses_anything_but_a_grader_probes_factory(target):
-    with pytest.raises(ValueError, match="only grader.probes"):
+    with pytest.raises(ValueError, match="only grader.parent.probes"):
         probes.resolve({"$make": target, "args": ["echo"]})
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.probes.fixtures import write_idx
+from grader.parent.probes.fixtures import write_idx
 
 torch = pytest.importorskip("torch")
 

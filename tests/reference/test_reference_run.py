@@ -71,7 +71,7 @@ def _tiny_mnist(root, n_train: int = 2000, n_test: int = 200) -> None:
     three epochs gave 1.0 for each of 12 seeds, in about 4 s of training."""
     import numpy as np
 
-    from grader.probes.fixtures import write_idx
+    from grader.parent.probes.fixtures import write_idx
 
     folder = root / "mnist"
     folder.mkdir(parents=True)
@@ -121,7 +121,7 @@ def test_the_learning_rate_sweep_trains_and_scores_every_rate(grader, tmp_path):
 
 def _class_folders(root, splits: list[str], classes: list[str], per_class: int) -> None:
     """Class-per-folder JPEGs whose classes differ in colour (learnable at a glance)."""
-    from grader.probes.fixtures import image_folders
+    from grader.parent.probes.fixtures import image_folders
 
     image_folders(root, splits, classes, per_class=per_class, size=(48, 48))
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from reference_helpers import REPO
 
-from grader.spec import load_spec
+from grader.parent.spec import load_spec
 
 
 def test_spec_parameter_counts_agree_with_the_reference_models():

@@ -12,9 +12,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from grader.checks import visual  # noqa: E402
-from grader.student_training import student_training  # noqa: E402
-from grader.worker_verify import VerifyContext  # noqa: E402
+from grader.build_worker.training import student_training  # noqa: E402
+from grader.parent.checks import visual  # noqa: E402
+from grader.verify_worker.worker import VerifyContext  # noqa: E402
 
 STUDENT = textwrap.dedent('''\
     import sys
@@ -184,7 +184,7 @@ def test_visual_function_not_implemented_stays_not_implemented(tmp_path, student
 
 
 def test_visual_function_from_a_notebook_names_its_cell(tmp_path, monkeypatch):
-    from grader.submission import CELL_MARKER, FILTERED_SUFFIX
+    from grader.parent.submission import CELL_MARKER, FILTERED_SUFFIX
 
     source = (f"{CELL_MARKER}1\nimport sys\n{CELL_MARKER}3\n"
               "def filter_pattern(model, layer_name, filter_index, start_image, steps=30):\n"

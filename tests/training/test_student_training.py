@@ -10,9 +10,10 @@ import pytest
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from grader.checks import accuracy  # noqa: E402
-from grader.student_training import prepare_student_training, student_training  # noqa: E402
-from grader.worker_verify import VerifyContext  # noqa: E402
+from grader.build_worker.training import student_training  # noqa: E402
+from grader.parent.training_data import prepare_student_training  # noqa: E402
+from grader.verify_worker import accuracy  # noqa: E402
+from grader.verify_worker.worker import VerifyContext  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -15,12 +15,10 @@ import pytest
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from grader.checks import accuracy  # noqa: E402
-from grader.student_training import (  # noqa: E402
-    prepare_build_check,
-    student_training_hook,
-)
-from grader.worker_verify import VerifyContext  # noqa: E402
+from grader.build_worker.training import student_training_hook  # noqa: E402
+from grader.parent.training_data import prepare_build_check  # noqa: E402
+from grader.verify_worker import accuracy  # noqa: E402
+from grader.verify_worker.worker import VerifyContext  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -263,9 +261,9 @@ def test_a_missing_weights_file_skips_the_check_with_the_fix(tmp_path, monkeypat
 
 
 def test_a_damaged_dataset_fails_no_student_trained_task(tmp_path):
-    from grader.probes.fixtures import idx_dataset
-    from grader.student_training import score_training
-    from grader.training import AccuracySpec
+    from grader.data.training_data import AccuracySpec
+    from grader.parent.probes.fixtures import idx_dataset
+    from grader.verify_worker.student_scores import score_training
 
     folder = tmp_path / "course-data" / "fashion-mnist"
     idx_dataset(folder, n_train=40, n_test=10)

@@ -9,17 +9,17 @@ import pytest
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from grader.checks import accuracy  # noqa: E402
 from grader.data import load_dataset  # noqa: E402
+from grader.data.training_data import AccuracySpec  # noqa: E402
 from grader.device import GpuRequired, describe  # noqa: E402
-from grader.training import (  # noqa: E402
-    AccuracySpec,
+from grader.verify_worker import accuracy  # noqa: E402
+from grader.verify_worker.training import (  # noqa: E402
     evaluate_saved_model,
     macro_f1,
     rebuild_fresh,
     train_and_evaluate,
 )
-from grader.worker_verify import VerifyContext  # noqa: E402
+from grader.verify_worker.worker import VerifyContext  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -231,7 +231,7 @@ def test_model_for_the_wrong_input_size_fails_with_the_fix(tmp_path):
 
 def test_images_too_big_for_memory_as_float_are_streamed_and_train_as_well(
         tmp_path, fashion, monkeypatch):
-    monkeypatch.setattr("grader.training.STREAM_ABOVE_BYTES", 0)
+    monkeypatch.setattr("grader.verify_worker.training.STREAM_ABOVE_BYTES", 0)
     path = save(model3(), tmp_path / "m.keras")
     result = train_and_evaluate(path, quick(), data=fashion, progress=False)
     assert any("streamed" in n for n in result.notes)
@@ -239,7 +239,7 @@ def test_images_too_big_for_memory_as_float_are_streamed_and_train_as_well(
 
 
 def test_a_damaged_dataset_is_the_graders_error_not_the_students(tmp_path):
-    from grader.probes.fixtures import idx_dataset
+    from grader.parent.probes.fixtures import idx_dataset
 
     folder = tmp_path / "data" / "fashion-mnist"
     idx_dataset(folder, n_train=40, n_test=10)

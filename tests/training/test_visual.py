@@ -12,8 +12,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from grader.checks import visual  # noqa: E402
-from grader.worker_verify import VerifyContext  # noqa: E402
+from grader.build_worker.visual import produce  # noqa: E402
+from grader.verify_worker import visual  # noqa: E402
+from grader.verify_worker.worker import VerifyContext  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +64,7 @@ class Student:
 def grade(tmp_path, model, check, student, task="t"):
     """produce() as the build worker runs it, then run() as the verify worker does."""
     model.save(tmp_path / f"{task}.keras")
-    record = visual.produce(model, check, student, tmp_path, task)
+    record = produce(model, check, student, tmp_path, task)
     loaded = keras.saving.load_model(tmp_path / f"{task}.keras", safe_mode=True, compile=False)
     ctx = VerifyContext(model=loaded, model_path=tmp_path / f"{task}.keras", task={"id": task},
                         check=check, static=False, data_dir=None)

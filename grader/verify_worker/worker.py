@@ -1,0 +1,154 @@
+"""The verify worker: computes everything that scores, and never imports student code.
+
+Started by grader/parent/sandbox.py in an empty private directory with ``python -I`` (so no
+file of the submission can shadow a module). For each job it loads the saved model
+with ``keras.saving.load_model(path, safe_mode=True)`` (which refuses Lambda layers
+and unknown classes, so no student code can come back in through the file) and
+returns its facts. Checks that need the live model (training for accuracy) are
+registered in VERIFY_CHECKS and run here as well.
+
+Usage: python -I -m grader.verify_worker.worker --jobs-fd N --events-fd M
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.protocol import CheckResult, EventWriter, read_jobs
+
+
+@dataclass
+class VerifyContext:
+    """What a check that runs in the verify worker gets."""
+
+    model: Any  # the keras.Model loaded with safe_mode
+    model_path: Path
+    task: dict[str, Any]  # the task's spec
+    check: dict[str, Any]  # this check's part of the spec
+    static: bool  # `grader check --static`: no training
+    data_dir: str | None  # --data-dir / GRADER_DATA, never visible to the build worker
+    seed: int = 0
+    # What the build worker's hooks recorded for this task (see worker_build.BUILD_HOOKS).
+    notes: dict[str, Any] = field(default_factory=dict)
+    # send(**data): a "progress" event to the parent (e.g. training epochs and batches).
+    send: Callable[..., None] | None = None
+    require_gpu: bool = False
+
+
+
+def _registered(target: str, what: str, trains: bool) -> Callable[[VerifyContext], CheckResult]:
+    """A check implemented in another module, imported when first used; if that module
+    is not there, the check is skipped (and scores nothing) rather than failing.
+    ``trains``: `--static` skips it."""
+
+    def run(ctx: VerifyContext) -> CheckResult:
+        if ctx.static and trains:
+            return {"state": "skipped", "message": f"skipped: --static (no {what})"}
+        module_name, _, attr = target.partition(":")
+        try:
+            module = __import__(module_name, fromlist=[attr])
+        except ImportError:
+            return {"state": "skipped", "message": f"skipped: {what} not available"}
+        return getattr(module, attr)(ctx)
+
+    return run
+
+
+VERIFY_CHECKS: dict[str, Callable[[VerifyContext], CheckResult]] = {
+    "accuracy": _registered("grader.verify_worker.accuracy:run", "training", trains=True),
+    "visual": _registered("grader.verify_worker.visual:run", "visual check", trains=False),
+}
+"""Checks that need the loaded model, by spec check name. Each gets a VerifyContext:
+accuracy is grader.verify_worker.accuracy.run (training on held-out data), visual is
+grader.verify_worker.visual.run (its build-side half is grader.build_worker.visual)."""
+
+
+def _torch_facts(path: Path, task: dict[str, Any]) -> dict[str, Any]:
+    """Facts of a PyTorch model saved with torch.export: a graph and tensors, loaded
+    without any class of the submission."""
+    import torch
+
+    from grader.verify_worker.facts import torch_export_facts
+
+    try:
+        program = torch.export.load(str(path))
+        example = torch.zeros(1, *(task.get("input_shape") or []))
+        with torch.no_grad():
+            return {"state": "verified", "facts": torch_export_facts(program, example),
+                    "checks": {}}
+    except Exception as exc:
+        return {"state": "error", "message": f"{type(exc).__name__}: {exc}"[:2000]}
+
+
+def _load(path: Path) -> tuple[Any, dict[str, Any] | None]:
+    import keras
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=True), None
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {exc}"
+        # safe_mode refuses Lambda layers; an unknown class means a student-defined
+        # layer whose code lives only in the submission. Both are "cannot verify".
+        unsafe = ("safe_mode" in text or "Lambda" in text or "Could not locate class" in text
+                  or "Unknown layer" in text or "custom" in text.lower())
+        return None, {"state": "unverified" if unsafe else "error", "message": text[:2000]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs-fd", type=int, required=True)
+    parser.add_argument("--events-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    events = EventWriter(args.events_fd)
+
+    import keras  # noqa: F401  (imported before the first job, so start-up is not charged to it)
+
+    from grader.verify_worker.facts import model_facts
+
+    # Loading a compiled model whose optimizer never ran warns once per model; noise.
+    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+    events.send("ready", pid=os.getpid())
+    for job in read_jobs(args.jobs_fd):
+        events.send("start", job=job["id"], phase="verify")
+        started = time.monotonic()
+        path = Path(job["model_path"])
+        if path.suffix == ".pt2":
+            events.send("done", job=job["id"], result=_torch_facts(path, job["task"]))
+            continue
+        model, problem = _load(path)
+        if problem is not None:
+            events.send("done", job=job["id"], result=problem)
+            continue
+        result: dict[str, Any] = {"state": "verified", "facts": model_facts(model), "checks": {}}
+        for name, check in job["task"].get("checks", {}).items():
+            if name in VERIFY_CHECKS:
+                ctx = VerifyContext(
+                    model=model, model_path=path, task=job["task"], check=check,
+                    static=job.get("static", False), data_dir=job.get("data_dir"),
+                    seed=check.get("seed", 0), notes=job.get("notes") or {},
+                    require_gpu=job.get("require_gpu", False),
+                    send=lambda _job=job["id"], **data: events.send("progress", job=_job,
+                                                                      **data))
+                try:
+                    result["checks"][name] = VERIFY_CHECKS[name](ctx)
+                except Exception as exc:
+                    result["checks"][name] = {"state": "error", "message":
+                                              f"{name} check crashed: {type(exc).__name__}: {exc}"}
+        result["seconds"] = round(time.monotonic() - started, 3)
+        # No keras.backend.clear_session() here: it costs 0.2-0.4 s per model, more
+        # than loading one; dropping the reference is enough for a handful of models.
+        del model
+        events.send("done", job=job["id"], result=result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
