@@ -13,8 +13,9 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 
 class State(str, Enum):
@@ -73,6 +74,128 @@ def normalised(raw: dict[str, Any]) -> CheckResult:
         return error(f"internal error: a check reported the unknown state {raw.get('state')!r}")
     return {**raw, "state": state, "message": raw.get("message", ""),
             "hints": list(raw.get("hints") or []), "details": dict(raw.get("details") or {})}
+
+
+# --------------------------------------------------------------------------- messages
+
+M = TypeVar("M", bound="Message")
+
+
+class Message:
+    """A dataclass that crosses a pipe as one JSON object."""
+
+    def to_wire(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_wire(cls: type[M], data: dict[str, Any]) -> M:
+        """The message from its JSON object. Keys it does not have are dropped: a
+        result comes from a process student code ran in, and extra keys there must
+        change nothing."""
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class BuildJob(Message):
+    """Parent -> build worker: build one task's model, or call one task's function."""
+
+    id: str
+    file: str  # the entry file as the submission names it (cnn.py, nb.ipynb)
+    module_path: str  # the scratch copy the worker imports
+    function: str
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    globals: dict[str, Any] = field(default_factory=dict)  # set on the module first
+    input_shape: list[int] | None = None
+    framework: str = "keras"
+    memory_mb: int = 3072
+    build_timeout_s: float = 120.0
+    # The checks with work for the build worker (hooks), by name: the parent leaves
+    # out those it scores from facts and those this run skips.
+    checks: dict[str, Any] = field(default_factory=dict)
+    kind: str = "model"  # model | function
+    # A function task: the calls its probe prepared (args/kwargs with markers) and how
+    # the returns are captured.
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    probe: str | None = None
+    probe_params: dict[str, Any] = field(default_factory=dict)
+    returns: str = "the model"
+    seed: int = 0
+
+    def call(self) -> dict[str, Any]:
+        """The call as the student would write it, for messages (student_errors)."""
+        return {"file": self.file, "function": self.function, "args": self.args,
+                "kwargs": self.kwargs, "memory_mb": self.memory_mb}
+
+
+class BuildState(str, Enum):
+    BUILT = "built"  # a model was saved (model_path), or could not be exported
+    CALLED = "called"  # a function's returns were captured (outputs_path)
+    ERROR = "error"
+    FAILED = "failed"
+    NOT_IMPLEMENTED = "not_implemented"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class BuildResult(Message):
+    """Build worker -> parent. Student code ran in that process: nothing here is
+    trusted but the paths, which the parent checks lie in its scratch space."""
+
+    state: BuildState
+    message: str = ""
+    model_path: str | None = None
+    facts: dict[str, Any] | None = None  # scored only when the verify worker cannot load it
+    notes: dict[str, Any] = field(default_factory=dict)  # what the hooks recorded, by check
+    outputs_path: str | None = None
+    unexportable: str | None = None  # why torch.export failed
+    traceback: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            self.state = BuildState(self.state)
+        except ValueError:
+            self.message = f"the build worker reported the unknown state {self.state!r}"
+            self.state = BuildState.ERROR
+
+
+@dataclass
+class VerifyJob(Message):
+    """Parent -> verify worker: load a saved model and score the checks it scores."""
+
+    id: str
+    model_path: str
+    task: dict[str, Any]  # the task's spec, less the checks this run skips
+    data_dir: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)  # the build hooks' records
+    require_gpu: bool = False
+    timeout: float = 120.0
+
+
+class VerifyState(str, Enum):
+    VERIFIED = "verified"  # loaded with safe_mode; facts and checks are trusted
+    UNVERIFIED = "unverified"  # only the student's code could load it
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class VerifyResult(Message):
+    """Verify worker -> parent."""
+
+    state: VerifyState
+    facts: dict[str, Any] | None = None
+    checks: dict[str, Any] = field(default_factory=dict)  # name -> CheckResult
+    message: str = ""
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        self.state = VerifyState(self.state)
 
 
 # How the parent names a notebook's code for the build worker, which names it back to

@@ -16,7 +16,7 @@ from grader.protocol import CELL_MARKER, FILTERED_SUFFIX
 
 
 def call_repr(job: dict[str, Any]) -> str:
-    from grader.parent.probes import label  # markers for arrays and bytes read as their labels
+    from grader.probe_contract import label  # markers for arrays and bytes read as their labels
 
     parts = [label(a) for a in job["args"]] + [f"{k}={label(v)}" for k, v in job["kwargs"].items()]
     return f"{job['function']}({', '.join(parts)})"

@@ -19,9 +19,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from grader import registry
+from grader.build_worker.probes import capture_module
 from grader.build_worker.student_errors import call_repr, describe_exception
-from grader.parent.probes import probe
-from grader.protocol import FILTERED_SUFFIX, EventWriter, read_jobs
+from grader.protocol import (
+    FILTERED_SUFFIX,
+    BuildJob,
+    BuildResult,
+    BuildState,
+    EventWriter,
+    read_jobs,
+)
 
 
 def _import(path: str, name: str) -> Any:
@@ -41,32 +49,27 @@ def _resolve(module: Any, dotted: str) -> Any:
     return obj
 
 
-BUILD_HOOKS: dict[str, str] = {
-    "visual": "grader.build_worker.visual:produce",
-    "accuracy": "grader.build_worker.training:student_training_hook",
-}
-"""Work a check needs done where student code may run, by spec check name, as
-"module:function". Each is called after the model is saved as
-``hook(model, check_spec, load_function, out_dir, task_id)`` and returns a JSON-able
-record; the verify worker's check finds it in ``ctx.notes[check_name]``. Nothing in
-it is trusted: the verify side recomputes what scores."""
-
-
 def _hook(name: str) -> Any:
-    module_name, _, attr = BUILD_HOOKS[name].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
+    """The build hook of check ``name`` (grader/registry.py), or None. A hook is called
+    after the model is saved as ``hook(model, check_spec, load_function, out_dir,
+    task_id)`` and returns a JSON-able record, which the verify worker's check finds in
+    ``ctx.notes[name]``. Nothing in it is trusted: the verify side recomputes what
+    scores."""
+    kind = registry.CHECKS.get(name)
+    if kind is None or kind.build_hook is None:
         return None
-    return getattr(module, attr, None)
+    try:
+        return registry.load(kind.build_hook)
+    except (ImportError, AttributeError):
+        return None
 
 
-def _function_loader(job: dict[str, Any], check: dict[str, Any], modules: dict[str, Any]):
+def _function_loader(job: BuildJob, check: dict[str, Any], modules: dict[str, Any]):
     """``load_function(name)`` for a hook: the name from the check's file (default: the
     task's entry file), imported once in this worker like the entry file."""
 
     def load_function(name: str) -> Any:
-        path = check.get("file") or job["module_path"]
+        path = check.get("file") or job.module_path
         filtered = path[: -len(".py")] + FILTERED_SUFFIX if path.endswith(".py") else ""
         if not os.path.exists(path) and filtered and os.path.exists(filtered):
             # The spec names the .py form; the student handed in the notebook form,
@@ -77,7 +80,7 @@ def _function_loader(job: dict[str, Any], check: dict[str, Any], modules: dict[s
         return _resolve(modules[path], name)
 
     # The file as the submission names it, for a hook's message when the name is missing.
-    load_function.file = check.get("file") or job["file"]
+    load_function.file = check.get("file") or job.file
     return load_function
 
 
@@ -98,69 +101,77 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, os.getcwd())  # student helper modules next to the entry file
     modules: dict[str, Any] = {}
-    import_errors: dict[str, dict] = {}
+    import_errors: dict[str, BuildResult] = {}
     events.send("ready", pid=os.getpid())
-    for job in read_jobs(args.jobs_fd):
-        job_id = job["id"]
-        path = job["module_path"]
-        if job.get("kind") == "function" and hasattr(probe(job["probe"]), "run"):
+    for raw in read_jobs(args.jobs_fd):
+        job = BuildJob.from_wire(raw)
+        path = job.module_path
+        if job.kind == "function" and hasattr(capture_module(job.probe), "run"):
             # A script (a Streamlit app) runs when imported: its probe runs it instead.
-            events.send("start", job=job_id, phase="call")
-            events.send("done", job=job_id, result=_run_script(job, out_dir))
+            events.send("start", job=job.id, phase="call")
+            events.send("done", job=job.id, result=_run_script(job, out_dir).to_wire())
             continue
         if path not in modules and path not in import_errors:
-            events.send("start", job=job_id, phase="import")
+            events.send("start", job=job.id, phase="import")
             try:
                 modules[path] = _import(path, "student_" + Path(path).stem.replace("-", "_"))
             except BaseException as exc:  # SystemExit and friends fail this file, not us
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                import_errors[path] = describe_exception(exc, job, f"importing {job['file']}")
+                import_errors[path] = _described(exc, job.call(), f"importing {job.file}")
         if path in import_errors:
-            events.send("done", job=job_id, result=import_errors[path])
+            events.send("done", job=job.id, result=import_errors[path].to_wire())
             continue
-        events.send("start", job=job_id, phase="call")
-        if job.get("kind") == "function":
+        events.send("start", job=job.id, phase="call")
+        if job.kind == "function":
             result = _call_function(job, modules[path], out_dir)
         else:
             result = _build_one(job, modules[path], out_dir, model_facts, modules)
-        events.send("done", job=job_id, result=result)
+        events.send("done", job=job.id, result=result.to_wire())
     return 0
 
 
-def _arguments(job: dict[str, Any]) -> tuple[tuple[list, dict], dict | None]:
-    """The call's arguments with their markers read back (grader/parent/probes), or the failed
-    result when that fails: a fixture file or a grader factory at fault is the grader's
-    problem, and must not read as the student's error."""
-    from grader.parent.probes import resolve
+def _described(exc: BaseException, call: dict[str, Any], during: str,
+               what: str = "the model") -> BuildResult:
+    """A failed build for an exception student code raised (grader/build_worker/
+    student_errors.py says where, what and the fix)."""
+    return BuildResult.from_wire(describe_exception(exc, call, during, what))
+
+
+def _arguments(call: dict[str, Any]) -> tuple[tuple[list, dict], BuildResult | None]:
+    """The call's arguments with their markers read back (grader/build_worker/probes),
+    or the failed result when that fails: a fixture file or a grader factory at fault
+    is the grader's problem, and must not read as the student's error."""
+    from grader.build_worker.probes import resolve
 
     try:
-        return ([resolve(a) for a in job["args"]],
-                {k: resolve(v) for k, v in job["kwargs"].items()}), None
+        return ([resolve(a) for a in call["args"]],
+                {k: resolve(v) for k, v in call["kwargs"].items()}), None
     except Exception as exc:
-        return ([], {}), {"state": "error", "message": f"{job['file']}: the grader could not "
-                          f"prepare the arguments of {call_repr(job)} ({type(exc).__name__}: "
-                          f"{exc}); this is not your code's fault: report it to the course staff"}
+        return ([], {}), BuildResult(
+            BuildState.ERROR, f"{call['file']}: the grader could not prepare the arguments "
+            f"of {call_repr(call)} ({type(exc).__name__}: {exc}); this is not your code's "
+            "fault: report it to the course staff")
 
 
-def _call_builder(job: dict[str, Any], module: Any, what: str) -> tuple[Any, dict | None]:
-    """Calls the task's builder in the student's module: (model, None), or (None, the
-    failed result) when it is missing, raises or returns None. ``what`` names the
-    object the builder should return, for the messages."""
-    call = call_repr(job)
-    function_task = job.get("kind") == "function"
+def _call_builder(job: BuildJob, call: dict[str, Any], module: Any, what: str
+                  ) -> tuple[Any, BuildResult | None]:
+    """Calls the task's function as ``call`` describes (its args and kwargs) in the
+    student's module: (what it returned, None), or (None, the failed result) when it is
+    missing, raises or returns None. ``what`` names the object it should return."""
+    said = call_repr(call)
+    function_task = job.kind == "function"
     # A model is "the keras.Model"; a function's return is named by its probe in full.
     what = what if function_task else f"the {what}"
     try:
-        builder = _resolve(module, job["function"])
+        builder = _resolve(module, job.function)
     except AttributeError:
-        return None, {"state": "not_implemented" if job.get("template_hint") else "error",
-                      "message": f"{job['file']}: no function {job['function']!r}; define "
-                                 f"{job['function']}() as the template does"}
-    for name, value in job.get("globals", {}).items():
+        return None, BuildResult(BuildState.ERROR, f"{job.file}: no function {job.function!r}; "
+                                 f"define {job.function}() as the template does")
+    for name, value in job.globals.items():
         setattr(module, name, value)
-    _seed(job.get("seed", 0))
-    arguments, failed = _arguments(job)
+    _seed(job.seed)
+    arguments, failed = _arguments(call)
     if failed is not None:
         return None, failed
     try:
@@ -168,11 +179,11 @@ def _call_builder(job: dict[str, Any], module: Any, what: str) -> tuple[Any, dic
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return None, describe_exception(exc, job, call, what)
+        return None, _described(exc, call, said, what)
     if model is None:
         example = "" if function_task else " you built (for example `return model`)"
-        return None, {"state": "not_implemented",
-                      "message": f"{job['file']}: {call} returned None; return {what}{example}"}
+        return None, BuildResult(BuildState.NOT_IMPLEMENTED,
+                                 f"{job.file}: {said} returned None; return {what}{example}")
     return model, None
 
 
@@ -186,149 +197,150 @@ def _seed(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-def _call_function(job: dict[str, Any], module: Any, out_dir: Path) -> dict:
-    """A task that is not a model builder (grader/parent/probes): calls the function once per
-    call the probe prepared and saves what its capture makes of the returns."""
-    from grader.parent.probes import ProbeMismatch, raised_record, save_outputs
+def _call_function(job: BuildJob, module: Any, out_dir: Path) -> BuildResult:
+    """A task that is not a model builder (grader/build_worker/probes): calls the
+    function once per call the probe prepared and saves what its capture makes of the
+    returns."""
+    from grader.build_worker.probes import ProbeMismatch, raised_record, save_outputs
 
     returned, raised = [], {}
-    for index, call in enumerate(job["calls"]):
-        one = {**job, "args": call["args"], "kwargs": call["kwargs"]}
-        if call.get("raises"):
+    for index, planned in enumerate(job.calls):
+        call = {**job.call(), "args": planned["args"], "kwargs": planned["kwargs"]}
+        if planned.get("raises"):
             # The contract says this call raises (never the first call, which found the
             # function): what it raised, or that it returned, goes to the parent's judge.
-            arguments, failed = _arguments(one)
+            arguments, failed = _arguments(call)
             if failed is not None:
                 return failed
             try:
-                _resolve(module, job["function"])(*arguments[0], **arguments[1])
+                _resolve(module, job.function)(*arguments[0], **arguments[1])
                 raised[f"raised_{index}"] = raised_record(None)
             except (NotImplementedError, SystemExit, MemoryError) as exc:
-                return describe_exception(exc, one, call_repr(one), job["returns"])
+                return _described(exc, call, call_repr(call), job.returns)
             except Exception as exc:
                 raised[f"raised_{index}"] = raised_record(exc)
             continue
-        value, failed = _call_builder(one, module, job["returns"])
+        value, failed = _call_builder(job, call, module, job.returns)
         if failed is not None:
             return failed
         returned.append(value)
-        last = one  # the messages below name a call that returned
-    target = out_dir / f"{job['id']}.outputs.npz"
+        last = call  # the messages below name a call that returned
+    target = out_dir / f"{job.id}.outputs.npz"
     try:
-        save_outputs(target, {**probe(job["probe"]).capture(returned, job["probe_params"]),
+        save_outputs(target, {**capture_module(job.probe).capture(returned, job.probe_params),
                               **raised})
     except ProbeMismatch as exc:
         # The capture judges the returns together: with several calls, which one was
         # off is not known here, so the message names the function, not a call.
-        said = call_repr(last) if len(returned) == 1 else job["function"]
-        return {"state": "failed", "message": f"{job['file']}: {said} {exc}"}
+        said = call_repr(last) if len(returned) == 1 else job.function
+        return BuildResult(BuildState.FAILED, f"{job.file}: {said} {exc}")
     except Exception as exc:  # iterating a student's dataset runs student code
-        return describe_exception(exc, last, f"reading what {call_repr(last)} returned",
-                                  job["returns"])
-    return {"state": "called", "outputs_path": str(target.resolve())}
+        return _described(exc, last, f"reading what {call_repr(last)} returned", job.returns)
+    return BuildResult(BuildState.CALLED, outputs_path=str(target.resolve()))
 
 
-def _run_script(job: dict[str, Any], out_dir: Path) -> dict:
+def _run_script(job: BuildJob, out_dir: Path) -> BuildResult:
     """A function task whose entry file is a script: the probe's ``run(script, calls,
     params, scratch)`` runs it once per call (the calls' kwargs, markers read back) and
     returns one record per call, which its capture turns into the outputs."""
-    from grader.parent.probes import ProbeMismatch, save_outputs
+    from grader.build_worker.probes import ProbeMismatch, save_outputs
 
-    module = probe(job["probe"])
+    module = capture_module(job.probe)
     calls = []
-    for call in job["calls"]:
-        (_, kwargs), failed = _arguments({**job, **call})
+    for planned in job.calls:
+        (_, kwargs), failed = _arguments({**job.call(), **planned})
         if failed is not None:
             return failed
         calls.append(kwargs)
-    target = out_dir / f"{job['id']}.outputs.npz"
+    target = out_dir / f"{job.id}.outputs.npz"
     try:
-        pages = module.run(job["module_path"], calls, job["probe_params"],
-                           out_dir / f"{job['id']}.run")
-        save_outputs(target, module.capture(pages, job["probe_params"]))
+        pages = module.run(job.module_path, calls, job.probe_params, out_dir / f"{job.id}.run")
+        save_outputs(target, module.capture(pages, job.probe_params))
     except ProbeMismatch as exc:
-        return {"state": "failed", "message": f"{job['file']}: {exc}"}
+        return BuildResult(BuildState.FAILED, f"{job.file}: {exc}")
     except BaseException as exc:  # student code runs inside the script
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return describe_exception(exc, job, f"running {job['file']}", job["returns"])
-    return {"state": "called", "outputs_path": str(target.resolve())}
+        return _described(exc, job.call(), f"running {job.file}", job.returns)
+    return BuildResult(BuildState.CALLED, outputs_path=str(target.resolve()))
 
 
-def _build_torch(job: dict[str, Any], model: Any, out_dir: Path) -> dict:
+def _build_torch(job: BuildJob, model: Any, out_dir: Path) -> BuildResult:
     """A PyTorch model: saved with torch.export (a graph and weights, no Python
     classes), which the verify worker loads without the student's code."""
     import torch
 
     from grader.verify_worker.facts import torch_module_facts
 
-    call = call_repr(job)
+    said = call_repr(job.call())
     if not isinstance(model, torch.nn.Module):
-        return {"state": "error", "message": f"{job['file']}: {call} returned "
-                f"{type(model).__name__}, not a torch.nn.Module; return the model object"}
-    example = torch.zeros(1, *(job.get("input_shape") or []))
+        return BuildResult(BuildState.ERROR, f"{job.file}: {said} returned "
+                           f"{type(model).__name__}, not a torch.nn.Module; return the model "
+                           "object")
+    example = torch.zeros(1, *(job.input_shape or []))
     try:
         with torch.no_grad():
             output = model.eval()(example)
         shape = [int(d) for d in output.shape]
     except Exception as exc:
-        return {"state": "error", "message": f"{job['file']}: the model from {call} fails on "
-                f"an input of shape {tuple(example.shape)} ({type(exc).__name__}: {exc}); "
-                "check the layer sizes"}
+        return BuildResult(BuildState.ERROR, f"{job.file}: the model from {said} fails on an "
+                           f"input of shape {tuple(example.shape)} ({type(exc).__name__}: "
+                           f"{exc}); check the layer sizes")
     facts = torch_module_facts(model, shape)
-    target = out_dir / f"{job['id']}.pt2"
+    target = out_dir / f"{job.id}.pt2"
     try:
         torch.export.save(torch.export.export(model, (example,)), str(target))
     except Exception as exc:
-        return {"state": "built", "model_path": None, "facts": facts,
-                "unexportable": f"torch.export failed ({type(exc).__name__}: {exc})"[:500]}
-    return {"state": "built", "model_path": str(target.resolve()), "facts": facts}
+        return BuildResult(BuildState.BUILT, facts=facts, unexportable=(
+            f"torch.export failed ({type(exc).__name__}: {exc})"[:500]))
+    return BuildResult(BuildState.BUILT, model_path=str(target.resolve()), facts=facts)
 
 
-def _build_one(job: dict[str, Any], module: Any, out_dir: Path, model_facts: Any,
-               modules: dict[str, Any]) -> dict:
-    torch_task = job.get("framework") == "torch"
-    model, failed = _call_builder(job, module, "torch.nn.Module" if torch_task else "keras.Model")
+def _build_one(job: BuildJob, module: Any, out_dir: Path, model_facts: Any,
+               modules: dict[str, Any]) -> BuildResult:
+    torch_task = job.framework == "torch"
+    model, failed = _call_builder(job, job.call(), module,
+                                  "torch.nn.Module" if torch_task else "keras.Model")
     if failed is not None:
         return failed
     if torch_task:
         return _build_torch(job, model, out_dir)
     import keras
 
-    call = call_repr(job)
+    said = call_repr(job.call())
     if not isinstance(model, keras.Model):
-        return {"state": "error",
-                "message": f"{job['file']}: {call} returned {type(model).__name__}, not a "
-                           "keras.Model; return the model object itself"}
+        return BuildResult(BuildState.ERROR, f"{job.file}: {said} returned "
+                           f"{type(model).__name__}, not a keras.Model; return the model "
+                           "object itself")
     try:
-        if not model.built and job.get("input_shape"):
+        if not model.built and job.input_shape:
             # An unbuilt Sequential has no weights yet; give it the spec's input shape.
-            model.build((None, *job["input_shape"]))
+            model.build((None, *job.input_shape))
         facts = model_facts(model)
     except Exception as exc:
-        return {"state": "error", "message": f"{job['file']}: the model from {call} cannot "
-                f"be inspected ({type(exc).__name__}: {exc}); give it an Input layer"}
-    target = out_dir / f"{job['id']}.keras"
+        return BuildResult(BuildState.ERROR, f"{job.file}: the model from {said} cannot be "
+                           f"inspected ({type(exc).__name__}: {exc}); give it an Input layer")
+    target = out_dir / f"{job.id}.keras"
     try:
         model.save(target)
     except Exception as exc:
-        return {"state": "error", "message": f"{job['file']}: the model from {call} cannot be "
-                f"saved as .keras ({type(exc).__name__}: {exc}); build it from Keras layers "
-                "and give it an Input layer", "facts": facts}
+        return BuildResult(BuildState.ERROR, f"{job.file}: the model from {said} cannot be "
+                           f"saved as .keras ({type(exc).__name__}: {exc}); build it from "
+                           "Keras layers and give it an Input layer", facts=facts)
     notes: dict[str, Any] = {}
-    for name, check in job.get("checks", {}).items():
-        hook = _hook(name) if name in BUILD_HOOKS else None
+    for name, check in job.checks.items():
+        hook = _hook(name)
         if hook is None:
             continue
         try:
             notes[name] = hook(model, check, _function_loader(job, check, modules), str(out_dir),
-                               job["id"])
+                               job.id)
         except BaseException as exc:  # student code ran inside the hook
             if isinstance(exc, KeyboardInterrupt):
                 raise
             notes[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    return {"state": "built", "model_path": str(target.resolve()), "facts": facts,
-            "notes": notes}
+    return BuildResult(BuildState.BUILT, model_path=str(target.resolve()), facts=facts,
+                       notes=notes)
 
 
 if __name__ == "__main__":

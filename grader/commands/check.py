@@ -35,6 +35,7 @@ def check(
 ) -> None:
     """Grade SUBMISSION. Exit 0: every check passed; 1: some failed; 2: could not grade."""
     # Deferred imports keep `grader --help` fast; none of these imports TensorFlow.
+    from grader import files
     from grader.parent import pipeline, report, report_html
     from grader.parent.spec import validation_problems
 
@@ -48,12 +49,9 @@ def check(
     kept_beside = json_path or html_path
     progress = None
     if not quiet and not static:
-        try:  # the training progress bar, drawn here since only the parent owns the terminal
-            from grader.verify_worker.accuracy import ProgressView
+        from grader.parent.progress import ProgressView
 
-            progress = ProgressView()
-        except ImportError:
-            progress = None
+        progress = ProgressView()
 
     def stop(signum: int, frame: object) -> None:
         # A batch time limit or scancel: the pipeline keeps what it graded and the
@@ -87,7 +85,7 @@ def check(
                                         + "; ".join(problems[:5]))
     code, lost = grading.exit_code, []
     for option, path, write, what in (
-            ("--json", json_path, report.write_json_atomic, "results"),
+            ("--json", json_path, lambda d, p: files.write_json_atomic(p, d), "results"),
             ("--html", html_path, report_html.write_html, "report")):
         if path is None:
             continue

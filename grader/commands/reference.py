@@ -13,8 +13,8 @@ A task whose data is missing is listed as skipped with the command that would
 prepare it. Spec thresholds cite these files.
 
 The parent imports neither TensorFlow nor reference code; each task runs in its
-own child (`python -m grader.commands.reference JOB.json`), which draws the
-training progress bar on the terminal.
+own child (`python -m grader.build_worker.reference_run JOB.json`), which draws
+the training progress bar on the terminal.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ app = typer.Typer(help="Reference solutions: train them and record their results
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_REFERENCE_ROOT = REPO / "reference"
 RESULTS_VERSION = 1
+# The child process: it runs the reference's code, as a build worker runs a student's.
+REFERENCE_RUN = "grader.build_worker.reference_run"
 
 
 @app.command("run")
@@ -94,7 +96,9 @@ def run(
         console.print(_one_line(t["id"], outcome))
 
     document = _merge(out, assignment, results, environment, task or [], data_dir, epochs)
-    _write_atomic(out, document)
+    from grader.files import write_json_atomic
+
+    write_json_atomic(out, document)
     console.print(f"wrote {out} ({time.monotonic() - started:.0f} s)")
     _table(console, document)
     failed = [k for k, v in results.items() if v["status"] == "error"]
@@ -110,7 +114,7 @@ def _run_child(job: dict[str, Any], console: Any) -> dict[str, Any]:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
         # stdout and stderr stay on the terminal: the child's progress bar is the
         # instructor's view of a run that can take many minutes.
-        proc = subprocess.run([sys.executable, "-m", "grader.commands.reference", str(job_path)],
+        proc = subprocess.run([sys.executable, "-m", REFERENCE_RUN, str(job_path)],
                               env=env, stdin=subprocess.DEVNULL)
         if result_path.exists():
             return json.loads(result_path.read_text())
@@ -165,16 +169,6 @@ def _merge(out: Path, assignment: str, results: dict[str, Any], environment: dic
     }
 
 
-def _write_atomic(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; results files are for everyone
-    os.replace(tmp, path)
-
-
 def _table(console: Any, document: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -189,145 +183,3 @@ def _table(console: Any, document: dict[str, Any]) -> None:
                       f"{a['epochs_run']}" if a else "",
                       f"{a['train_seconds']:.0f}" if a else "")
     console.print(table)
-
-
-# --- the child: builds and trains one reference task --------------------------
-
-def _load_builder(folder: Path, entry: dict[str, Any]):
-    import importlib.util
-
-    files = entry["file"] if isinstance(entry["file"], list) else [entry["file"]]
-    path = next((folder / f for f in files if (folder / f).exists()), None)
-    if path is None:
-        raise FileNotFoundError(f"{folder}: none of {', '.join(files)} exists")
-    # The reference imports its sibling files (gradcam.py imports cnn), as a
-    # student's script run from its own folder would.
-    sys.path.insert(0, str(folder))
-    module_spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[path.stem] = module
-    module_spec.loader.exec_module(module)
-    for key, value in entry.get("globals", {}).items():
-        setattr(module, key, value)
-    return module
-
-
-def _attribute(module, dotted: str):
-    value = module
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    return value
-
-
-def _environment() -> dict[str, Any]:
-    import platform
-    from importlib import metadata
-
-    versions = {"python": platform.python_version()}
-    for dist in ("tensorflow", "keras", "numpy", "torch", "cnn-grader"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    from grader import device
-
-    return {"versions": versions, "platform": platform.platform(),
-            "device": str(device.describe())}
-
-
-def _child(job: dict[str, Any]) -> dict[str, Any]:
-    task = job["task"]
-    entry = task["entry"]
-    framework = task.get("framework", "keras")
-    result: dict[str, Any] = {"title": task["title"], "framework": framework}
-    module = _load_builder(Path(job["reference_dir"]), entry)
-    model = _attribute(module, entry["function"])(*entry.get("args", []),
-                                                  **entry.get("kwargs", {}))
-    if framework == "torch":
-        total = sum(p.numel() for p in model.parameters())
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        result["params"] = {"trainable": trainable, "non_trainable": total - trainable,
-                            "total": total}
-        result.update(status="built", message="torch task: parameters only (the grader's "
-                      "trainer is Keras); train it with the reference script")
-        return result
-    import numpy as np
-
-    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-    total = int(sum(np.prod(w.shape) for w in model.weights))
-    result["params"] = {"trainable": trainable, "non_trainable": total - trainable,
-                        "total": total}
-    check = task["checks"].get("accuracy")
-    if not check:
-        result.update(status="built", message="no accuracy check in the spec")
-        return result
-    from grader.data import DatasetMissing
-    from grader.verify_worker import training
-
-    settings = {k: v for k, v in check.items() if k != "points"}
-    # The full budget, not the grader's stop-at-threshold: these numbers are
-    # what the thresholds are derived from.
-    settings["early_stop"] = False
-    if job.get("epochs"):
-        settings["epochs"] = job["epochs"]
-    scratch = Path(job["scratch"])
-    model_path = scratch / f"{task['id']}.keras"
-    model.save(model_path)
-    try:
-        if settings.get("trained_by") == "student":
-            # The reference's own training function, given the train and validation
-            # splits only, exactly as a student's is when graded.
-            from grader.build_worker.training import student_training_hook
-            from grader.data.training_data import AccuracySpec
-            from grader.parent.training_data import builder_of, prepare_student_training
-            from grader.verify_worker.student_scores import score_training
-
-            if job.get("epochs"):
-                settings["train_kwargs"] = {**settings.get("train_kwargs", {}),
-                                            "epochs": job["epochs"]}
-            check = {**settings, "train": prepare_student_training(
-                settings, scratch / "splits", job.get("data_dir"),
-                builder=builder_of(task["entry"]))}
-            record = student_training_hook(
-                model, check, lambda name: _attribute(module, name), scratch, task["id"])
-            outcome = score_training(
-                record, AccuracySpec.from_dict(settings), job.get("data_dir"),
-                job["require_gpu"])
-            if "value" not in outcome.get("details", {}):
-                result.update(status="error", message=outcome["message"])
-                return result
-            result["accuracy"] = outcome["details"]
-        else:
-            result["accuracy"] = training.train_and_evaluate(
-                model_path, settings, job.get("data_dir"), progress=True,
-                require_gpu=job["require_gpu"]).as_dict()
-    except DatasetMissing as exc:
-        result.update(status="skipped", message=f"dataset {exc.name!r} is not on disk",
-                      prepare=exc.prepare)
-        return result
-    result["seed"] = settings.get("seed", 0)
-    result["status"] = "trained"
-    return result
-
-
-def child_main(job_path: str) -> int:
-    job = json.loads(Path(job_path).read_text())
-    out = Path(job["scratch"]) / "result.json"
-    try:
-        result = _child(job)
-    except Exception as exc:  # reported in the results file, not as a traceback only
-        import traceback
-
-        traceback.print_exc()
-        result = {"title": job["task"]["title"], "status": "error",
-                  "message": f"{type(exc).__name__}: {exc}"}
-    try:
-        result["environment"] = _environment()
-    except Exception as exc:  # versions are a courtesy; never lose a result over them
-        result["environment"] = {"error": str(exc)}
-    out.write_text(json.dumps(result, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(child_main(sys.argv[1]))

@@ -7,7 +7,6 @@ when grading stopped part-way.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -54,11 +53,12 @@ def results(grading: Any) -> dict[str, Any]:
         for name in out.task["checks"]:
             if name in out.checks:
                 tests.append(_test(out.task, name, out.checks[name]))
-        facts = (out.build or {}).get("facts") or {}
+        facts = (out.build.facts if out.build else None) or {}
         tasks_info[out.task["id"]] = {
             "title": out.task["title"],
             "entry_file": out.entry_file,
-            "build": {k: v for k, v in (out.build or {}).items() if k in ("state", "message")},
+            "build": ({"state": out.build.state, "message": out.build.message} if out.build
+                      else {}),
             "verified": out.verified,
             "skipped_cells": out.skipped_cells,
             "build_worker_params": {k: facts[k] for k in
@@ -126,26 +126,6 @@ def output_path_problem(path: Path, option: str = "--json") -> str | None:
         return (f"{option} {path}: cannot write in {path.parent} ({why}); create that folder "
                 "with write permission for you, or choose another path")
     return None
-
-
-def write_json_atomic(data: dict[str, Any], path: Path) -> None:
-    write_text_atomic(json.dumps(data, indent=2, default=str) + "\n", path)
-
-
-def write_text_atomic(text: str, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def render(data: dict[str, Any], console: Any = None) -> None:

@@ -105,6 +105,6 @@ def html_report(data: dict[str, Any]) -> str:
 
 def write_html(data: dict[str, Any], path: Path) -> None:
     """The page for ``data``, written atomically at ``path``."""
-    from grader.parent.report import write_text_atomic
+    from grader.files import write_atomic
 
-    write_text_atomic(html_report(data), path)
+    write_atomic(path, html_report(data))

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.protocol import Message
+
 PR_SET_CHILD_SUBREAPER = 36
 _SIGNAL_HINTS = {
     signal.SIGABRT: "probably the memory limit",
@@ -106,7 +108,7 @@ class WorkerSpec:
     env: dict[str, str]
     memory_mb: int | None
     output_limit: int  # bytes of output kept; with fail_on_output, also a job's budget
-    job_timeout: Callable[[dict[str, Any]], float]
+    job_timeout: Callable[[Message], float]
     startup_timeout: float = 180.0
     # Start the worker before the first job arrives, so its TensorFlow import overlaps
     # with the other worker's.
@@ -213,28 +215,28 @@ class Supervisor:
         ``on_failure`` returns ids of other jobs that fail for the same reason (for
         example every task of a file whose import hung), so they are not retried.
         """
-        waiting: list[dict[str, Any]] = []  # sent to no worker yet, or to one that died
+        waiting: list[Message] = []  # sent to no worker yet, or to one that died
         closed = False
         doomed: dict[str, Failure] = {}
         while True:
             eager = self.spec.eager and not closed
             if not eager:
                 closed = self._pull(jobs, waiting, closed, block=not waiting and not closed)
-            waiting = [j for j in waiting if j["id"] not in doomed]
+            waiting = [j for j in waiting if j.id not in doomed]
             if closed and not waiting:
                 break
             if not waiting and not eager:
                 continue
             run = self._one_worker(jobs, waiting, closed, on_result, on_failure, doomed)
             closed = run.closed
-            waiting = [j for j in run.waiting if j["id"] not in doomed]
+            waiting = [j for j in run.waiting if j.id not in doomed]
             if run.fatal:
                 # The worker could not even start: a fresh one would fare no better.
                 while not closed:
                     closed = self._pull(jobs, waiting, closed, block=True)
                 for job in waiting:
-                    if job["id"] not in self.outcome.failures:
-                        self._fail(job["id"], run.fatal, on_failure, doomed)
+                    if job.id not in self.outcome.failures:
+                        self._fail(job.id, run.fatal, on_failure, doomed)
                 break
         for job_id, failure in doomed.items():
             self.outcome.failures.setdefault(job_id, failure)
@@ -290,12 +292,12 @@ class Supervisor:
             os.close(fd)
         fcntl.fcntl(ev_r, fcntl.F_SETFL, fcntl.fcntl(ev_r, fcntl.F_GETFL) | os.O_NONBLOCK)
         jobs_file = os.fdopen(job_w, "w", buffering=1)
-        sent: list[dict[str, Any]] = []
+        sent: list[Message] = []
         for job in waiting:
-            jobs_file.write(json.dumps(job) + "\n")
+            jobs_file.write(json.dumps(job.to_wire()) + "\n")
             sent.append(job)
         waiting = []
-        by_id = {j["id"]: j for j in sent}
+        by_id = {j.id: j for j in sent}
         current: str | None = None
         phase: str | None = None
         ready = False
@@ -316,15 +318,15 @@ class Supervisor:
                     more: list = []
                     closed = self._pull(jobs, more, closed, block=False)
                     for job in more:
-                        if job["id"] in doomed:
+                        if job.id in doomed:
                             continue
-                        jobs_file.write(json.dumps(job) + "\n")
+                        jobs_file.write(json.dumps(job.to_wire()) + "\n")
                         sent.append(job)
-                        by_id[job["id"]] = job
+                        by_id[job.id] = job
                     if closed:
                         jobs_file.close()
-                remaining = [j for j in sent if j["id"] not in self.outcome.results
-                             and j["id"] not in self.outcome.failures and j["id"] not in doomed]
+                remaining = [j for j in sent if j.id not in self.outcome.results
+                             and j.id not in self.outcome.failures and j.id not in doomed]
                 if closed and not remaining:
                     break
                 timeout = max(0.0, deadline - time.monotonic())
@@ -419,8 +421,8 @@ class Supervisor:
                     pass
 
         if failure is None and fatal is None:
-            unfinished = [j for j in sent if j["id"] not in self.outcome.results
-                          and j["id"] not in self.outcome.failures and j["id"] not in doomed]
+            unfinished = [j for j in sent if j.id not in self.outcome.results
+                          and j.id not in self.outcome.failures and j.id not in doomed]
             if unfinished:
                 if returncode < 0:
                     sig = signal.Signals(-returncode)
@@ -438,11 +440,11 @@ class Supervisor:
                                     + self.outcome.output[-2000:].decode(errors="replace"))
                 else:
                     failure = Failure(kind, reason, phase)
-                    current = unfinished[0]["id"]
+                    current = unfinished[0].id
         if failure is not None and current is not None:
             self._fail(current, failure, on_failure, doomed)
-        left = [j for j in sent if j["id"] not in self.outcome.results
-                and j["id"] not in self.outcome.failures and j["id"] not in doomed]
+        left = [j for j in sent if j.id not in self.outcome.results
+                and j.id not in self.outcome.failures and j.id not in doomed]
         return self._Run(left, closed, fatal)
 
     def _keep_output(self, fd: int) -> None:

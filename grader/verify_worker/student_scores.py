@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from grader.data.training_data import AccuracySpec
+from grader.protocol import CheckResult, State, error, failed, passed, result, skipped
 from grader.verify_worker.training import TrainResult, evaluate_saved_model
 
 
@@ -19,61 +20,59 @@ def _args_label(args: list) -> str:
 
 def score_training(record: dict[str, Any], spec: AccuracySpec,
                    data_dir: str | os.PathLike | None = None,
-                   require_gpu: bool = False) -> dict[str, Any]:
+                   require_gpu: bool = False) -> CheckResult:
     """The accuracy check's result for what the build worker's hook recorded:
     each saved model scored on the test split. A sweep passes when every run
     trained and the best meets the threshold; its ``details`` list every run."""
     if record.get("skipped"):
-        return {"state": "skipped", "message": f"skipped: {record['skipped']}"}
+        return skipped(f"skipped: {record['skipped']}")
     if record.get("grader_error"):
-        return {"state": "error", "message": record["grader_error"]}
+        return error(record["grader_error"])
     runs = record.get("runs")
     if runs is None:
         if not record.get("trained_model_path"):
-            state = "not_implemented" if record.get("not_implemented") else "failed"
-            return {"state": state, "fraction": 0.0, "message": record.get("error")
-                    or "the build worker saved no trained model for this task"}
-        result = evaluate_saved_model(record["trained_model_path"], spec, data_dir,
+            state = State.NOT_IMPLEMENTED if record.get("not_implemented") else State.FAILED
+            return result(state, record.get("error")
+                          or "the build worker saved no trained model for this task", fraction=0.0)
+        scored = evaluate_saved_model(record["trained_model_path"], spec, data_dir,
                                       require_gpu=require_gpu)
-        result.train_seconds = float(record.get("seconds") or 0.0)
-        return _verdict(result, [])
+        scored.train_seconds = float(record.get("seconds") or 0.0)
+        return _verdict(scored, [])
     rows, best = [], None
     for run in runs:
         row: dict[str, Any] = {"args": run["args"]}
         if run.get("trained_model_path"):
-            result = evaluate_saved_model(run["trained_model_path"], spec, data_dir,
+            scored = evaluate_saved_model(run["trained_model_path"], spec, data_dir,
                                           require_gpu=require_gpu)
-            row.update(accuracy=result.accuracy, macro_f1=result.macro_f1, value=result.value,
+            row.update(accuracy=scored.accuracy, macro_f1=scored.macro_f1, value=scored.value,
                        seconds=run.get("seconds"))
-            if best is None or result.value > best[1].value:
-                best = (run["args"], result)
+            if best is None or scored.value > best[1].value:
+                best = (run["args"], scored)
         else:
             row["error"] = run.get("error") or "no trained model was saved"
         rows.append(row)
-    failed = [r for r in rows if "error" in r]
-    if failed and len(failed) == len(rows) and all(r.get("not_implemented") for r in runs):
-        return {"state": "not_implemented", "fraction": 0.0, "message": failed[0]["error"]}
-    if best is None or failed:
-        first = failed[0]
-        return {"state": "failed", "fraction": 0.0, "details": {"sweep": rows},
-                "message": f"the sweep is incomplete: the run with ({_args_label(first['args'])}) "
-                           f"failed: {first['error']}"}
-    args, result = best
+    broken = [r for r in rows if "error" in r]
+    if broken and len(broken) == len(rows) and all(r.get("not_implemented") for r in runs):
+        return result(State.NOT_IMPLEMENTED, broken[0]["error"], fraction=0.0)
+    if best is None or broken:
+        first = broken[0]
+        return failed(f"the sweep is incomplete: the run with ({_args_label(first['args'])}) "
+                      f"failed: {first['error']}", details={"sweep": rows}, fraction=0.0)
+    args, scored = best
     table = "; ".join(f"({_args_label(r['args'])}) {r['value']:.4f}" for r in rows)
-    return _verdict(result, rows, f"best of {len(rows)} runs, ({_args_label(args)}); "
+    return _verdict(scored, rows, f"best of {len(rows)} runs, ({_args_label(args)}); "
                                   f"{spec.metric} per run: {table}")
 
 
-def _verdict(result: TrainResult, rows: list, prefix: str = "") -> dict[str, Any]:
-    details = result.as_dict()
+def _verdict(trained: TrainResult, rows: list, prefix: str = "") -> CheckResult:
+    details = trained.as_dict()
     if rows:
         details["sweep"] = rows
-    message = result.summary()
-    return {"state": "passed" if result.passed else "failed",
-            "fraction": 1.0 if result.passed else 0.0,
-            "message": f"{prefix}: {message}" if prefix else message,
-            "hints": [] if result.passed else [
-                "the score comes from the weights the training function leaves, measured "
-                "on a test split it never sees: check that it trains the model it is given "
-                "(or returns the one it trained) and that its loop runs"],
-            "details": details}
+    message = trained.summary()
+    message = f"{prefix}: {message}" if prefix else message
+    if trained.passed:
+        return passed(message, details, fraction=1.0)
+    return failed(message, ["the score comes from the weights the training function leaves, "
+                            "measured on a test split it never sees: check that it trains the "
+                            "model it is given (or returns the one it trained) and that its "
+                            "loop runs"], details, fraction=0.0)

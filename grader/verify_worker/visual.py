@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.protocol import CheckResult
+from grader.protocol import CheckResult, State, error, failed, passed, result
 from grader.verify_worker.visual_plan import (
     OUTPUTS,
     conv_layer_names,
@@ -210,30 +210,28 @@ def run(ctx: Any) -> CheckResult:
     record = (getattr(ctx, "notes", None) or {}).get("visual")
     where = f"{check.get('file', '?')}: {check.get('function', '?')}"
     if record is None:
-        return {"state": "error", "message": f"{where}: the build worker produced no visual "
-                "outputs for this task"}
+        return error(f"{where}: the build worker produced no visual outputs for this task")
     if record.get("error"):
-        state = "not_implemented" if record.get("not_implemented") else "failed"
-        return {"state": state, "message": record["error"], "fraction": 0.0}
+        state = State.NOT_IMPLEMENTED if record.get("not_implemented") else State.FAILED
+        return result(state, record["error"], fraction=0.0)
     try:
         calls = plan(model, check)
     except ValueError as err:
-        return {"state": "error", "message": str(err)}
+        return error(str(err))
     folder = Path(record["folder"])
     try:
         with np.load(folder / OUTPUTS, allow_pickle=False) as f:
             outputs = {k: f[k] for k in f.files}
     except (OSError, ValueError) as err:
-        return {"state": "error", "message": f"{where}: outputs unreadable ({err})"}
+        return error(f"{where}: outputs unreadable ({err})")
     kind = calls["kind"]
     checker = {"grad_cam": _check_grad_cam, "activation_maps": _check_activation_maps,
                "filter_pattern": _check_filter_pattern}[kind]
-    result = checker(model, check, calls, outputs, folder, where)
+    scored = checker(model, check, calls, outputs, folder, where)
     if kind == "grad_cam" and check.get("figure_function"):
-        result = _check_figure(result, record, check)
-    result.setdefault("details", {})["images"] = sorted(
-        str(p) for p in folder.glob("*.png"))
-    return result
+        scored = _check_figure(scored, record, check)
+    scored["details"]["images"] = sorted(str(p) for p in folder.glob("*.png"))
+    return scored
 
 
 def _check_grad_cam(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:
@@ -288,20 +286,18 @@ def _check_grad_cam(model, check, calls, outputs, folder: Path, where: str) -> C
         problems.append(f"class {', '.join(map(str, unjudged))}: not scored, the reference "
                         "Grad-CAM is flat on this model and probe image")
     if not judged:
-        return {"state": "unverified", "message": f"{where}: 0 points until a person reviews "
-                "it: " + "; ".join(problems), "fraction": 0.0, "details": details}
+        return result(State.UNVERIFIED, f"{where}: 0 points until a person reviews it: "
+                      + "; ".join(problems), details=details, fraction=0.0)
     fraction = agreeing / judged
     if agreeing < judged:
-        return {"state": "failed", "message": f"{where}: " + "; ".join(problems),
-                "fraction": fraction, "details": details,
-                "hints": ["weight the last conv layer's maps by the spatial mean of the class "
-                          "score's gradient, sum over channels, ReLU, resize to the image, "
-                          "divide by the maximum"]}
+        return failed(f"{where}: " + "; ".join(problems), details=details, fraction=fraction,
+                      hints=["weight the last conv layer's maps by the spatial mean of the "
+                             "class score's gradient, sum over channels, ReLU, resize to the "
+                             "image, divide by the maximum"])
     summary = ", ".join(f"class {c}: r={v['correlation']:.3f}" for c, v in per_class.items()
                         if v["correlation"] is not None)
-    return {"state": "passed", "message": f"{where}: Grad-CAM agrees with the reference "
-            f"(Pearson r >= {threshold}; {summary})"
-            + "".join(f"; {p}" for p in problems), "fraction": 1.0, "details": details}
+    return passed(f"{where}: Grad-CAM agrees with the reference (Pearson r >= {threshold}; "
+                  f"{summary})" + "".join(f"; {p}" for p in problems), details, fraction=1.0)
 
 
 def _check_activation_maps(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:
@@ -328,13 +324,11 @@ def _check_activation_maps(model, check, calls, outputs, folder: Path, where: st
             save_png(_grid(got), folder / f"activations_{name}.png")
     details = {"layers": seen, "atol": atol}
     if problems:
-        return {"state": "failed", "message": f"{where}: " + "; ".join(problems),
-                "fraction": 0.0, "details": details,
-                "hints": ["return {name: the layer's output for the image, batch axis removed} "
-                          "computed in inference mode (training=False)"]}
-    return {"state": "passed", "message": f"{where}: activations of "
-            f"{', '.join(calls['layer_names'])} match the layers' true outputs",
-            "fraction": 1.0, "details": details}
+        return failed(f"{where}: " + "; ".join(problems), details=details, fraction=0.0,
+                      hints=["return {name: the layer's output for the image, batch axis "
+                             "removed} computed in inference mode (training=False)"])
+    return passed(f"{where}: activations of {', '.join(calls['layer_names'])} match the "
+                  "layers' true outputs", details, fraction=1.0)
 
 
 def _check_filter_pattern(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:
@@ -342,13 +336,13 @@ def _check_filter_pattern(model, check, calls, outputs, folder: Path, where: str
     pattern = outputs.get("pattern")
     layer, index = calls["layer_name"], calls["filter_index"]
     if pattern is None:
-        return {"state": "failed", "message": f"{where}: returned no pattern", "fraction": 0.0}
+        return failed(f"{where}: returned no pattern", fraction=0.0)
     bad = _bad_array("the pattern", pattern, start.shape)
     if bad is None and (pattern.min() < -1e-6 or pattern.max() > 1 + 1e-6):
         bad = f"the pattern spans [{pattern.min():.3g}, {pattern.max():.3g}], not [0, 1]"
     if bad:
-        return {"state": "failed", "message": f"{where}: {bad}", "fraction": 0.0,
-                "hints": ["clip the image to [0, 1] after every step and return (H, W, C)"]}
+        return failed(f"{where}: {bad}", fraction=0.0,
+                      hints=["clip the image to [0, 1] after every step and return (H, W, C)"])
     save_png(np.concatenate([_to_rgb(start), _to_rgb(_normalise(pattern))], axis=1),
              folder / f"filter_{layer}_{index}_start_vs_pattern.png")
     start_maps = layer_output(model, start, layer)[..., index]
@@ -357,9 +351,8 @@ def _check_filter_pattern(model, check, calls, outputs, folder: Path, where: str
     details = {"layer": layer, "filter_index": index, "mean_activation_start": before,
                "mean_activation_pattern": after, "judged_on": "activation"}
     if after > before + 1e-6:
-        return {"state": "passed", "message": f"{where}: the pattern raises filter {index} of "
-                f"{layer!r} from {before:.4g} to {after:.4g} (mean activation)",
-                "fraction": 1.0, "details": details}
+        return passed(f"{where}: the pattern raises filter {index} of {layer!r} from "
+                      f"{before:.4g} to {after:.4g} (mean activation)", details, fraction=1.0)
     hints = ["step along the gradient of the filter's mean activation with respect to "
              "the image (ascent: add it), normalised, and clip to [0, 1]"]
     # A filter whose ReLU output is 0 everywhere on the start image has no gradient
@@ -368,26 +361,25 @@ def _check_filter_pattern(model, check, calls, outputs, folder: Path, where: str
     # activation; descent or a no-op still lowers or keeps it.
     pre_before = None if start_maps.any() else filter_pre_activation(model, start, layer, index)
     if pre_before is None:
-        return {"state": "failed", "message": f"{where}: the pattern does not raise filter "
-                f"{index} of {layer!r} ({before:.4g} on the start image, {after:.4g} on the "
-                "pattern)", "fraction": 0.0, "details": details, "hints": hints}
+        return failed(f"{where}: the pattern does not raise filter {index} of {layer!r} "
+                      f"({before:.4g} on the start image, {after:.4g} on the pattern)", hints,
+                      details, fraction=0.0)
     pre_after = filter_pre_activation(model, pattern, layer, index)
     details.update(judged_on="pre_activation", pre_activation_start=pre_before,
                    pre_activation_pattern=pre_after)
     silent = "is silent on the start image (activation 0 everywhere)"
     change = f"from {pre_before:.4g} to {pre_after:.4g}"
     if pre_after > pre_before + 1e-6 * max(1.0, abs(pre_before)):
-        return {"state": "passed", "message": f"{where}: filter {index} of {layer!r} {silent}, "
-                f"so it is judged before the activation: the pattern raises it {change}",
-                "fraction": 1.0, "details": details}
+        return passed(f"{where}: filter {index} of {layer!r} {silent}, so it is judged before "
+                      f"the activation: the pattern raises it {change}", details, fraction=1.0)
     hints.append("a filter silent on the start image has no gradient after its ReLU: climb "
                  "the layer's pre-activation (for a Conv2D, the convolution plus bias)")
-    return {"state": "failed", "message": f"{where}: the pattern does not raise filter {index} "
-            f"of {layer!r}, which {silent}: before the activation it goes {change}",
-            "fraction": 0.0, "details": details, "hints": hints}
+    return failed(f"{where}: the pattern does not raise filter {index} of {layer!r}, which "
+                  f"{silent}: before the activation it goes {change}", hints, details,
+                  fraction=0.0)
 
 
-def _check_figure(result: CheckResult, record: dict[str, Any], check: dict[str, Any]):
+def _check_figure(scored: CheckResult, record: dict[str, Any], check: dict[str, Any]):
     problem = record.get("figure_error")
     if problem is None and record.get("figure"):
         from PIL import Image
@@ -396,16 +388,16 @@ def _check_figure(result: CheckResult, record: dict[str, Any], check: dict[str, 
             with Image.open(record["figure"]) as img:
                 if img.format != "PNG":
                     problem = f"{check['figure_function']} wrote a {img.format}, not a PNG"
-                result.setdefault("details", {})["figure_size"] = list(img.size)
+                scored["details"]["figure_size"] = list(img.size)
         except Exception as err:
             problem = f"{check['figure_function']} wrote an unreadable image ({err})"
     elif problem is None:
         problem = f"{check['figure_function']} wrote no figure"
     if problem:
-        result["message"] += f"; figure: {problem}"
-        if result["state"] == "passed":
-            result["state"] = "failed"
-            result["fraction"] = 0.5
+        scored["message"] += f"; figure: {problem}"
+        if scored["state"] == State.PASSED:
+            scored["state"] = State.FAILED
+            scored["fraction"] = 0.5
     else:
-        result["message"] += f"; figure written ({Path(record['figure']).name})"
-    return result
+        scored["message"] += f"; figure written ({Path(record['figure']).name})"
+    return scored

@@ -22,7 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.protocol import CheckResult, EventWriter, read_jobs
+from grader import registry
+from grader.protocol import (
+    CheckResult,
+    EventWriter,
+    VerifyJob,
+    VerifyResult,
+    VerifyState,
+    error,
+    read_jobs,
+    skipped,
+)
 
 
 @dataclass
@@ -33,45 +43,37 @@ class VerifyContext:
     model_path: Path
     task: dict[str, Any]  # the task's spec
     check: dict[str, Any]  # this check's part of the spec
-    static: bool  # `grader check --static`: no training
     data_dir: str | None  # --data-dir / GRADER_DATA, never visible to the build worker
     seed: int = 0
-    # What the build worker's hooks recorded for this task (see worker_build.BUILD_HOOKS).
+    # What the build worker's hooks recorded for this task (grader/registry.py build_hook).
     notes: dict[str, Any] = field(default_factory=dict)
     # send(**data): a "progress" event to the parent (e.g. training epochs and batches).
     send: Callable[..., None] | None = None
     require_gpu: bool = False
 
 
-
-def _registered(target: str, what: str, trains: bool) -> Callable[[VerifyContext], CheckResult]:
-    """A check implemented in another module, imported when first used; if that module
-    is not there, the check is skipped (and scores nothing) rather than failing.
-    ``trains``: `--static` skips it."""
+def _check(name: str) -> Callable[[VerifyContext], CheckResult]:
+    """The verify-side check registered under ``name`` (grader/registry.py), imported
+    when first used; if its module cannot be imported here (an optional extra), the
+    check is skipped and scores nothing rather than failing."""
 
     def run(ctx: VerifyContext) -> CheckResult:
-        if ctx.static and trains:
-            return {"state": "skipped", "message": f"skipped: --static (no {what})"}
-        module_name, _, attr = target.partition(":")
         try:
-            module = __import__(module_name, fromlist=[attr])
-        except ImportError:
-            return {"state": "skipped", "message": f"skipped: {what} not available"}
-        return getattr(module, attr)(ctx)
+            function = registry.load(registry.CHECKS[name].target)
+        except ImportError as exc:
+            return skipped(f"skipped: the {name} check is not available here ({exc})")
+        return function(ctx)
 
     return run
 
 
 VERIFY_CHECKS: dict[str, Callable[[VerifyContext], CheckResult]] = {
-    "accuracy": _registered("grader.verify_worker.accuracy:run", "training", trains=True),
-    "visual": _registered("grader.verify_worker.visual:run", "visual check", trains=False),
-}
-"""Checks that need the loaded model, by spec check name. Each gets a VerifyContext:
-accuracy is grader.verify_worker.accuracy.run (training on held-out data), visual is
-grader.verify_worker.visual.run (its build-side half is grader.build_worker.visual)."""
+    name: _check(name) for name in registry.checks_scored_in("verify")}
+"""Checks that need the loaded model, by spec check name. The parent sends only the
+checks this run does not skip (`--static` is decided there, once)."""
 
 
-def _torch_facts(path: Path, task: dict[str, Any]) -> dict[str, Any]:
+def _torch_facts(path: Path, task: dict[str, Any]) -> VerifyResult:
     """Facts of a PyTorch model saved with torch.export: a graph and tensors, loaded
     without any class of the submission."""
     import torch
@@ -82,13 +84,12 @@ def _torch_facts(path: Path, task: dict[str, Any]) -> dict[str, Any]:
         program = torch.export.load(str(path))
         example = torch.zeros(1, *(task.get("input_shape") or []))
         with torch.no_grad():
-            return {"state": "verified", "facts": torch_export_facts(program, example),
-                    "checks": {}}
+            return VerifyResult(VerifyState.VERIFIED, facts=torch_export_facts(program, example))
     except Exception as exc:
-        return {"state": "error", "message": f"{type(exc).__name__}: {exc}"[:2000]}
+        return VerifyResult(VerifyState.ERROR, message=f"{type(exc).__name__}: {exc}"[:2000])
 
 
-def _load(path: Path) -> tuple[Any, dict[str, Any] | None]:
+def _load(path: Path) -> tuple[Any, VerifyResult | None]:
     import keras
 
     try:
@@ -99,7 +100,35 @@ def _load(path: Path) -> tuple[Any, dict[str, Any] | None]:
         # layer whose code lives only in the submission. Both are "cannot verify".
         unsafe = ("safe_mode" in text or "Lambda" in text or "Could not locate class" in text
                   or "Unknown layer" in text or "custom" in text.lower())
-        return None, {"state": "unverified" if unsafe else "error", "message": text[:2000]}
+        return None, VerifyResult(VerifyState.UNVERIFIED if unsafe else VerifyState.ERROR,
+                                  message=text[:2000])
+
+
+def _verify(job: VerifyJob, events: EventWriter, model_facts: Callable[[Any], dict]
+            ) -> VerifyResult:
+    started = time.monotonic()
+    path = Path(job.model_path)
+    if path.suffix == ".pt2":
+        return _torch_facts(path, job.task)
+    model, problem = _load(path)
+    if problem is not None:
+        return problem
+    verified = VerifyResult(VerifyState.VERIFIED, facts=model_facts(model))
+    for name, check in job.task.get("checks", {}).items():
+        if name not in VERIFY_CHECKS:
+            continue
+        ctx = VerifyContext(
+            model=model, model_path=path, task=job.task, check=check, data_dir=job.data_dir,
+            seed=check.get("seed", 0), notes=job.notes, require_gpu=job.require_gpu,
+            send=lambda _job=job.id, **data: events.send("progress", job=_job, **data))
+        try:
+            verified.checks[name] = VERIFY_CHECKS[name](ctx)
+        except Exception as exc:
+            verified.checks[name] = error(f"{name} check crashed: {type(exc).__name__}: {exc}")
+    verified.seconds = round(time.monotonic() - started, 3)
+    # No keras.backend.clear_session() here: it costs 0.2-0.4 s per model, more than
+    # loading one; dropping the reference is enough for a handful of models.
+    return verified
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,37 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     # Loading a compiled model whose optimizer never ran warns once per model; noise.
     warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
     events.send("ready", pid=os.getpid())
-    for job in read_jobs(args.jobs_fd):
-        events.send("start", job=job["id"], phase="verify")
-        started = time.monotonic()
-        path = Path(job["model_path"])
-        if path.suffix == ".pt2":
-            events.send("done", job=job["id"], result=_torch_facts(path, job["task"]))
-            continue
-        model, problem = _load(path)
-        if problem is not None:
-            events.send("done", job=job["id"], result=problem)
-            continue
-        result: dict[str, Any] = {"state": "verified", "facts": model_facts(model), "checks": {}}
-        for name, check in job["task"].get("checks", {}).items():
-            if name in VERIFY_CHECKS:
-                ctx = VerifyContext(
-                    model=model, model_path=path, task=job["task"], check=check,
-                    static=job.get("static", False), data_dir=job.get("data_dir"),
-                    seed=check.get("seed", 0), notes=job.get("notes") or {},
-                    require_gpu=job.get("require_gpu", False),
-                    send=lambda _job=job["id"], **data: events.send("progress", job=_job,
-                                                                      **data))
-                try:
-                    result["checks"][name] = VERIFY_CHECKS[name](ctx)
-                except Exception as exc:
-                    result["checks"][name] = {"state": "error", "message":
-                                              f"{name} check crashed: {type(exc).__name__}: {exc}"}
-        result["seconds"] = round(time.monotonic() - started, 3)
-        # No keras.backend.clear_session() here: it costs 0.2-0.4 s per model, more
-        # than loading one; dropping the reference is enough for a handful of models.
-        del model
-        events.send("done", job=job["id"], result=result)
+    for raw in read_jobs(args.jobs_fd):
+        job = VerifyJob.from_wire(raw)
+        events.send("start", job=job.id, phase="verify")
+        events.send("done", job=job.id, result=_verify(job, events, model_facts).to_wire())
     return 0
 
 

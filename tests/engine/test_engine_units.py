@@ -119,11 +119,11 @@ def test_a_repeated_failure_is_said_once_even_beside_a_skipped_check():
     from rich.console import Console
 
     from grader.parent import report
-    from grader.parent.pipeline import Grading, TaskOutcome, _fail_all
+    from grader.parent.pipeline.outcome import Grading, TaskOutcome, fail_all
 
     task = {"id": "model1", "title": "model 1", "checks": {
         "architecture": {"points": 2}, "params": {"points": 1}, "accuracy": {"points": 2}}}
-    out = TaskOutcome(task=task, checks=_fail_all(task, "error", "cnn.py: build_model(1) "
+    out = TaskOutcome(task=task, checks=fail_all(task, "error", "cnn.py: build_model(1) "
                                                   "raised ValueError: no such model"))
     out.checks["accuracy"] = {"state": "skipped", "message": "skipped: --static (no "
                               "training)", "hints": [], "details": {}}
@@ -149,14 +149,15 @@ def test_a_failed_final_write_of_the_results_exits_2_with_the_path(tmp_path, mon
                                                                     capsys):
     import typer
 
+    from grader import files
     from grader.commands.check import check
-    from grader.parent import pipeline, report
+    from grader.parent import pipeline
 
-    def disk_full(data, path):
+    def disk_full(path, data):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pipeline, "grade", lambda sub, **_: pipeline.Grading("practical2", sub))
-    monkeypatch.setattr(report, "write_json_atomic", disk_full)
+    monkeypatch.setattr(files, "write_json_atomic", disk_full)
     handler = signal.getsignal(signal.SIGTERM)  # check() installs its own
     try:
         with pytest.raises(typer.Exit) as info:
@@ -170,10 +171,14 @@ def test_a_failed_final_write_of_the_results_exits_2_with_the_path(tmp_path, mon
 
 def test_build_worker_trains_on_the_gpu_only_for_student_trained_tasks():
     from grader.parent.pipeline import build_worker_resources
+    from grader.protocol import BuildJob
 
-    static = [{"memory_mb": 3072, "checks": {"params": {}}},
-              {"memory_mb": 8192, "checks": {"accuracy": {"trained_by": "grader"}}}]
-    student = [*static, {"memory_mb": 4096, "checks": {"accuracy": {"trained_by": "student"}}}]
+    def job(memory_mb, checks):
+        return BuildJob(id="t", file="m.py", module_path="m.py", function="f",
+                        memory_mb=memory_mb, checks=checks)
+
+    static = [job(3072, {}), job(8192, {"accuracy": {"trained_by": "grader"}})]
+    student = [*static, job(4096, {"accuracy": {"trained_by": "student"}})]
     env, memory = build_worker_resources(static, gpu=True)
     assert env["CUDA_VISIBLE_DEVICES"] == "" and memory == 8192  # the largest task's limit
     env, memory = build_worker_resources(student, gpu=False)
@@ -182,3 +187,25 @@ def test_build_worker_trains_on_the_gpu_only_for_student_trained_tasks():
     # CUDA's address-space reservations break RLIMIT_AS: Slurm's cgroup limits instead.
     assert "CUDA_VISIBLE_DEVICES" not in env and memory is None
     assert env["MALLOC_ARENA_MAX"] == "4"
+
+
+def test_static_is_decided_once_and_the_verify_worker_never_sees_a_skipped_check():
+    from pathlib import Path
+
+    from grader.parent.pipeline.jobs import verify_job
+    from grader.parent.pipeline.outcome import RunOptions
+    from grader.parent.spec import Spec
+    from grader.protocol import BuildResult
+
+    task = {"id": "m", "checks": {"params": {"points": 1},
+                                  "accuracy": {"points": 2, "time_limit_s": 50},
+                                  "visual": {"points": 3}}}
+    spec = Spec(data={"id": "a", "tasks": [task]}, path=Path("a.json"))
+    built = BuildResult("built", model_path="/m.keras")
+    static = verify_job(spec, task, built, RunOptions(static=True), data_hidden=True)
+    assert sorted(static.task["checks"]) == ["visual"]  # params is scored in the parent
+    full = verify_job(spec, task, built, RunOptions(), data_hidden=True)
+    assert sorted(full.task["checks"]) == ["accuracy", "visual"]
+    assert full.timeout == static.timeout + 50  # training time only when it trains
+    assert RunOptions(static=True).skip_reason("accuracy") == "--static (no training)"
+    assert RunOptions(static=True).skip_reason("visual") is None

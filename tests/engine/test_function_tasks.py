@@ -1,5 +1,6 @@
-"""Function tasks (grader/parent/probes): loaders and other non-model functions, called by
-`grader check` on fixture files in real formats and judged in the parent."""
+"""Function tasks (grader/parent/probes, their captures in grader/build_worker/probes):
+loaders and other non-model functions, called by `grader check` on fixture files in real
+formats and judged in the parent."""
 
 from __future__ import annotations
 
@@ -167,7 +168,8 @@ def test_a_function_task_with_a_model_check_is_refused_by_the_schema(tmp_path):
 
 
 def test_the_shared_capture_and_verdict_helpers():
-    from grader.parent.probes import ProbeMismatch, as_array, form, verdict
+    from grader.build_worker.probes import ProbeMismatch, as_array, form
+    from grader.parent.probes import verdict
 
     with pytest.raises(ProbeMismatch, match=r"^returned x_train as list, which is not an array"):
         as_array([[1, 2], [3]], "x_train")  # ragged: NumPy makes no array of it

@@ -1,5 +1,6 @@
-"""The image_folders probe (grader/parent/probes/image_folders.py): datasets built from
-class-per-folder JPEG directories, judged by tracing each image back to its file."""
+"""The image_folders probe (grader/parent/probes/image_folders.py, its capture in
+grader/build_worker/probes/): datasets built from class-per-folder JPEG directories,
+judged by tracing each image back to its file."""
 
 from __future__ import annotations
 

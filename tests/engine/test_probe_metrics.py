@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from conftest import function_task, grade_functions
 
-from grader.parent.probes import callback_config, make_arg, metric, param_count, resolve
+from grader.build_worker.probes import resolve
+from grader.parent.probes import callback_config, make_arg, metric, param_count
 
 WHERE = "models.py: macro_f1"
 
@@ -131,11 +132,18 @@ def test_parameter_counts_are_arithmetic_and_the_mistakes_differ(tmp_path):
 
 
 def test_make_markers_name_only_grader_probe_factories():
-    with pytest.raises(ValueError, match="only grader.parent.probes"):
+    with pytest.raises(ValueError, match="only the grader's factories"):
         make_arg("os:system", ["true"], "x")
+    # The parent's modules, a capture module and a private name are no factories either.
     for target in ("os:system", "grader.parent.probes:probe", "grader.parent.probes.a.b:f",
-                   "grader.parent.probes.metric:", "grader.probesx.metric:numbers"):
-        with pytest.raises(ValueError, match="only grader.parent.probes"):
+                   "grader.parent.probes.metric:", "grader.probesx.metric:numbers",
+                   "grader.parent.probes.param_count:counts",
+                   "grader.build_worker.probes.metric:numbers",
+                   "grader.build_worker.probes.keras_objects:",
+                   "grader.build_worker.probes.keras_objects:_private"):
+        with pytest.raises(ValueError, match="only the grader's factories"):
+            make_arg(target, [], "x")
+        with pytest.raises(ValueError, match="only the grader's factories"):
             resolve({"$make": target, "args": []})
 
 

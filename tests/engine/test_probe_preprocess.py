@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from conftest import function_task, grade_functions
 
-from grader.parent.probes import Call, image_bytes, preprocess, raised_problem, raised_record
+from grader.build_worker.probes import raised_record
+from grader.parent.probes import Call, image_bytes, preprocess, raised_problem
 
 Q6 = {"image_shape": [28, 28], "output_shape": [28, 28, 1]}
 Q7 = {"image_shape": [32, 32, 3], "output_shape": [32, 32, 3],

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import function_task, grade_functions, write_spec
 
+from grader.build_worker.probes import streamlit_app as build
 from grader.parent.probes import ProbeUnavailable
 from grader.parent.probes import streamlit_app as probe
 
@@ -44,7 +45,7 @@ def _app_task(task_id: str, file: str, **params) -> dict:
 def _judge(pages: list[dict]) -> dict:
     truth = [{"name": name, "pixel": pixel, "probability": probe.probability(pixel)}
              for name, pixel in probe.UPLOADS]
-    return probe.judge(probe.capture(pages, PARAMS), truth, PARAMS, "app.py: app")
+    return probe.judge(build.capture(pages, PARAMS), truth, PARAMS, "app.py: app")
 
 
 def test_prepare_writes_uniform_pngs_and_a_file_that_is_not_an_image(tmp_path):
@@ -77,7 +78,7 @@ def test_without_streamlit_the_check_is_skipped_for_0_of_0_points(tmp_path, monk
 
 
 def test_capture_keeps_texts_as_unicode_arrays_and_counts_as_ints():
-    out = probe.capture(_pages(), PARAMS)
+    out = build.capture(_pages(), PARAMS)
     assert out["r1_metrics"].dtype.kind == "U" and out["r0_exception"].dtype.kind == "U"
     assert out["r0_exception"].shape == (0,) and out["r1_images"] == 2
     assert not any(v.dtype == object for v in out.values())

@@ -1,5 +1,6 @@
-"""The PyTorch probes (grader/parent/probes/torch_*.py): DS-AG-021 Q8's loaders, training loop
-and accuracy, judged on hand-made outputs and through `grader check`."""
+"""The PyTorch probes (grader/parent/probes/torch_*.py, their captures and factories in
+grader/build_worker/probes/): DS-AG-021 Q8's loaders, training loop and accuracy, judged
+on hand-made outputs and through `grader check`."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import READ_IDX, function_task, grade_functions
 
-from grader.parent import probes
-from grader.parent.probes import torch_evaluate, torch_loaders, torch_train_epoch
+from grader.build_worker import probes as build
+from grader.parent.probes import label, torch_evaluate, torch_loaders, torch_train_epoch
 
 WHERE = "q8.py: f"
 
@@ -20,22 +21,25 @@ WHERE = "q8.py: f"
 
 def test_make_resolves_its_markers_and_keeps_the_object_by_key(tmp_path):
     prepared = torch_train_epoch.prepare(tmp_path, {})
-    model, loader, optimizer = (probes.resolve(a) for a in prepared.calls[0].args)
-    assert probes.MADE[torch_train_epoch.MODEL_KEY] is model
+    model, loader, optimizer = (build.resolve(a) for a in prepared.calls[0].args)
+    assert build.MADE[torch_train_epoch.MODEL_KEY] is model
     # The optimizer steps the very model the student is given, not a copy.
     assert {id(p) for p in optimizer.param_groups[0]["params"]} == \
         {id(p) for p in model.parameters()}
     images, labels = next(iter(loader))
     assert tuple(images.shape) == (12, 1, 28, 28) and str(labels.dtype) == "torch.int64"
     assert np.array_equal(model.linear.weight.detach().numpy(), prepared.truth["weight"])
-    assert probes.label(prepared.calls[0].args[2]) == "optimizer"
+    assert label(prepared.calls[0].args[2]) == "optimizer"
 
 
 @pytest.mark.parametrize("target", ["os:system", "grader.build_worker.worker:main",
-                                    "grader.probes_x.m:f", "grader.parent.probes.torch_objects:"])
+                                    "grader.probes_x.m:f", "grader.parent.probes.torch_objects:",
+                                    "grader.parent.probes.torch_objects:linear_model",
+                                    "grader.build_worker.probes.torch_objects:",
+                                    "grader.build_worker.probes.torch_loaders:capture"])
 def test_make_refuses_anything_but_a_grader_probes_factory(target):
-    with pytest.raises(ValueError, match="only grader.parent.probes"):
-        probes.resolve({"$make": target, "args": ["echo"]})
+    with pytest.raises(ValueError, match="only the grader's factories"):
+        build.resolve({"$make": target, "args": ["echo"]})
 
 
 # --- torch_loaders ------------------------------------------------------------------
@@ -171,7 +175,7 @@ def evaluate_prepared(tmp_path_factory):
 
 
 def test_the_fixture_model_predicts_what_the_parent_counts(evaluate_prepared):
-    model, loader = (probes.resolve(a) for a in evaluate_prepared.calls[0].args)
+    model, loader = (build.resolve(a) for a in evaluate_prepared.calls[0].args)
     right = [int((model(x).argmax(1) == y).sum()) for x, y in loader]
     assert right == evaluate_prepared.truth["right"] == [1, 2, 4]
 

@@ -13,7 +13,8 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from grader.build_worker.training import student_training  # noqa: E402
-from grader.parent.checks import visual  # noqa: E402
+from grader.build_worker.visual import produce  # noqa: E402
+from grader.verify_worker import visual  # noqa: E402
 from grader.verify_worker.worker import VerifyContext  # noqa: E402
 
 STUDENT = textwrap.dedent('''\
@@ -143,14 +144,14 @@ def _filter_check(function: str) -> dict:
 def _verify(tmp_path, model, check, record):
     model.save(tmp_path / "t.keras")
     ctx = VerifyContext(model=model, model_path=tmp_path / "t.keras", task={"id": "t"},
-                        check=check, static=False, data_dir=None)
+                        check=check, data_dir=None)
     ctx.notes["visual"] = record
     return visual.run(ctx)
 
 
 def test_visual_function_that_calls_sys_exit_is_described_and_fails(tmp_path, student):
     model, check = conv_model(), _filter_check("pattern_exits")
-    record = visual.produce(model, check, student, tmp_path, "t")
+    record = produce(model, check, student, tmp_path, "t")
     line = line_of('    sys.exit("done")')
     assert record["error"] == (
         f"student.py line {line}: pattern_exits(model, 'conv', 0, "
@@ -163,7 +164,7 @@ def test_visual_function_that_calls_sys_exit_is_described_and_fails(tmp_path, st
 def test_grad_cam_that_downloads_names_the_class_it_was_called_for(tmp_path, student):
     check = {"kind": "grad_cam", "file": "student.py", "function": "cam_downloads",
              "image_shape": [8, 8, 1], "class_indices": [1, 0]}
-    record = visual.produce(conv_model(), check, student, tmp_path, "t")
+    record = produce(conv_model(), check, student, tmp_path, "t")
     line = line_of('    raise urllib.error.URLError("[Errno -2] Name or service not known")')
     assert record["error"].startswith(f"student.py line {line}: cam_downloads(model, image, 1) "
                                       "tried to download")
@@ -175,7 +176,7 @@ def test_visual_function_not_implemented_stays_not_implemented(tmp_path, student
     model = conv_model()
     check = {"kind": "grad_cam", "file": "student.py", "function": "cam_todo",
              "image_shape": [8, 8, 1], "class_index": 0}
-    record = visual.produce(model, check, student, tmp_path, "t")
+    record = produce(model, check, student, tmp_path, "t")
     assert record["not_implemented"] is True
     line = line_of('    raise NotImplementedError("write grad_cam")')
     assert record["error"].startswith(f"student.py line {line}: cam_todo(model, image, 0) is "
@@ -197,7 +198,7 @@ def test_visual_function_from_a_notebook_names_its_cell(tmp_path, monkeypatch):
     spec.loader.exec_module(module)
     # The spec names the .py form; the student handed in the notebook.
     check = {**_filter_check("filter_pattern"), "file": "viz.py"}
-    record = visual.produce(conv_model(), check, lambda name: getattr(module, name), tmp_path,
+    record = produce(conv_model(), check, lambda name: getattr(module, name), tmp_path,
                             "t")
     assert record["error"].startswith("viz.ipynb code cell 3: filter_pattern(model, 'conv', 0, "
                                       "start_image, steps=2) called sys.exit(2)")

@@ -11,7 +11,7 @@ keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
 from grader.build_worker.training import student_training  # noqa: E402
-from grader.parent.training_data import prepare_student_training  # noqa: E402
+from grader.data.training_data import prepare_student_training  # noqa: E402
 from grader.verify_worker import accuracy  # noqa: E402
 from grader.verify_worker.worker import VerifyContext  # noqa: E402
 
@@ -30,7 +30,7 @@ def build():
 
 def verify(tmp_path, record):
     ctx = VerifyContext(model=None, model_path=tmp_path / "unused.keras", task={"id": "t"},
-                        check=CHECK, static=False, data_dir=None)
+                        check=CHECK, data_dir=None)
     ctx.notes["accuracy"] = record
     return accuracy.run(ctx)
 

@@ -46,7 +46,7 @@ def run(tmp_path: Path, check: dict, functions: dict, model=None) -> dict:
                                    tmp_path, "task")
     json.dumps(record)  # the record crosses a process boundary as JSON
     ctx = VerifyContext(model=None, model_path=tmp_path / "unused.keras", task={"id": "task"},
-                        check=check, static=False, data_dir=None)
+                        check=check, data_dir=None)
     ctx.notes["accuracy"] = record
     return accuracy.run(ctx)
 
@@ -165,7 +165,7 @@ def test_sweep_of_a_template_is_not_implemented(tmp_path):
 def test_unusable_sweep_or_call_form_is_a_spec_error(tmp_path, bad, message):
     check = {**BASE, "sweep": [[0.1]], **bad}
     ctx = VerifyContext(model=None, model_path=tmp_path / "unused.keras", task={"id": "task"},
-                        check=check, static=False, data_dir=None)
+                        check=check, data_dir=None)
     out = accuracy.run(ctx)
     assert out["state"] == "error" and message in out["message"]
 

@@ -159,7 +159,7 @@ def test_weights_hidden_in_initializers_are_refused(tmp_path, fashion):
     with pytest.raises(ValueError, match="kernel_initializer Constant holds an array"):
         rebuild_fresh(path, seed=0)
     ctx = VerifyContext(model=None, model_path=path, task={"id": "t"},
-                        check={"points": 1, **QUICK}, static=False, data_dir=None)
+                        check={"points": 1, **QUICK}, data_dir=None)
     out = accuracy.run(ctx)
     assert out["state"] == "failed" and out["fraction"] == 0.0
     assert "could hold trained weights" in out["message"]
@@ -189,9 +189,9 @@ def test_lambda_layer_cannot_come_back_through_the_config(tmp_path):
         rebuild_fresh(path, seed=0)
 
 
-def ctx(path, check, data_dir=None, static=False, model=None):
+def ctx(path, check, data_dir=None, model=None):
     return VerifyContext(model=model, model_path=path, task={"id": "t"}, check=check,
-                         static=static, data_dir=data_dir)
+                         data_dir=data_dir)
 
 
 def test_check_passes_a_sound_model_and_fails_a_frozen_one_with_a_hint(tmp_path):
@@ -213,12 +213,6 @@ def test_check_with_missing_dataset_is_skipped_with_the_prepare_command(tmp_path
                            data_dir=str(tmp_path)))
     assert out["state"] == "skipped"
     assert "apt-get install dataset-fashion-mnist" in out["message"]
-
-
-def test_static_check_trains_nothing(tmp_path):
-    out = accuracy.run(ctx(tmp_path / "never-read.keras", {"dataset": "x", "threshold": 1},
-                           static=True))
-    assert out["state"] == "skipped" and "--static" in out["message"]
 
 
 def test_model_for_the_wrong_input_size_fails_with_the_fix(tmp_path):

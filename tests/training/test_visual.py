@@ -67,7 +67,7 @@ def grade(tmp_path, model, check, student, task="t"):
     record = produce(model, check, student, tmp_path, task)
     loaded = keras.saving.load_model(tmp_path / f"{task}.keras", safe_mode=True, compile=False)
     ctx = VerifyContext(model=loaded, model_path=tmp_path / f"{task}.keras", task={"id": task},
-                        check=check, static=False, data_dir=None)
+                        check=check, data_dir=None)
     ctx.notes["visual"] = record
     return visual.run(ctx)
 

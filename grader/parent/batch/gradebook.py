@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.files import write_atomic
 from grader.parent.batch.state import RunState, run_state
 
 if TYPE_CHECKING:
@@ -29,13 +30,8 @@ class Gradebook:
 
     def to_csv(self, path: Path) -> Path:
         """Writes the gradebook for an LMS import: student id first, empty cells when ungraded."""
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            self.grades.to_csv(tmp, index=False, float_format="%g")
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)  # a failed write or move leaves no litter
-        return path
+        return write_atomic(path, lambda fh: self.grades.to_csv(fh, index=False,
+                                                                float_format="%g"))
 
 
 def _task_scores(data: dict) -> tuple[dict[str, float], dict[str, float], list[tuple]]:

@@ -20,6 +20,9 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from grader.files import write_atomic
 
 MANIFEST = "manifest.tsv"
 REJECTED = "rejected.tsv"
@@ -203,13 +206,14 @@ def read_manifest(run: Path) -> list[Entry]:
 
 def write_manifest(run: Path, entries: list[Entry]) -> Path:
     path = run / MANIFEST
-    tmp = path.with_suffix(".tsv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+
+    def rows(fh: Any) -> None:
         out = csv.writer(fh, delimiter="\t", lineterminator="\n")
         out.writerow(COLUMNS)
         for e in entries:
             out.writerow([e.index, e.student, str(e.path), e.kind])
-    tmp.replace(path)
+
+    write_atomic(path, rows)
     return path
 
 

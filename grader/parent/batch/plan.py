@@ -14,12 +14,13 @@ import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from grader.files import write_atomic, write_json_atomic
 from grader.parent.batch import manifest
 
 PLAN = "plan.json"
 SCRIPT = "grade.sbatch"
 SPEC = "assignment.json"  # the run's frozen copy of a course's own spec file
-TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "grade.sbatch"
+TEMPLATE = Path(__file__).resolve().parents[3] / "slurm" / "grade.sbatch"
 
 _FIELD = re.compile(r"\{\{(\w+)\}\}")
 # Slurm's time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS.
@@ -49,11 +50,7 @@ class Plan:
     job_name: str = ""
 
     def save(self, run: Path) -> Path:
-        path = run / PLAN
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        tmp.replace(path)
-        return path
+        return write_json_atomic(run / PLAN, asdict(self))
 
 
 def load_plan(run: Path) -> Plan:
@@ -234,9 +231,7 @@ def make_plan(plan: Plan, template: Path = TEMPLATE) -> Planned:
     manifest.write_manifest(run, entries)
     manifest.write_rejected(run, rejected)
     if spec_bytes is not None:
-        tmp = run / f".{SPEC}.tmp"
-        tmp.write_bytes(spec_bytes)
-        tmp.replace(run / SPEC)
+        write_atomic(run / SPEC, spec_bytes)
     plan.save(run)
     script = run / SCRIPT
     script.write_text(script_text)

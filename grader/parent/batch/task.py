@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.files import write_json_atomic
 from grader.parent.batch import manifest
 from grader.parent.batch.plan import load_plan
 from grader.parent.batch.results import CorruptResult, load_result
@@ -100,12 +101,6 @@ def read_attempts(run: Path, student: str) -> list[dict[str, str]]:
     # A line cut short (a node died mid-write) still yields every key.
     return [{**dict.fromkeys(keys, ""), **dict(zip(keys, line.split("\t"), strict=False))}
             for line in path.read_text(errors="replace").splitlines() if line.strip()]
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
 
 
 def prepare(entry: manifest.Entry, scratch: Path, notebook_name: str | None = None) -> Path:
@@ -204,7 +199,7 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
         produced = tmp_json.with_name(tmp_json.stem + "-images")
         if produced.is_dir():
             data = _repoint(data, produced, images_path(run, entry.student))
-        _write_json_atomic(tmp_json, data)
+        write_json_atomic(tmp_json, data)
         code, installed = _install(run, entry, ids, tmp_json, regrade, data)
         if installed and produced.is_dir():
             kept = images_path(run, entry.student)
@@ -308,7 +303,7 @@ def _install(run: Path, entry: manifest.Entry, ids: TaskIds, tmp_json: Path, reg
 
 def _fail(run: Path, entry: manifest.Entry, ids: TaskIds, reason: str, code: int | None,
           data: dict | None) -> int:
-    _write_json_atomic(failed_path(run, entry.student), {
+    write_json_atomic(failed_path(run, entry.student), {
         "student": entry.student, "index": entry.index, "submission": str(entry.path),
         "job": ids.job, "host": ids.host, "reason": reason, "exit_code": code,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

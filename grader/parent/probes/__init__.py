@@ -1,19 +1,26 @@
-"""Probes: how the grader checks a task whose function is not a model builder
-(a data loader, a preprocessing step, a metric, a dataset pipeline).
+"""Probes, parent half: how the grader checks a task whose function is not a model
+builder (a data loader, a preprocessing step, a metric, a dataset pipeline).
 
 A spec task with ``"kind": "function"`` names a probe in its ``outputs`` check. A probe
-is a module here with three functions, each run on one side of the trust boundary:
+is split along the trust boundary into two modules of the same name, which never
+import each other (what both need is in grader/probe_contract.py):
 
-- ``prepare(folder, params) -> Prepared`` in the parent: writes small fixture files in
-  a real on-disk format into ``folder`` (the scratch space the build worker sees) and
-  returns the calls to make and the truth, which stays in the parent's memory.
-- ``capture(returned, params) -> dict[str, ndarray]`` in the build worker: turns what
-  the student's function returned (arrays, a tf.data.Dataset, a DataLoader, a float)
-  into plain arrays, saved as ``.npz`` without pickles. It may raise ProbeMismatch
-  for a return value of the wrong form. Student code ran in that process, so nothing
-  here decides a score: at worst a student forges their own function's output.
-- ``judge(outputs, truth, params, where) -> CheckResult`` in the parent, NumPy only:
-  compares the outputs with the truth and scores them.
+- here, grader/parent/probes/NAME.py, run in the parent process (no TensorFlow, Keras
+  or torch, no student code):
+  - ``prepare(folder, params) -> Prepared``: writes small fixture files in a real
+    on-disk format into ``folder`` (the scratch space the build worker sees) and
+    returns the calls to make and the truth, which stays in the parent's memory;
+  - ``judge(outputs, truth, params, where) -> CheckResult``, NumPy only: compares the
+    outputs with the truth and scores them;
+  - ``RETURNS``: what the function must return, in the messages' words.
+- grader/build_worker/probes/NAME.py, run in the build worker next to the student's
+  code: ``capture(returned, params)`` turns what the function returned into plain
+  arrays (saved as ``.npz`` without pickles), and ``run`` drives a script. Nothing
+  there decides a score: at worst a student forges their own function's output.
+
+The grader-owned objects a call passes (a Keras or torch model, a DataLoader) are
+made in the build worker by factories that ``$make`` markers name (make_arg); the
+parent writes their names and never imports them.
 """
 
 from __future__ import annotations
@@ -24,37 +31,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# label is shared: the build worker writes calls in its errors the same way.
+from grader.probe_contract import MAX_OUTPUT_BYTES, RETURNS, factory_target, label
+
 if TYPE_CHECKING:
     from grader.protocol import CheckResult
 
-PROBES: dict[str, str] = {
-    "dataset_arrays": "grader.parent.probes.dataset_arrays",
-    "image_folders": "grader.parent.probes.image_folders",
-    "preprocess": "grader.parent.probes.preprocess",
-    "image_bytes": "grader.parent.probes.image_bytes",
-    "metric": "grader.parent.probes.metric",
-    "callback_config": "grader.parent.probes.callback_config",
-    "param_count": "grader.parent.probes.param_count",
-    "torch_loaders": "grader.parent.probes.torch_loaders",
-    "torch_train_epoch": "grader.parent.probes.torch_train_epoch",
-    "torch_evaluate": "grader.parent.probes.torch_evaluate",
-    "streamlit_app": "grader.parent.probes.streamlit_app",
-}
-"""Probe name (the spec's ``outputs.probe``) -> module."""
+__all__ = ["PROBES", "Call", "Prepared", "ProbeUnavailable", "array_arg", "label",
+           "load_outputs", "make_arg", "path_arg", "probe", "raised_problem", "verdict"]
 
-# What a capture may hand back: enough for every probe's fixture, small enough that a
-# function returning a huge array cannot fill the scratch disk or the parent's memory.
-MAX_OUTPUT_BYTES = 64 << 20
+PROBES: dict[str, str] = {name: f"{__name__}.{name}" for name in RETURNS}
+"""Probe name (the spec's ``outputs.probe``) -> its parent module."""
 
 
 class ProbeUnavailable(Exception):
     """Raised by a probe's prepare when what it needs is not installed (an optional
     extra): the check is skipped, 0 of 0 points, with this message (the fix)."""
-
-
-class ProbeMismatch(Exception):
-    """The student's function returned something of the wrong form; the message says
-    what came back and what the contract asks for."""
 
 
 @dataclass
@@ -63,20 +55,21 @@ class Call:
     JSON cannot carry or messages should not spell out: ``{"$npy": path, "label": text}``
     (an array saved with np.save), ``{"$bytes": path, "label": text}`` (a file's bytes),
     ``{"$path": path, "label": text}`` (a path, passed as a str) and ``{"$make":
-    "grader.parent.probes.M:F", "args": [...], "label": text}`` (what that grader factory
+    "MODULE:FUNCTION", "args": [...], "label": text}`` (what that grader factory
     returns, built in the build worker: see make_arg); ``label`` is how
     the call is written in messages, instead of a scratch path.
 
     A ``$make`` marker's args may hold markers themselves (``$npy`` weights for a
-    model). With ``"key": name`` the object made is also kept in ``MADE[name]``, where
-    a later marker ``{"$made": name}`` passes the same object (the optimizer of that
-    model) and the probe's capture finds it (the model's weights after the student's
-    function ran). Objects made are inputs: nothing they compute there is trusted.
+    model). With ``"key": name`` the object made is also kept in the build worker's
+    ``grader.build_worker.probes.MADE[name]``, where a later marker ``{"$made": name}``
+    passes the same object (the optimizer of that model) and the probe's capture finds
+    it (the model's weights after the student's function ran). Objects made are
+    inputs: nothing they compute there is trusted.
 
     ``raises``: the contract says this call raises that exception (a class name; a
     subclass counts, "Exception" takes any). Its return is not captured: the build
-    worker records what it raised as ``raised_<index>`` in the outputs, and the judge
-    reads that with ``raised_problem``. Never the first call."""
+    worker records what it raised as ``raised_<index>`` in the outputs (its
+    ``raised_record``), and the judge reads that with ``raised_problem``. Never the first call."""
 
     args: list[Any] = field(default_factory=list)
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +83,7 @@ class Prepared:
 
 
 def probe(name: str) -> Any:
+    """The parent half of probe ``name`` (prepare, judge, RETURNS)."""
     return importlib.import_module(PROBES[name])
 
 
@@ -108,65 +102,12 @@ def path_arg(path: Path, label: str) -> dict[str, str]:
 
 def make_arg(target: str, args: list[Any], label: str) -> dict[str, Any]:
     """An argument built in the build worker by a grader-owned factory: ``target`` is
-    "grader.parent.probes.MODULE:FUNCTION", called with the JSON ``args`` (a Keras model,
-    say, which the parent cannot build and must not import TensorFlow to build)."""
-    _factory_target(target)
+    "MODULE:FUNCTION" of one of grader.probe_contract.FACTORY_MODULES, called there with
+    the JSON ``args`` (a Keras model, say, which the parent cannot build and must not
+    import TensorFlow to build). Refused here already, so a bad target is the grader's
+    error at once, not a student's failed call."""
+    factory_target(target)
     return {"$make": target, "args": list(args), "label": label}
-
-
-def _factory_target(target: str) -> tuple[str, str]:
-    """(module, function) of a ``$make`` target; refuses anything outside grader.parent.probes,
-    so a marker can only ever run the grader's own factories."""
-    module, _, function = target.partition(":")
-    parts = module.split(".")
-    if parts[:3] != ["grader", "parent", "probes"] or len(parts) != 4 \
-            or not all(p.isidentifier() for p in parts) or not function.isidentifier():
-        raise ValueError(f"$make {target!r}: only grader.parent.probes.MODULE:FUNCTION may be "
-                         "named")
-    return module, function
-
-
-MARKERS = ("$npy", "$bytes", "$path", "$make", "$made")
-
-MADE: dict[str, Any] = {}
-"""Build-worker side: what ``$make`` markers with a ``key`` made, by key (see Call)."""
-
-
-def resolve(value: Any) -> Any:
-    """Build-worker side: a call's JSON argument with its markers read back."""
-    if isinstance(value, dict) and "$npy" in value:
-        import numpy as np
-
-        return np.load(value["$npy"], allow_pickle=False)
-    if isinstance(value, dict) and "$bytes" in value:
-        return Path(value["$bytes"]).read_bytes()
-    if isinstance(value, dict) and "$path" in value:
-        return value["$path"]
-    if isinstance(value, dict) and "$make" in value:
-        module, function = _factory_target(value["$make"])
-        made = getattr(importlib.import_module(module), function)(
-            *map(resolve, value.get("args", [])))
-        if "key" in value:
-            MADE[value["key"]] = made
-        return made
-    if isinstance(value, dict) and "$made" in value:
-        return MADE[value["$made"]]
-    return value
-
-
-def label(value: Any) -> str:
-    """How an argument is written in a message: markers by their label."""
-    if isinstance(value, dict) and any(m in value for m in MARKERS):
-        return value.get("label", "...")
-    return repr(value)
-
-
-def raised_record(exc: BaseException | None) -> list[str]:
-    """Build-worker side of ``Call.raises``: "Type: message" and the names of the
-    exception's classes; empty when the call returned."""
-    if exc is None:
-        return []
-    return [f"{type(exc).__name__}: {exc}"[:300], *(c.__name__ for c in type(exc).__mro__)]
 
 
 def raised_problem(outputs: dict[str, Any], index: int, expected: str) -> str | None:
@@ -176,25 +117,6 @@ def raised_problem(outputs: dict[str, Any], index: int, expected: str) -> str | 
     if not record:
         return "returned normally"
     return None if expected in record[1:] else f"raised {record[0]}"
-
-
-def form(value: Any) -> str:
-    """What a capture got, for a ProbeMismatch: "a tuple of 3", "ndarray"."""
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)}"
-    return type(value).__name__
-
-
-def as_array(value: Any, what: str) -> Any:
-    """Build-worker side: ``value`` as a NumPy array, or a ProbeMismatch naming
-    ``what`` ("x_train", "the image") when NumPy cannot make one (a ragged list)."""
-    import numpy as np
-
-    try:
-        return np.asarray(value)
-    except Exception as exc:
-        raise ProbeMismatch(f"returned {what} as {type(value).__name__}, which is not an "
-                            f"array ({exc})") from None
 
 
 def verdict(where: str, problems: list[str], hints: list[str], fraction: float,
@@ -207,20 +129,6 @@ def verdict(where: str, problems: list[str], hints: list[str], fraction: float,
     return {"state": "failed", "fraction": fraction, "details": details,
             "message": f"{where}: " + "; ".join(problems),
             "hints": list(dict.fromkeys(hints))}
-
-
-def save_outputs(path: Path, arrays: dict[str, Any]) -> None:
-    import numpy as np
-
-    arrays = {k: np.asarray(v) for k, v in arrays.items()}
-    for key, value in arrays.items():
-        if value.dtype == object:
-            raise ProbeMismatch(f"{key} holds Python objects, not numbers")
-    size = sum(v.nbytes for v in arrays.values())
-    if size > MAX_OUTPUT_BYTES:
-        raise ProbeMismatch(f"returned {size / 2**20:.0f} MiB of data for a fixture of a few "
-                            "images; return the arrays themselves, nothing larger")
-    np.savez(path, **arrays)
 
 
 def load_outputs(path: str | os.PathLike) -> dict[str, Any]:

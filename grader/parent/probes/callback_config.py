@@ -24,12 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from grader.parent.probes import Call, Prepared, ProbeMismatch, verdict
+from grader import probe_contract as contract
+from grader.parent.probes import Call, Prepared, verdict
 from grader.protocol import CheckResult
 
-RETURNS = "a keras.callbacks.EarlyStopping"
-TEXT_FIELDS = ("class", "monitor", "mode")
-NUMBER_FIELDS = ("patience", "restore_best_weights", "min_delta")
+RETURNS = contract.RETURNS["callback_config"]
 
 
 def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
@@ -37,36 +36,11 @@ def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
     return Prepared(calls=calls, truth=[None, params["patience"]])
 
 
-def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    import keras
-
-    out: dict[str, Any] = {}
-    for i, callback in enumerate(returned):
-        if not isinstance(callback, keras.callbacks.EarlyStopping):
-            kind = "keras callback" if isinstance(callback, keras.callbacks.Callback) \
-                else "object"
-            raise ProbeMismatch(f"returned {type(callback).__name__} (a {kind}); return "
-                                "keras.callbacks.EarlyStopping(monitor=..., patience=..., "
-                                "restore_best_weights=True)")
-        texts = {"class": type(callback).__name__, "monitor": getattr(callback, "monitor", ""),
-                 "mode": getattr(callback, "mode", "auto")}
-        for key, text in texts.items():
-            out[f"{key}_{i}"] = np.frombuffer(str(text)[:200].encode(), dtype=np.uint8)
-        for key in NUMBER_FIELDS:
-            value = getattr(callback, key, None)
-            try:
-                out[f"{key}_{i}"] = np.asarray(float(value))
-            except (TypeError, ValueError):
-                raise ProbeMismatch(f"returned an EarlyStopping whose {key} is "
-                                    f"{type(value).__name__} {value!r}, not a number") from None
-    return out
-
-
 def _read(outputs: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     """One call's callback, with its texts decoded."""
     got: dict[str, Any] = {k: bytes(outputs[f"{k}_{i}"]).decode(errors="replace")
-                           for k in TEXT_FIELDS}
-    got.update({k: float(outputs[f"{k}_{i}"]) for k in NUMBER_FIELDS})
+                           for k in contract.EARLY_STOPPING_TEXTS}
+    got.update({k: float(outputs[f"{k}_{i}"]) for k in contract.EARLY_STOPPING_NUMBERS})
     return got
 
 

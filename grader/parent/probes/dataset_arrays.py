@@ -17,20 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from grader.parent.probes import (
-    Call,
-    Prepared,
-    ProbeMismatch,
-    as_array,
-    fixtures,
-    form,
-    path_arg,
-    verdict,
-)
+from grader import probe_contract as contract
+from grader.parent.probes import Call, Prepared, fixtures, path_arg, verdict
 from grader.protocol import CheckResult
 
 SPLITS = ("train", "test")
-RETURNS = "((x_train, y_train), (x_test, y_test)), four arrays"
+RETURNS = contract.RETURNS["dataset_arrays"]
 
 
 def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
@@ -42,17 +34,6 @@ def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
         truth = fixtures.idx_dataset(root, seed=params.get("seed", 0))
     return Prepared(calls=[Call(args=[path_arg(root, f"'<{root.name} folder>'")])],
                     truth=truth)
-
-
-def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    value = returned[0]
-    try:
-        (x_train, y_train), (x_test, y_test) = value
-    except (TypeError, ValueError):
-        raise ProbeMismatch(f"returned {form(value)}; return ((x_train, y_train), "
-                            "(x_test, y_test))") from None
-    return {key: as_array(array, key) for key, array in (
-        ("x_train", x_train), ("y_train", y_train), ("x_test", x_test), ("y_test", y_test))}
 
 
 def judge(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from grader.parent.probes import Call, Prepared, as_array, fixtures, raised_problem, verdict
+from grader import probe_contract as contract
+from grader.parent.probes import Call, Prepared, fixtures, raised_problem, verdict
 from grader.protocol import CheckResult
 
-RETURNS = "one image as a float array (H, W, 3) in [0, 1]"
+RETURNS = contract.RETURNS["image_bytes"]
 MIN_CORRELATION = 0.95
 MAX_MEAN_DIFF = 0.05
 IMAGES_SHARE = 0.75
@@ -55,11 +56,6 @@ def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
                              "label": "<bytes of a text file>"}],
                       raises=params.get("raises", "Exception")))
     return Prepared(calls=calls, truth=truth)
-
-
-def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    return {f"image_{index}": as_array(value, "the image")
-            for index, value in enumerate(returned)}
 
 
 def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from grader.parent.probes import Call, Prepared, ProbeMismatch, array_arg, verdict
+from grader import probe_contract as contract
+from grader.parent.probes import Call, Prepared, array_arg, verdict
 from grader.protocol import CheckResult
 
-RETURNS = "one float, the metric's value in [0, 1]"
+RETURNS = contract.RETURNS["metric"]
 TOLERANCE = 1e-6
 
 # Name -> (size of the majority class 0 as a share of the labels, share of predictions
@@ -77,28 +78,6 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> dict[str, float]:
             "weighted_f1": float(np.sum(f1 * support) / np.sum(support)),
             "f1_of_macro_pr": float(2 * precision * recall / (precision + recall)),
             "macro_recall": float(recall), "error_rate": 1 - accuracy}
-
-
-def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    return {"values": numbers(returned, "the metric as one float")}
-
-
-def numbers(returned: list[Any], want: str) -> np.ndarray:
-    """One number per call, as float64; anything else (a tuple, a report dict, a
-    string) is a ProbeMismatch naming what came back. Shared with param_count."""
-    values = []
-    for value in returned:
-        try:
-            array = np.asarray(value)
-        except Exception:
-            array = np.asarray(None)
-        if array.size != 1 or not np.issubdtype(array.dtype, np.number) \
-                or np.issubdtype(array.dtype, np.complexfloating):
-            form = type(value).__name__ if array.size == 1 else \
-                f"{type(value).__name__} of {array.size} values"
-            raise ProbeMismatch(f"returned {form}; return {want}")
-        values.append(float(array.reshape(())))
-    return np.array(values, dtype=np.float64)
 
 
 # Mistakes recognised by the value returned: (the value it would return, the hint).

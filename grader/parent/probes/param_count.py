@@ -1,12 +1,13 @@
 """Probe for ``trainable_parameter_count(model) -> int``.
 
 The function is called on small Keras models that the grader builds in the build
-worker (``frozen_model``, passed with a ``$make`` marker): a frozen Conv2D, a
-BatchNormalization (whose moving mean and variance are weights but not trainable)
-and Dense layers, the second model with its hidden Dense frozen as well. So the
-trainable count differs from the total, from the non-trainable count and from the
-sum over layers whose ``trainable`` flag is set. The parent computes the counts
-from the layer sizes with the formulas of ``theory.shapes``; no TensorFlow there.
+worker (grader/build_worker/probes/keras_objects.py's ``frozen_model``, passed with a
+``$make`` marker): a frozen Conv2D, a BatchNormalization (whose moving mean and
+variance are weights but not trainable) and Dense layers, the second model with its
+hidden Dense frozen as well. So the trainable count differs from the total, from the
+non-trainable count and from the sum over layers whose ``trainable`` flag is set. The
+parent computes the counts from the layer sizes with the formulas of
+``theory.shapes``; no TensorFlow there.
 
 No params are needed (``seed`` varies the sizes). Scored by the share of models
 counted exactly.
@@ -19,37 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from grader import probe_contract as contract
 from grader.parent.probes import Call, Prepared, make_arg, verdict
-from grader.parent.probes.metric import numbers
 from grader.protocol import CheckResult
 from theory.shapes import batchnorm_params, conv2d_params, dense_params
 
-RETURNS = "the number of trainable parameters, an int"
-
-
-def frozen_model(input_shape: list[int], filters: int, kernel: int, units: int,
-                 classes: int, freeze_dense: bool) -> Any:
-    """Build-worker side: Conv2D (frozen), BatchNormalization, ReLU, MaxPooling2D(2),
-    Flatten, Dense(units, relu) (frozen if ``freeze_dense``), Dense(classes, softmax)."""
-    import keras
-    from keras import layers
-
-    model = keras.Sequential([
-        keras.Input(tuple(input_shape)),
-        layers.Conv2D(filters, kernel, name="frozen_conv", trainable=False),
-        layers.BatchNormalization(name="bn"),
-        layers.Activation("relu"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dense(units, activation="relu", name="hidden", trainable=not freeze_dense),
-        layers.Dense(classes, activation="softmax", name="out"),
-    ], name="probe_model")
-    return model
+RETURNS = contract.RETURNS["param_count"]
 
 
 def counts(input_shape: list[int], filters: int, kernel: int, units: int, classes: int,
            freeze_dense: bool) -> dict[str, int]:
-    """frozen_model's parameter counts, and the wrong counts students return."""
+    """The parameter counts of the model keras_objects.frozen_model makes from these
+    arguments, and the wrong counts students return."""
     h, w, c = input_shape
     conv = conv2d_params(kernel, kernel, c, filters)
     bn_trainable, bn_moving = batchnorm_params(filters)
@@ -72,14 +54,9 @@ def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
                 int(rng.integers(3, 9)), 3, int(rng.integers(6, 17)), 10, freeze_dense]
         what = "its Conv2D and hidden Dense frozen" if freeze_dense else "its Conv2D frozen"
         label = f"<a Keras model with {what}, and a BatchNormalization>"
-        calls.append(Call(args=[make_arg("grader.parent.probes.param_count:frozen_model", args,
-                                         label)]))
+        calls.append(Call(args=[make_arg(f"{contract.KERAS_OBJECTS}:frozen_model", args, label)]))
         truth.append({"label": label, **counts(*args)})
     return Prepared(calls=calls, truth=truth)
-
-
-def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    return {"values": numbers(returned, "one int")}
 
 
 MISTAKES = {

@@ -23,19 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from grader.parent.probes import (
-    Call,
-    Prepared,
-    ProbeMismatch,
-    array_arg,
-    as_array,
-    form,
-    raised_problem,
-    verdict,
-)
+from grader import probe_contract as contract
+from grader.parent.probes import Call, Prepared, array_arg, raised_problem, verdict
 from grader.protocol import CheckResult
 
-RETURNS = "a tuple (x, y): the images as a float array and the labels"
+RETURNS = contract.RETURNS["preprocess"]
 BATCH_SIZES = (8, 5)
 IMAGES_WEIGHT = 2
 
@@ -70,16 +62,6 @@ def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
                       f"<uint8 labels {_form(forms[0])}>")],
             raises=params.get("raises", "ValueError")))
     return Prepared(calls=calls, truth=truth)
-
-
-def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for index, value in enumerate(returned):
-        if not isinstance(value, (tuple, list)) or len(value) != 2:
-            raise ProbeMismatch(f"returned {form(value)}; return {RETURNS}")
-        for key, array in zip(("x", "y"), value, strict=True):
-            out[f"{key}_{index}"] = as_array(array, key)
-    return out
 
 
 def judge(outputs: dict[str, np.ndarray], truth: list[dict[str, Any]],

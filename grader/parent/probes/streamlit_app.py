@@ -1,18 +1,19 @@
 """Probe for a Streamlit app that classifies an uploaded image with a trained binary
 model and explains the decision (DS-AG-021 Q10's xray_app.py).
 
-An app is a script, not a function: importing it runs it. So this probe has a
-``run`` (the build worker calls it instead of importing the entry file; see
-grader/build_worker/worker.py) that drives the script with Streamlit's AppTest, once per
-call, and returns what each page showed. The task's ``entry.function`` names
-nothing in the file; it is how messages name the page ("xray_app.py: app").
+An app is a script, not a function: importing it runs it. So this probe's build half
+(grader/build_worker/probes/streamlit_app.py) has a ``run``, which the build worker
+calls instead of importing the entry file, that drives the script with Streamlit's
+AppTest, once per call, and returns what each page showed. The task's
+``entry.function`` names nothing in the file; it is how messages name the page
+("xray_app.py: app").
 
 The model the app loads is the grader's, built in the build worker and saved to the
 scratch space, its path in the environment variable ``model_env``: a 1x1 Conv2D
 averaging the channels, global average pooling and one sigmoid unit with fixed
 weights. On a uniform grey image of pixel value v (scaled to [0, 1] by the helper's
-load_image) it outputs sigmoid(GAIN * v / 255 + BIAS) at any resize, so the parent
-knows the probability the page must show without TensorFlow.
+load_image) it outputs sigmoid(APP_GAIN * v / 255 + APP_BIAS) at any resize, so the
+parent knows the probability the page must show without TensorFlow.
 
 Runs (the calls): no model at ``model_env`` (expects an st.error and no uploader);
 a bright and a dark PNG upload (expects the probability in an st.metric, the
@@ -30,36 +31,28 @@ model's input), ``classes`` ([negative, positive], e.g. ["Normal", "Pneumonia"])
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import importlib.util
-import inspect
 import math
-import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from grader import probe_contract as contract
 from grader.parent.probes import Call, Prepared, ProbeUnavailable, verdict
 from grader.protocol import CheckResult
 
-RETURNS = "a page (the script runs top to bottom under Streamlit's AppTest)"
-GAIN, BIAS = 8.0, -4.0
+RETURNS = contract.RETURNS["streamlit_app"]
 # Uniform grey uploads: (file name, pixel value); one each side of the threshold.
 UPLOADS = (("chest-bright.png", 200), ("chest-dark.png", 40))
 NOT_IMAGE = ("notes.png", b"these are notes, not a picture\n")
-TEXTS = ("exception", "errors", "successes", "metrics", "captions", "raised")
-COUNTS = ("uploaded", "images", "uploaders_before", "errors_before")
-MAX_ITEMS, MAX_CHARS = 10, 300
 INSTALL = "pip install -e '.[app]'"
 
 
 def probability(pixel: int) -> float:
     """What the grader's model outputs for a uniform grey image of this pixel value."""
-    return 1.0 / (1.0 + math.exp(-(GAIN * pixel / 255.0 + BIAS)))
+    return 1.0 / (1.0 + math.exp(-(contract.APP_GAIN * pixel / 255.0 + contract.APP_BIAS)))
 
 
 def installed() -> bool:
@@ -88,145 +81,9 @@ def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
     return Prepared(calls=calls, truth=truth)
 
 
-# --- build worker ---------------------------------------------------------------------
-
-def _model(path: Path, image_size: list[int]) -> None:
-    """The grader's model: known output on a uniform image, and a Conv2D for Grad-CAM."""
-    import keras
-
-    inputs = keras.Input((*image_size, 3))
-    x = keras.layers.Conv2D(1, 1, activation="relu", name="conv",
-                            kernel_initializer=keras.initializers.Constant(1 / 3))(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="output",
-                                 kernel_initializer=keras.initializers.Constant(GAIN),
-                                 bias_initializer=keras.initializers.Constant(BIAS))(x)
-    keras.Model(inputs, outputs, name="grader_app_model").save(path)
-
-
-@contextlib.contextmanager
-def _watch(root: Path, raised: list[str]):
-    """Records the exceptions raised by the functions of the student's own modules
-    (xray.py beside the app) while the app runs: an app that catches them still
-    leaves a trace for the message ("xray.py: load_image raised NotImplementedError")."""
-    restore = []
-    for module in list(sys.modules.values()):
-        file = getattr(module, "__file__", None)
-        if not file or not Path(file).resolve().is_relative_to(root):
-            continue
-        for name, fn in list(vars(module).items()):
-            if inspect.isfunction(fn) and fn.__module__ == module.__name__:
-                restore.append((module, name, fn))
-                setattr(module, name, _recording(fn, f"{Path(file).name}: {name}", raised))
-    try:
-        yield
-    finally:
-        for module, name, fn in restore:
-            setattr(module, name, fn)
-
-
-def _recording(fn: Any, where: str, raised: list[str]) -> Any:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            raised.append(f"{where} raised {type(exc).__name__}: {exc}")
-            raise
-    return wrapper
-
-
-def _page(app: Any) -> dict[str, Any]:
-    images = app.get("image") or app.get("imgs")  # the element's name before Streamlit 1.4x
-    captions = [str(c) for img in images for c in (getattr(img, "captions", None) or [])]
-    # The element's proto names the exception's class ("FileNotFoundError").
-    return {"exception": [f"{e.proto.type}: {e.value}" for e in app.exception],
-            "errors": [str(e.value) for e in app.error],
-            "successes": [str(e.value) for e in app.success],
-            "metrics": [str(m.value) for m in app.metric],
-            "images": len(images), "captions": captions}
-
-
-def _app_run(app: Any, timeout: float) -> str | None:
-    try:
-        app.run(timeout=timeout)
-    except RuntimeError as exc:  # AppTest's time limit
-        return f"the page did not finish within {timeout:g} s ({exc})"
-    return None
-
-
-def run(script: str, calls: list[dict[str, Any]], params: dict[str, Any],
-        scratch: Path) -> list[dict[str, Any]]:
-    """Runs the app once per call with AppTest and returns what each page showed."""
-    from streamlit.testing.v1 import AppTest
-
-    scratch.mkdir(parents=True, exist_ok=True)
-    model, absent = scratch / "model.keras", scratch / "absent" / "model.keras"
-    timeout = float(params.get("timeout_s", 30))
-    env = params["model_env"]
-    script = str(Path(script).resolve())
-    root = Path(script).parent
-    pages = []
-    saved = os.environ.get(env)
-    try:
-        for call in calls:
-            if pages and any("did not finish" in t for t in pages[-1]["exception"]):
-                # Its script still runs in AppTest's thread: a next run would only wait too.
-                pages.append({**pages[-1], "exception": ["not run: the page before did not "
-                                                         "finish"], "uploaded": 0})
-                continue
-            if call["model"] and not model.exists():
-                _model(model, params["image_size"])
-            os.environ[env] = str(model if call["model"] else absent)
-            app = AppTest.from_file(script, default_timeout=timeout)
-            stalled = _app_run(app, timeout)
-            page = _page(app)
-            page.update(uploaders_before=len(app.file_uploader), uploaded=0,
-                        errors_before=len(page["errors"]), raised=[])
-            if "upload" in call and app.file_uploader and stalled is None:
-                app.file_uploader[0].set_value((call["name"], call["upload"], "image/png"))
-                with _watch(root, page["raised"]):
-                    stalled = _app_run(app, timeout)
-                page.update(_page(app), uploaded=1)
-            if stalled:
-                page["exception"].append(stalled)
-            pages.append(_unscratched(page, {str(model): "<the grader's model.keras>",
-                                             str(absent): "<no file>"}))
-    finally:
-        if saved is None:
-            os.environ.pop(env, None)
-        else:
-            os.environ[env] = saved
-    return pages
-
-
-def _unscratched(page: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    """Messages name the model files as the student knows them, not by scratch path."""
-    def clean(text: str) -> str:
-        for path, name in names.items():
-            text = text.replace(path, name)
-        return text
-    return {k: [clean(t) for t in v] if isinstance(v, list) else v for k, v in page.items()}
-
-
-def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Each page (one per call) as arrays: texts as unicode arrays (a few, cut short),
-    counts as ints."""
-    out: dict[str, Any] = {}
-    for i, page in enumerate(returned):
-        for key in TEXTS:
-            texts = [str(t)[:MAX_CHARS] for t in page[key][:MAX_ITEMS]]
-            out[f"r{i}_{key}"] = np.array(texts, dtype=str) if texts else np.zeros(0, "<U1")
-        for key in COUNTS:
-            out[f"r{i}_{key}"] = np.array(int(page[key]))
-    return out
-
-
-# --- parent ---------------------------------------------------------------------------
-
 def _page_of(outputs: dict[str, np.ndarray], i: int) -> dict[str, Any]:
-    page: dict[str, Any] = {k: [str(t) for t in outputs[f"r{i}_{k}"]] for k in TEXTS}
-    page.update({k: int(outputs[f"r{i}_{k}"]) for k in COUNTS})
+    page: dict[str, Any] = {k: [str(t) for t in outputs[f"r{i}_{k}"]] for k in contract.APP_TEXTS}
+    page.update({k: int(outputs[f"r{i}_{k}"]) for k in contract.APP_COUNTS})
     return page
 
 

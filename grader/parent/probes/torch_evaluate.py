@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from grader.parent.probes import Call, Prepared, ProbeMismatch, array_arg, make_arg, verdict
+from grader import probe_contract as contract
+from grader.parent.probes import Call, Prepared, array_arg, make_arg, verdict
 from grader.protocol import CheckResult
 
-RETURNS = "the fraction of correct predictions, a float in [0, 1]"
-FACTORIES = "grader.parent.probes.torch_objects"
+RETURNS = contract.RETURNS["torch_evaluate"]
+FACTORIES = contract.TORCH_OBJECTS
 BATCHES = ((8, 1), (8, 2), (4, 4))  # (examples, right) per batch
 
 
@@ -47,15 +48,6 @@ def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
                        array_arg(folder, "labels", labels, "labels"), BATCHES[0][0]], "loader")
     return Prepared(calls=[Call(args=[model, loader])],
                     truth={"right": [r for _, r in BATCHES], "sizes": [s for s, _ in BATCHES]})
-
-
-def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    value = returned[0]
-    try:
-        return {"returned": np.float64(float(value))}
-    except (TypeError, ValueError, RuntimeError):
-        raise ProbeMismatch(f"returned {type(value).__name__}; return the fraction of "
-                            "correct predictions as a float") from None
 
 
 def judge(outputs: dict[str, np.ndarray], truth: dict[str, list[int]],

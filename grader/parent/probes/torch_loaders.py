@@ -4,9 +4,10 @@ batches of (float32 (B, 1, 28, 28) images, int64 (B,) labels), the images
 ``(pixels / 255 - MEAN) / STD``, the training loader shuffled, the test loader not.
 
 The fixture is 40 training and 20 test noise images (fixtures.idx_dataset), read with
-batch sizes 16 and 8, so both loaders end on a short batch. The capture iterates one
-epoch of each (at most ``MAX_BATCHES`` batches) and saves every batch's shapes and
-dtypes, its images and its labels. The parent finds each image's file image by
+batch sizes 16 and 8, so both loaders end on a short batch. The capture (in
+grader/build_worker/probes/torch_loaders.py) iterates one epoch of each (at most its
+``MAX_BATCHES`` batches) and saves every batch's shapes and dtypes, its images and its
+labels. The parent finds each image's file image by
 correlation, which no affine rescaling changes, so it can tell a missing or repeated
 image, a label that is not that image's, a wrong normalisation and the order apart.
 
@@ -24,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from grader.parent.probes import Call, Prepared, ProbeMismatch, fixtures, path_arg, verdict
+from grader import probe_contract as contract
+from grader.parent.probes import Call, Prepared, fixtures, path_arg, verdict
 from grader.protocol import CheckResult
 
-RETURNS = "(train_loader, test_loader), two DataLoaders"
-LOADERS = ("train", "test")
-N = {"train": 40, "test": 20}
+RETURNS = contract.RETURNS["torch_loaders"]
+# The capture reads the loaders in this order and names the image counts in its errors.
+LOADERS, N = contract.TORCH_LOADERS, contract.TORCH_LOADER_IMAGES
 BATCH = {"train": 16, "test": 8}
-MAX_BATCHES = 100
 MATCH = 0.99  # an image is a file's image when their correlation is at least this
 
 
@@ -42,55 +43,6 @@ def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
     call = Call(args=[path_arg(root, "'<MNIST folder>'")],
                 kwargs={"batch_size": BATCH["train"], "test_batch_size": BATCH["test"]})
     return Prepared(calls=[call], truth=truth)
-
-
-def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    value = returned[0]
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ProbeMismatch(f"returned {type(value).__name__}; return (train_loader, "
-                            "test_loader)")
-    out: dict[str, Any] = {}
-    for name, loader in zip(LOADERS, value, strict=True):
-        out.update({f"{name}_{k}": v for k, v in _epoch(name, loader).items()})
-    return out
-
-
-def _epoch(name: str, loader: Any) -> dict[str, Any]:
-    """One pass over a loader: per batch, the shapes (-1 padded to 5 numbers, the
-    first the number of dimensions) and dtypes; all images as rows of 784 where the
-    batch holds whole images, and all labels."""
-    shapes, dtypes, images, labels = [], [], [], []
-    try:
-        batches = iter(loader)
-    except TypeError:
-        raise ProbeMismatch(f"returned a {type(loader).__name__} as the {name} loader, "
-                            "which cannot be iterated; return a DataLoader") from None
-    for index, batch in enumerate(batches):
-        if index == MAX_BATCHES:
-            raise ProbeMismatch(f"gave more than {MAX_BATCHES} batches for {N[name]} "
-                                f"images from its {name} loader; batch them with the "
-                                "batch size passed in")
-        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-            raise ProbeMismatch(f"gave a {type(batch).__name__} as a {name} batch; "
-                                "each batch must be a pair (images, labels)")
-        x, y = (_numbers(part) for part in batch)
-        shapes.append([[a.ndim, *a.shape, -1, -1, -1, -1][:5] for a in (x, y)])
-        dtypes.append([str(getattr(part, "dtype", type(part).__name__)) for part in batch])
-        if x.size % 784 == 0 and np.issubdtype(x.dtype, np.number):
-            images.append(x.reshape(-1, 784).astype(np.float32))
-        if np.issubdtype(y.dtype, np.number):
-            labels.append(y.reshape(-1).astype(np.int64))
-    return {"shapes": np.array(shapes, np.int64).reshape(-1, 2, 5),
-            "dtypes": np.array(dtypes, str).reshape(-1, 2),
-            "images": np.concatenate(images) if images else np.zeros((0, 784), np.float32),
-            "labels": np.concatenate(labels) if labels else np.zeros(0, np.int64),
-            "whole": np.array(len(images) == len(shapes) and len(labels) == len(shapes))}
-
-
-def _numbers(part: Any) -> np.ndarray:
-    if hasattr(part, "detach"):
-        part = part.detach().cpu()
-    return np.asarray(part)
 
 
 def judge(outputs: dict[str, np.ndarray], truth: dict[str, np.ndarray],

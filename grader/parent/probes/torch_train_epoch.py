@@ -22,12 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from grader.parent.probes import Call, Prepared, ProbeMismatch, array_arg, make_arg, verdict
+from grader import probe_contract as contract
+from grader.parent.probes import Call, Prepared, array_arg, make_arg, verdict
 from grader.protocol import CheckResult
 
-RETURNS = "the epoch's mean loss, a float"
-FACTORIES = "grader.parent.probes.torch_objects"
-MODEL_KEY = "torch_train_epoch.model"
+RETURNS = contract.RETURNS["torch_train_epoch"]
+FACTORIES = contract.TORCH_OBJECTS
+MODEL_KEY = contract.TRAIN_EPOCH_MODEL_KEY  # the capture reads this model's weights
 SAMPLES, BATCH, LR = 48, 12, 0.02
 DROP = 0.75  # the loss after one epoch must be at most this fraction of the loss before
 RETURN_TOLERANCE = 0.05
@@ -52,19 +53,6 @@ def prepare(folder: Path, params: dict[str, Any]) -> Prepared:
     truth = {"x": x.reshape(SAMPLES, -1).astype(np.float64), "y": y,
              "weight": weight.astype(np.float64), "bias": bias.astype(np.float64)}
     return Prepared(calls=[Call(args=[model, loader, optimizer])], truth=truth)
-
-
-def capture(returned: list[Any], params: dict[str, Any]) -> dict[str, Any]:
-    from grader.parent.probes import MADE
-    from grader.parent.probes.torch_objects import weights
-
-    value = returned[0]
-    try:
-        loss = float(value)
-    except (TypeError, ValueError, RuntimeError):
-        raise ProbeMismatch(f"returned {type(value).__name__}; return the mean loss as a "
-                            "float (total / count, or loss.item() values averaged)") from None
-    return {"returned": np.float64(loss), **weights(MADE[MODEL_KEY])}
 
 
 def nll(weight: np.ndarray, bias: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:

@@ -1,5 +1,6 @@
 """Factories for ``$make`` markers: the PyTorch objects the torch probes pass to a
-student's training and evaluation functions (a model, a DataLoader, an optimizer).
+student's training and evaluation functions (a model, a DataLoader, an optimizer);
+grader.probe_contract.TORCH_OBJECTS.
 
 Build-worker side only (this module imports torch); the parent names these functions
 in markers and never imports them. Every object is made from arrays the parent drew,

@@ -1,0 +1,145 @@
+"""Steps 4 and 5 of grading: the build worker builds (student code runs there), and
+each saved model goes to the verify worker as soon as it is saved, so the two
+workers' TensorFlow start-ups overlap. grader/parent/sandbox.py supervises both."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from grader.parent import sandbox
+from grader.parent.pipeline.jobs import Plan, build_worker_resources, verify_job
+from grader.parent.pipeline.outcome import Grading, RunOptions, Stopped, TaskOutcome
+from grader.parent.spec import Spec
+from grader.protocol import BuildResult, BuildState
+
+
+def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
+                outcomes: dict[str, TaskOutcome], result: Grading, on_event: Any = None
+                ) -> tuple[sandbox.Outcome, sandbox.Outcome]:
+    """Runs both workers over the plan's jobs: (the build outcome, the verify outcome).
+    Each task's build result lands in its outcome as it arrives."""
+    sandbox.protect_existing_children()
+    sandbox.become_subreaper()
+    limits0 = spec.limits(spec.tasks[0])
+    build_extra_env, build_memory = build_worker_resources(plan.jobs,
+                                                           sandbox.gpu_visible())
+    build_q: queue.Queue = queue.Queue()
+    verify_q: queue.Queue = queue.Queue()
+    for job in plan.jobs:
+        build_q.put(job)
+    build_q.put(None)
+    by_task = {t["id"]: t for t in spec.tasks}
+    from grader.data.hiding import hide_prefix
+
+    hide = hide_prefix(run.data_dir, keep=[scratch])
+
+    def on_built(job_id: str, raw: dict[str, Any]) -> None:
+        built = outcomes[job_id].build = BuildResult.from_wire(raw)
+        if built.state != BuildState.BUILT or not built.model_path:
+            return
+        # The path comes from the process student code ran in: only a file the worker
+        # saved in the models folder goes to the verify worker.
+        if not _inside(built.model_path, plan.models):
+            outcomes[job_id].build = BuildResult(
+                BuildState.ERROR, f"the build worker named {built.model_path}, outside the "
+                "folder models are saved in; the submission must not move the saved model")
+            return
+        verify_q.put(verify_job(spec, by_task[job_id], built, run, hide is not None))
+
+    file_of = {j.id: j.file for j in plan.jobs}
+
+    def on_build_failure(job_id: str, failure: sandbox.Failure) -> list[str]:
+        # An import that hangs or kills the worker would do the same for every task
+        # of that file: fail them together instead of retrying each.
+        if failure.phase == "import":
+            return [j for j, f in file_of.items() if f == file_of[job_id] and j != job_id]
+        return []
+
+    verify_spec = sandbox.WorkerSpec(
+        argv=[sys.executable, "-I", "-m", "grader.verify_worker.worker"],
+        cwd=_mkdir(scratch / "verify"),
+        env=sandbox.scrubbed_env(scratch / "verify",
+                                 {"GRADER_DATA": run.data_dir} if run.data_dir else None),
+        # No student code runs here, but the model file is the student's: keep a
+        # limit, a roomier one since training happens here (none on GPUs; see sandbox).
+        memory_mb=None if sandbox.gpu_visible() else 2 * max(j.memory_mb for j in plan.jobs),
+        output_limit=1 << 20,
+        fail_on_output=False,
+        job_timeout=lambda job: job.timeout,
+        eager=True,
+        on_event=on_event,
+    )
+    verify_sup = sandbox.Supervisor(verify_spec)
+    verify_thread = threading.Thread(
+        target=verify_sup.run, args=(verify_q, lambda j, r: None, lambda j, f: []),
+        daemon=True)
+    verify_thread.start()
+
+    build_env = sandbox.scrubbed_env(_mkdir(scratch / "home"), build_extra_env)
+    build_spec = sandbox.WorkerSpec(
+        # -P: the submission folder is not put on sys.path before the worker has
+        # imported Keras, so a student's keras.py cannot stand in for it.
+        # The data roots are covered in the build worker's namespaces (grader/data/hiding.py):
+        # student code cannot read test labels, nor the verify worker's memory.
+        argv=[*(hide or []), sys.executable, "-P", "-m", "grader.build_worker.worker",
+              str(plan.models)],
+        cwd=plan.work, env=build_env, memory_mb=build_memory,
+        output_limit=limits0["output_limit_bytes"],
+        job_timeout=lambda job: job.build_timeout_s,
+    )
+    build_sup = sandbox.Supervisor(build_spec)
+    try:
+        try:
+            build_sup.run(build_q, on_built, on_build_failure)
+        finally:
+            verify_q.put(None)
+        verify_thread.join()
+    except Stopped:  # SIGTERM: score the tasks that are done; the rest say why not
+        halt_workers(result)
+    build, verify = build_sup.outcome, verify_sup.outcome
+    result.workers = {"build": build.workers_started, "verify": verify.workers_started}
+    result.timeline = sorted([(round(t - result.started, 3), "build", e, j)
+                              for t, e, j in build.timeline]
+                             + [(round(t - result.started, 3), "verify", e, j)
+                                for t, e, j in verify.timeline])
+    result.student_output = build.output.decode(errors="replace")
+    result.verify_output = verify.output.decode(errors="replace")
+    if build.output_dropped:
+        result.student_output += f"\n[... {build.output_dropped:,} more bytes not kept]"
+
+    return build, verify
+
+
+def halt_workers(result: Grading) -> None:
+    """Kills the workers and whatever they started, once. SPAWN_LOCK stays held until
+    the process exits, so that the verify thread cannot start a fresh worker for the
+    jobs left (Stopped reaches the main thread only)."""
+    if result.stopped:
+        return
+    result.stopped = True
+    sandbox.SPAWN_LOCK.acquire()
+    for pid in list(sandbox.LIVE_WORKERS):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    sandbox.reap_orphans(sandbox.OTHER_CHILDREN)
+
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _inside(path: str, folder: Path | None) -> bool:
+    try:
+        return folder is not None and Path(path).resolve().is_relative_to(folder.resolve())
+    except (OSError, ValueError):
+        return False
