@@ -1,25 +1,70 @@
-"""The `grader` command: a thin composition root over grader/commands/."""
+"""The `grader` command: a thin composition root over grader/commands/.
 
-from __future__ import annotations
+`main()`, the console script, hands `grader [--assignments-dir DIR] theory ...` straight
+to the theory verb's click group (grader/commands/theory.py) without importing typer:
+typer 0.29 coerces every parameter through pydantic, which costs more start-up than the
+whole of `grader theory q1` may (benchmarks/theory_startup.py). Every other command line
+goes to the typer `app`, which is built on first use and forwards `theory` to the same
+group, so `grader --help` lists every verb.
+"""
 
-from typing import Any
+# No `from __future__ import annotations`: typer reads the annotations of the functions
+# defined in _build_app(), and `typer` is a name only there.
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
-import typer
-
-app = typer.Typer(
-    name="grader",
-    help="Grade convolutional-network assignments and solve their theory questions.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+ASSIGNMENTS_DIR = "--assignments-dir"
+ASSIGNMENTS_DIR_HELP = (
+    "A folder of your own assignment specs (<id>.json), searched before the shipped ones "
+    "by every verb, worker and batch task (it goes first in GRADER_ASSIGNMENTS); give it "
+    "more than once for several folders, the first searched first.")
 
 
-def _register() -> None:
-    # Each verb lives in its own module; add new verbs here.
+def use_assignments_dir(folder: str) -> None:
+    """Puts ``folder`` first in GRADER_ASSIGNMENTS, keeping the folders already there, so
+    this process and every process it starts find the instructor's specs; exit 2 when it
+    is not a folder. The path is made absolute: workers run in other directories."""
+    from grader.parent.spec import ASSIGNMENTS_ENV
+
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        sys.stderr.write(f"error: {ASSIGNMENTS_DIR} {folder}: no such folder\n")
+        raise SystemExit(2)
+    first = str(path.resolve())
+    rest = [p for p in os.environ.get(ASSIGNMENTS_ENV, "").split(os.pathsep)
+            if p.strip() and p != first]
+    os.environ[ASSIGNMENTS_ENV] = os.pathsep.join([first, *rest])
+
+
+def _build_app() -> Any:
+    import typer
+
     from grader.commands import theory
 
-    app.add_typer(theory.app, name="theory")
+    app = typer.Typer(
+        name="grader",
+        help="Grade convolutional-network assignments and solve their theory questions.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def root(assignments_dir: Annotated[list[str] | None, typer.Option(
+            ASSIGNMENTS_DIR, metavar="DIR", help=ASSIGNMENTS_DIR_HELP)] = None) -> None:
+        for folder in reversed(assignments_dir or []):   # the first named is searched first
+            use_assignments_dir(folder)
+
+    # The theory verb is a click group of its own (see the module docstring); typer passes
+    # it every word after `theory`, --help included.
+    @app.command("theory", help=theory.HELP, add_help_option=False,
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def theory_verb(ctx: typer.Context) -> None:
+        theory.run(list(ctx.args))
+
+    # Each other verb lives in its own module; add new verbs here.
     from grader.commands import data
 
     app.add_typer(data.app, name="data")
@@ -33,45 +78,49 @@ def _register() -> None:
     from grader.commands import reference
 
     app.add_typer(reference.app, name="reference")
+    from grader.commands import assignment
+
+    app.add_typer(assignment.app, name="assignment")
+    return app
 
 
-_register()
+def __getattr__(name: str) -> Any:
+    # `from grader.cli import app` builds the typer app on first use (PEP 562), so that the
+    # console script can answer `grader theory` without importing typer at all.
+    if name == "app":
+        globals()["app"] = _build_app()
+        return globals()["app"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def skip_coercion_of_missing_values() -> None:
-    """Makes typer leave absent parameter values alone without building a pydantic adapter.
-
-    typer 0.29 builds a pydantic TypeAdapter for every parameter it processes,
-    even the `--help` flag of every group when it is absent; the first one
-    imports pydantic (about 0.25 s). typer's own coercion of a missing value is
-    "None stays None, a missing multi-value is ()", so doing that here changes
-    nothing but the start-up time. `main()` calls this before `app()`, for
-    every verb; if typer's internals differ, nothing is patched.
-    """
-    try:
-        from typer.core import _TyperParameter
-    except ImportError:
-        return
-    original = getattr(_TyperParameter, "process_value", None)
-    if original is None or getattr(original, "_grader_skips_missing", False):
-        return
-
-    def process_value(self: Any, ctx: Any, value: Any) -> Any:
-        if value is None and getattr(self, "_runtime_param", None) is None:
-            value = () if (self.multiple or self.nargs == -1) else None
-            if self.required and self.value_is_missing(value):
-                return original(self, ctx, value)
-            if self.callback is not None:
-                value = self.callback(ctx, self, value)
-            return value
-        return original(self, ctx, value)
-
-    process_value._grader_skips_missing = True  # type: ignore[attr-defined]
-    _TyperParameter.process_value = process_value
+def _theory_args(argv: list[str]) -> tuple[list[str], list[str]] | None:
+    """``(folders, theory args)`` when ``argv`` is ``[--assignments-dir DIR]... theory ...``,
+    else None (the typer app takes it, usage errors included)."""
+    folders, i = [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word == ASSIGNMENTS_DIR and i + 1 < len(argv):
+            folders.append(argv[i + 1])
+            i += 2
+        elif word.startswith(ASSIGNMENTS_DIR + "="):
+            folders.append(word.split("=", 1)[1])
+            i += 1
+        else:
+            break
+    if argv[i:i + 1] != ["theory"]:
+        return None
+    return folders, argv[i + 1:]
 
 
 def main() -> None:
-    # typer would import pydantic (~0.25 s) just to process absent flags such as
-    # --help; `grader theory` has a start-up budget (benchmarks/theory_startup.py).
-    skip_coercion_of_missing_values()
-    app()
+    lean = _theory_args(sys.argv[1:])
+    if lean is None:
+        app = sys.modules[__name__].app    # built here, on first use
+        app()
+        return
+    from grader.commands import theory
+
+    folders, args = lean
+    for folder in reversed(folders):    # the first named is searched first, as with typer
+        use_assignments_dir(folder)
+    theory.run(args)

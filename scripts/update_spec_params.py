@@ -77,7 +77,8 @@ def reference_counts(assignment: str, task: dict) -> dict[str, int]:
 
 def _params_span(text: str, task_id: str) -> tuple[int, int]:
     """Start and end offsets of the `"params": {...}` object of task `task_id`."""
-    at = text.index(f'"id": "{task_id}"')
+    # Searched from the tasks array: theory questions may reuse a task's id (model1).
+    at = text.index(f'"id": "{task_id}"', text.index('"tasks":'))
     start = text.index('"params": {', at)
     depth, i = 0, text.index("{", start)
     while True:

@@ -8,10 +8,13 @@ laid out as TensorFlow lays them out (Fh x Fw x C_in x C_out).
 - ``shapes``:    output-size formula, padding, parameter counts, receptive field
 - ``layers``:    a small layer-list language and shape/parameter propagation
 - ``ops``:       convolution (with worked sums), depthwise convolution, pooling
-- ``parse``:     literal matrices and generators such as ``ones:3x3``
+- ``parse``:     literal matrices and generators such as ``ones:3x3``, and their words
 - ``answer``:    a reading (one way to read a question), its answer and steps
 - ``worked``:    worked steps: padded inputs, every cell's sum, formulas with numbers
-- ``questions``: the question bank, its seeded variants and the ``--json`` object
+- ``calculator``: every computation a reading can name, in the CLI verbs' notation
+- ``section``:   an assignment spec's ``theory`` section as questions, checked
+- ``questions``: questions by assignment (found in the specs), solved and varied per
+  student, and the ``--json`` object; no questions live in code
 - ``grade``:     grading a student's numeric answers, partial credit by cell
 - ``render``:    terminal rendering with rich
 """

@@ -21,10 +21,11 @@ from typing import Any
 from theory.answer import GradeError, Reading, fmt, to_json
 from theory.ops import simplify
 from theory.questions import (
+    Assignment,
     Question,
     UnknownQuestion,
     get_question,
-    question_ids,
+    load_assignment,
     solve,
     variant_params,
 )
@@ -375,10 +376,11 @@ def _manual_test(question: Question, got: Any) -> dict:
                                    "rubric": question.rubric}}}
 
 
-def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
+def grade_answers(data: dict, assignment: str | Assignment, tol: Tolerance = Tolerance(),
                   source: str = "answers", invalid: dict[str, str] | None = None) -> dict:
     """Grades an answers object (``theory_answers_file.schema.json``, already validated)
-    and returns the results object (``results.schema.json``).
+    and returns the results object (``results.schema.json``). ``assignment`` is an id, the
+    path of a spec, or its loaded questions.
 
     An answer that cannot be one (``answer_problem``, or named in ``invalid`` with the
     reason, as ``decode_answers`` returns them) scores 0 with the reason and the file
@@ -387,17 +389,19 @@ def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
     invalid = invalid or {}
     refused: dict[str, tuple[str, str]] = {}     # qid -> (key as written, reason)
     start = time.perf_counter()
+    theory = load_assignment(assignment)
+    assignment = theory.id
     file_assignment = data.get("assignment")
     if file_assignment and file_assignment != assignment:
         raise GradeError(f"{source} is for {file_assignment!r} but --assignment is "
                          f"{assignment!r}; drop one of them or make them agree")
     answers: dict = data.get("answers", {})
     seed = data.get("seed")
-    ids = question_ids(assignment)
+    ids = list(theory.questions)
     resolved: dict[str, Any] = {}
     for key, value in answers.items():
         try:
-            question = get_question(key, assignment)
+            question = get_question(key, theory)
         except UnknownQuestion as exc:
             if file_assignment:    # --assignment cannot override the file's own: no such hint
                 raise GradeError(f"{source}: its assignment {assignment} has no question "
@@ -412,7 +416,7 @@ def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
             refused[question.qid] = (key, problem)
     tests = []
     for qid in ids:
-        question = get_question(qid, assignment)
+        question = theory.questions[qid]
         if question.kind == "manual":
             if qid in refused:     # the text is kept for a person; a refused value is not
                 tests.append(_manual_test(question, f"(not kept: the answer {refused[qid][1]})"))
@@ -447,14 +451,14 @@ def grade_answers(data: dict, assignment: str, tol: Tolerance = Tolerance(),
     }
 
 
-def failed_results(assignment: str, source: str, reason: str) -> dict:
+def failed_results(assignment: str | Assignment, source: str, reason: str) -> dict:
     """The results of an answers file that cannot be graded: every numeric question scores 0
     with ``reason``, exit code 2. Written like any results, so a batch keeps the student
     in the gradebook."""
     results = grade_answers({"answers": {}}, assignment, source=source)
     for test in results["tests"]:
         test["output"] = f"not graded: {reason}"
-    results["output"] = (f"{assignment} theory: 0/{results['max_score']:g} points; not "
-                         f"graded: {reason}")
+    name = results["grader"]["assignment"]
+    results["output"] = f"{name} theory: 0/{results['max_score']:g} points; not graded: {reason}"
     results["grader"].update(complete=False, exit_code=2, errors=[reason])
     return results

@@ -28,10 +28,12 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from theory.answer import fmt
 from theory.ops import Number, simplify
 from theory.shapes import ShapeError
 
-__all__ = ["MATRIX_GRAMMAR", "parse_number", "parse_matrix", "parse_channels", "parse_pair"]
+__all__ = ["MATRIX_GRAMMAR", "parse_number", "parse_matrix", "parse_channels", "parse_pair",
+           "describe_matrix"]
 
 GENERATORS = ("ones", "zeros", "fill", "rows", "cols", "range", "eye")
 GENERATOR_FORMS = ("ones:HxW, zeros:HxW, fill:VALUE:HxW, rows:V1,V2,..[:W], cols:V1,V2,..[:H], "
@@ -153,3 +155,31 @@ def parse_channels(text: str) -> list[list[list[Number]]]:
         raise ShapeError(f"{text!r}: the channels have different sizes "
                          f"{sorted(f'{h}x{w}' for h, w in sizes)}")
     return channels
+
+
+_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"]
+
+
+def describe_matrix(spec: str) -> str:
+    """A channel in words, as a question states it.
+
+    >>> describe_matrix("fill:2:4x4"), describe_matrix("ones:3x3")
+    ('all 2-s', 'all ones')
+    >>> describe_matrix("rows:1,2")
+    '1 in its first row, 2 in its second row'
+    >>> describe_matrix("1,0;0,-1")
+    '[1 0; 0 -1]'
+    """
+    head, _, rest = spec.partition(":")
+    if head in ("ones", "zeros"):
+        return f"all {head}"
+    if head == "fill":
+        return f"all {rest.rpartition(':')[0]}-s"
+    if head in ("rows", "cols"):
+        values = rest.partition(":")[0].split(",")
+        if len(values) > len(_ORDINALS):
+            return f"{', '.join(values)} in its {'rows' if head == 'rows' else 'columns'}"
+        axis = "row" if head == "rows" else "column"
+        return ", ".join(f"{v} in its {_ORDINALS[i]} {axis}" for i, v in enumerate(values))
+    matrix = parse_matrix(spec)
+    return "[" + "; ".join(" ".join(fmt(v) for v in row) for row in matrix) + "]"

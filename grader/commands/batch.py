@@ -95,6 +95,9 @@ def plan(
         job_name=job_name or f"grade-{Path(assignment).stem}",
     )
     try:
+        from grader.commands.check import validate_check_args
+
+        validate_check_args(the_plan.check_args)
         planned = planning.make_plan(the_plan, template or planning.TEMPLATE)
     except planning.NothingToGrade as exc:
         _print_rejected(exc.rejected, None)

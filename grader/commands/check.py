@@ -107,3 +107,39 @@ def check(
         typer.echo("note: the visual checks' images were not kept; add --json PATH or "
                    "--html PATH to keep them", err=True)
     raise typer.Exit(code)
+
+
+# Options of `grader check` that every task sets itself: a second copy in
+# --check-arg would send the results elsewhere or grade another assignment.
+_SET_BY_TASK = ("--assignment", "-a", "--json", "--help")
+
+
+def validate_check_args(args: list[str]) -> None:
+    """Raises ValueError unless ARGS are options `grader check` accepts.
+
+    The arguments are parsed by check's own command-line parser (nothing runs),
+    so a typo fails here, once, rather than in every task of the class.
+    """
+    if not args:
+        return
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if name in _SET_BY_TASK:
+            raise ValueError(f"--check-arg {arg!r}: every task sets {name} itself "
+                             "(the assignment comes from plan's --assignment); leave it out")
+    # check's own parser, from a one-command app, so nothing here imports the CLI root.
+    alone = typer.Typer(add_completion=False)
+    alone.command("check")(check)
+    command = typer.main.get_command(alone)
+    try:
+        command.make_context("grader check", ["SUBMISSION", *args], resilient_parsing=False)
+    except Exception as exc:
+        # typer may bring its own copy of click: recognise a usage error by its
+        # interface (format_message) rather than by one package's class.
+        if not hasattr(exc, "format_message"):
+            raise
+        names = sorted(n for p in command.params if p.param_type_name == "option"
+                       for n in p.opts if n.startswith("--") and n not in _SET_BY_TASK)
+        raise ValueError(f"--check-arg {' '.join(args)!r}: grader check would refuse it "
+                         f"({exc.format_message()}); it accepts {', '.join(names)} "
+                         "(see `grader check --help`)") from None

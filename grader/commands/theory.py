@@ -1,10 +1,17 @@
-"""`grader theory`: worked answers to the numeric theory questions, the same solver on
-the user's own numbers, per-student variants and grading of students' answers.
+"""`grader theory`: worked answers to the theory questions of an assignment's spec, the
+same solver on the user's own numbers, per-student variants and grading of students' answers.
 
-Start-up matters here (a student runs this on a laptop, often): only typer and
-the standard library are imported at module level; the solver (pure Python),
-rich and jsonschema are imported inside the commands. TensorFlow is never
-imported on this path; a test checks `sys.modules`.
+Start-up matters here (a student runs this on a laptop, often; benchmarks/theory_startup.py
+holds `grader theory q1` to 1.5x `import numpy`). So this verb is a click group, not a
+typer app: typer 0.29 coerces every parameter through a pydantic TypeAdapter, and
+importing pydantic alone costs more than NumPy. grader/cli.py's `main()` hands
+`grader theory ...` to `run()` without importing typer; the typer app lists the verb and
+forwards to the same group. Only click and the standard library are imported at module
+level; the solver (pure Python), rich and jsonschema are imported inside the commands.
+TensorFlow is never imported on this path; a test checks `sys.modules`.
+
+The assignments, the default one and the help that names them come from the specs found
+(grader/parent/spec.py: GRADER_ASSIGNMENTS, `grader --assignments-dir`, then the shipped).
 """
 
 from __future__ import annotations
@@ -12,10 +19,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import typer
-from typer.core import TyperGroup
+import click
 
 # Kept as text so that --help imports no solver; a test checks it against the constants
 # (theory.parse.MAX_SIDE, MAX_MAGNITUDE, MAX_NUMBER_CHARS, theory.ops.MAX_PADDING,
@@ -33,95 +39,27 @@ MATRIX_HELP = (
 )
 PADDING_HELP = ("valid, same, P (every side), V,H (top and bottom, left and right) or "
                 "T,B,L,R.")
+HELP = ("Worked answers to the numeric theory questions: `grader theory QID` (e.g. q1), "
+        "`grader theory list`, the solver on your own numbers (conv, pool, shape, params), "
+        "per-student variants and grading. " + MATRIX_HELP)
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
 
-def _plain_coercion(command: Any) -> None:
-    """Gives this verb's str/int/float/Path parameters a plain coercion.
-
-    typer 0.29 coerces every parameter value through a pydantic TypeAdapter,
-    and importing pydantic costs about 0.25 s: more than all of NumPy, and over
-    the start-up budget of `grader theory` (benchmarks/theory_startup.py). Our
-    parameters are plain types that need no validation beyond int()/Path().
-    This uses typer internals, so anything unexpected leaves typer's own path.
-    """
-    try:
-        from typer._click.exceptions import BadParameter
-        from typer._coercion import RuntimeParam
-    except ImportError:
-        return
-
-    class PlainParam(RuntimeParam):
-        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            kind = self.annotation
-            if isinstance(value, (list, tuple)):
-                return [self._coerce_value(v, param, ctx) for v in value]
-            try:
-                return value if kind is str else kind(value)
-            except (TypeError, ValueError):
-                raise BadParameter(f"{value!r} is not a valid {kind.__name__}", ctx=ctx,
-                                   param=param) from None
-
-    plain = {str: str, int: int, float: float, Path: Path, list[str]: str}
-    for param in getattr(command, "params", []):
-        descriptor = getattr(param, "type_descriptor", None)
-        if getattr(param, "_runtime_param", "absent") is not None or descriptor is None:
-            continue
-        kind = plain.get(descriptor.annotation)
-        if kind is None or descriptor.file_annotation is not None:
-            continue
-        param._runtime_param = PlainParam(parameter_info=descriptor.parameter_info,
-                                          annotation=kind)
-
-
-class _QuestionGroup(TyperGroup):
-    """Lets `grader theory QID` stand for `grader theory show QID`: a first word that is
-    not a sub-command is a question id."""
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            name, command, rest = "show", self.commands["show"], args
-        else:
-            name, command, rest = super().resolve_command(ctx, args)
-        _plain_coercion(command)
-        return name, command, rest
-
-
-app = typer.Typer(
-    cls=_QuestionGroup,
-    help=("Worked answers to the numeric theory questions: `grader theory QID` (e.g. q1), "
-          "`grader theory list`, the solver on your own numbers (conv, pool, shape, params), "
-          "per-student variants and grading. " + MATRIX_HELP),
-    no_args_is_help=True,
-)
-
-AssignmentOption = typer.Option("cs577-a4", "--assignment", "-a",
-                                help="cs577-a4, ds-ag-021 or practical2.")
-JsonFlag = typer.Option(False, "--json", help="Print the answer as JSON instead of worked steps.")
-FilterOption = typer.Option(..., "--filter", "-f", help=(
-    "A filter: one 2-D matrix (repeated over every input channel) or one per channel "
-    "separated by '|'. Repeat --filter for several output channels."))
-AnswersArgument = typer.Argument(..., help="The student's answers JSON "
-                                 "(grader/schemas/theory_answers_file.schema.json).")
-ResultsOption = typer.Option(None, "--json", help="Write the results JSON here "
-                             "(Gradescope-compatible, grader/schemas/results.schema.json).")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
+def _fail(message: str, code: int = 2) -> SystemExit:
     sys.stderr.write(f"error: {message}\n")
-    return typer.Exit(code)
+    return SystemExit(code)
 
 
 def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Runs a solver call and turns its errors into a one-line message and exit 2: a
-    user's typo must never end in a traceback."""
+    user's typo, or an instructor's in a spec, must never end in a traceback."""
     from theory.answer import GradeError
-    from theory.questions import UnknownQuestion
+    from theory.questions import TheoryError, UnknownQuestion
     from theory.shapes import ShapeError
 
     try:
         return fn(*args, **kwargs)
-    except (ShapeError, UnknownQuestion, GradeError) as exc:
+    except (ShapeError, UnknownQuestion, GradeError, TheoryError) as exc:
         raise _fail(str(exc)) from None
     except (ValueError, TypeError, ZeroDivisionError, IndexError, KeyError) as exc:
         raise _fail(f"cannot work this out: {exc} ({type(exc).__name__})") from None
@@ -137,40 +75,30 @@ def _print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
 
 
-def _pair(text: str, what: str) -> tuple[int, int]:
-    from theory.parse import parse_pair
+# --- the commands, as plain functions (their docstrings are their help) -----------------------
 
-    return parse_pair(text, what)
-
-
-@app.command("list")
-def list_questions(
-    assignment: str = typer.Option(None, "--assignment", "-a",
-                                   help="Only this assignment (default: all)."),
-    as_json: bool = JsonFlag,
-) -> None:
+def list_questions(assignment: str | None, as_json: bool) -> None:
     """Every theory question id per assignment, numeric (solved) or manual (a person grades)."""
-    from theory.questions import ASSIGNMENTS, BANK
+    from theory.questions import assignment_ids, load_assignment
 
-    if assignment is not None and assignment not in BANK:
-        raise _fail(f"unknown assignment {assignment!r}; the assignments are "
-                    f"{', '.join(ASSIGNMENTS)}")
-    chosen = [assignment] if assignment else list(ASSIGNMENTS)
+    ids = [assignment] if assignment else _guard(assignment_ids)
+    chosen = [_guard(load_assignment, a) for a in ids]
     if as_json:
-        _print_json({a: [{"id": q.qid, "kind": q.kind, "title": q.title}
-                         for q in BANK[a].values()] for a in chosen})
+        _print_json({a.id: [{"id": q.qid, "kind": q.kind, "title": q.title}
+                            for q in a.questions.values()] for a in chosen})
         return
     from theory.render import render_question_list
 
-    rows = [(a, q.qid, q.kind, q.title) for a in chosen for q in BANK[a].values()]
+    rows = [(a.id, q.qid, q.kind, q.title) for a in chosen for q in a.questions.values()]
     console = _console()
     render_question_list(rows, console)
-    empty = [a for a in chosen if not BANK[a]]
-    for a in empty:
-        console.print(f"{a}: no theory questions (its grade comes from the programming tasks)")
+    for a in chosen:
+        if not a.questions:
+            console.print(f"{a.id}: no theory questions (its grade comes from the programming "
+                          "tasks)")
 
 
-def _show(qid: str, assignment: str, as_json: bool, seed: int | None) -> None:
+def _show(qid: str, assignment: str | None, as_json: bool, seed: int | None) -> None:
     from theory.questions import get_question, solution_json, solve, variant_params
 
     question = _guard(get_question, qid, assignment)
@@ -187,25 +115,15 @@ def _show(qid: str, assignment: str, as_json: bool, seed: int | None) -> None:
     render_solution(header, question.text(params), solution, _console(), question.kind)
 
 
-@app.command("show")
-def show(
-    qid: str = typer.Argument(..., help="Question id, e.g. q1 (see `grader theory list`)."),
-    assignment: str = AssignmentOption,
-    as_json: bool = JsonFlag,
-) -> None:
-    """The worked answer to one question (also `grader theory QID`)."""
+def show(qid: str, assignment: str | None, as_json: bool) -> None:
+    """The worked answer to one question (also `grader theory QID`). QID is a question id,
+    e.g. q1 (see `grader theory list`)."""
     _show(qid, assignment, as_json, None)
 
 
-@app.command("variant")
-def variant(
-    qid: str = typer.Argument(..., help="A numeric question id, e.g. q1."),
-    seed: int = typer.Option(..., "--seed", "-s", help="The student's seed; same seed, same "
-                             "numbers."),
-    assignment: str = AssignmentOption,
-    as_json: bool = JsonFlag,
-) -> None:
-    """A per-student variant of a numeric question (same form, other numbers) with its key."""
+def variant(qid: str, seed: int, assignment: str | None, as_json: bool) -> None:
+    """A per-student variant of a numeric question (same form, other numbers) with its key.
+    QID is a numeric question id, e.g. q1."""
     _show(qid, assignment, as_json, seed)
 
 
@@ -227,154 +145,61 @@ def _emit(question: str, reading: Any, as_json: bool) -> None:
     render_reading(reading, "Answer", console)
 
 
-def _padding(text: str) -> Any:
-    """'valid', 'same', 'P', 'V,H' or 'T,B,L,R'."""
-    from theory.shapes import ShapeError
-
-    value = text.strip().lower()
-    if value in ("valid", "same"):
-        return value
-    try:
-        numbers = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise ShapeError(f"--padding must be {PADDING_HELP.rstrip('.')}; got {text!r}") from None
-    return numbers[0] if len(numbers) == 1 else numbers
-
-
-@app.command("conv")
-def conv(
-    input_: str = typer.Option(..., "--input", "-i", help="The input tensor. " + MATRIX_HELP),
-    filters: list[str] = FilterOption,
-    padding: str = typer.Option("valid", "--padding", "-p", help=PADDING_HELP),
-    stride: str = typer.Option("1", "--stride", "-s", help="S or SHxSW."),
-    dilation: str = typer.Option("1", "--dilation", "-d", help="D or DHxDW."),
-    depthwise: bool = typer.Option(False, "--depthwise", help=(
-        "Apply the filter to each channel separately, without summing over channels.")),
-    as_json: bool = JsonFlag,
-) -> None:
+def conv(input_: str, filters: list[str], padding: str, stride: str, dilation: str,
+         depthwise: bool, as_json: bool) -> None:
     """Convolve your own numbers, with each output cell's sum written out.
 
     Example: grader theory conv -i "ones:4x4|fill:2:4x4|rows:1,2,3,4" -f ones:3x3 -p same
     """
-    from theory.ops import concat_filters, filters_from_2d, stack_channels
-    from theory.parse import parse_channels
-    from theory.worked import conv_reading
+    from theory import calculator
 
-    def run() -> Any:
-        channels = parse_channels(input_)
-        image = stack_channels(channels)
-        kernels = [filters_from_2d(parse_channels(f), len(channels)) for f in filters]
-        if depthwise and len(kernels) != 1:
-            raise ValueError("--depthwise takes exactly one --filter")
-        kernel = concat_filters(kernels)
-        label = ("depthwise: each channel convolved on its own" if depthwise
-                 else f"{len(kernels)} filter(s), each summing over all {len(channels)} channels")
-        return conv_reading(label, image, kernel, _pair(stride, "--stride"), _padding(padding),
-                            _pair(dilation, "--dilation"), depthwise=depthwise)
-
-    reading = _guard(run)
+    reading = _guard(calculator.conv, input_, filters, padding, stride, dilation, depthwise)
     _emit(f"conv: input {input_}; filters {', '.join(filters)}; padding {padding}; stride "
           f"{stride}; dilation {dilation}", reading, as_json)
 
 
-@app.command("pool")
-def pool(
-    input_: str = typer.Option(..., "--input", "-i", help="The input tensor. " + MATRIX_HELP),
-    size: str = typer.Option("2", "--size", help="Window, P or PHxPW."),
-    stride: str = typer.Option(None, "--stride", "-s", help="S or SHxSW (default: the window)."),
-    padding: str = typer.Option("valid", "--padding", "-p", help="valid or same."),
-    kind: str = typer.Option("max", "--kind", "-k", help="max or avg."),
-    as_json: bool = JsonFlag,
-) -> None:
+def pool(input_: str, size: str, stride: str | None, padding: str, kind: str,
+         as_json: bool) -> None:
     """Max or average pooling of your own numbers, window by window.
 
     Example: grader theory pool -i "range:4x4" --size 2
     """
-    from theory.ops import stack_channels
-    from theory.parse import parse_channels
-    from theory.worked import pool_reading
+    from theory import calculator
 
-    def run() -> Any:
-        image = stack_channels(parse_channels(input_))
-        window = _pair(size, "--size")
-        step = _pair(stride, "--stride") if stride else None
-        return pool_reading(f"{kind} pooling", image, window, step, padding.lower(),
-                            kind.lower())
-
-    reading = _guard(run)
+    reading = _guard(calculator.pool, input_, size, stride, padding, kind)
     _emit(f"pool: input {input_}; {kind} {size}; stride {stride or size}; padding {padding}",
           reading, as_json)
 
 
-@app.command("shape")
-def shape(
-    input_shape: str = typer.Argument(..., metavar="INPUT", help="N, HxW or HxWxC, e.g. "
-                                      "128x128x32."),
-    kernel: str = typer.Argument(..., help="F or FHxFW, e.g. 3x3."),
-    filters: int = typer.Option(None, "--filters", "-n", help="Number of filters (output "
-                                "channels); default keeps the input depth."),
-    padding: str = typer.Option("valid", "--padding", "-p", help=PADDING_HELP),
-    stride: str = typer.Option("1", "--stride", "-s", help="S or SHxSW."),
-    dilation: str = typer.Option("1", "--dilation", "-d", help="D or DHxDW."),
-    as_json: bool = JsonFlag,
-) -> None:
+def shape(input_shape: str, kernel: str, filters: int | None, padding: str, stride: str,
+          dilation: str, as_json: bool) -> None:
     """Output size by floor((N + 2P - D(F-1) - 1)/S) + 1, with the numbers substituted.
+    INPUT is N, HxW or HxWxC (e.g. 128x128x32), KERNEL is F or FHxFW (e.g. 3x3).
 
     Example: grader theory shape 128x128x32 3x3 --filters 16 --stride 2
     """
-    from theory.shapes import ShapeError
-    from theory.worked import shape_reading
+    from theory import calculator
 
-    def run() -> Any:
-        parts = input_shape.lower().split("x")
-        if not all(p.strip().isdigit() and int(p) > 0 for p in parts) or len(parts) > 3:
-            raise ShapeError(f"INPUT must be N, HxW or HxWxC with positive sizes, got "
-                             f"{input_shape!r}")
-        dims = [int(p) for p in parts]
-        h, w = (dims[0], dims[0]) if len(dims) == 1 else (dims[0], dims[1])
-        c = dims[2] if len(dims) == 3 else 1
-        if filters is not None and filters < 1:
-            raise ShapeError(f"--filters must be positive, got {filters}")
-        k = filters or c
-        kh, kw = _pair_any(kernel, "KERNEL")
-        return shape_reading(f"{k} filters of {kh}x{kw}x{c}", (h, w, c), (kh, kw), k,
-                             _pair_any(stride, "--stride"), _padding(padding),
-                             _pair_any(dilation, "--dilation"))
-
-    reading = _guard(run)
+    reading = _guard(calculator.shape, input_shape, kernel, filters, padding, stride, dilation)
     _emit(f"shape: input {input_shape}, kernel {kernel}, padding {padding}, stride {stride}, "
           f"dilation {dilation}", reading, as_json)
 
 
-def _pair_any(text: str, what: str) -> tuple[int, int]:
-    """Like the matrix sizes, but without their 64 cap: shapes may be large."""
-    import re
-
-    from theory.shapes import ShapeError
-
-    match = re.fullmatch(r"\s*(\d+)\s*(?:x\s*(\d+))?\s*", text.lower())
-    if not match or int(match.group(1)) < 1 or (match.group(2) and int(match.group(2)) < 1):
-        raise ShapeError(f"{what} must look like 3 or 3x3 with positive sizes, got {text!r}")
-    first = int(match.group(1))
-    return first, int(match.group(2)) if match.group(2) else first
+LAYERS_HELP = (
+    "LAYERS is a layer list, e.g. 'input:28x28x1, conv:16:7x7:same, maxpool:2, flatten, "
+    "dense:10'. Layers: input:HxWxC, conv:FILTERS:KxK (options same, valid, s2, d2, nobias), "
+    "dwconv:KxK (m2 = multiplier), sepconv:FILTERS:KxK, maxpool:P, avgpool:P, gap, bn, "
+    "flatten, dropout, dense:UNITS.")
 
 
-@app.command("params")
-def params(
-    layers: str = typer.Argument(..., help=(
-        "A layer list, e.g. 'input:28x28x1, conv:16:7x7:same, maxpool:2, flatten, dense:10'. "
-        "Layers: input:HxWxC, conv:FILTERS:KxK (options same, valid, s2, d2, nobias), "
-        "dwconv:KxK (m2 = multiplier), sepconv:FILTERS:KxK, maxpool:P, avgpool:P, gap, bn, "
-        "flatten, dropout, dense:UNITS.")),
-    as_json: bool = JsonFlag,
-) -> None:
+def params(layers: str, as_json: bool) -> None:
     """Parameter counts (trainable and not) per layer, output shapes and receptive fields.
 
     Example: grader theory params "input:28x28x1, flatten, dense:74, dense:50, dense:10"
     """
-    from theory.worked import params_reading
+    from theory import calculator
 
-    reading = _guard(params_reading, "the layers as listed", layers)
+    reading = _guard(calculator.params, layers)
     _emit(f"params: {layers}", reading, as_json)
 
 
@@ -409,6 +234,7 @@ def _load_answers(path: Path) -> tuple[dict, dict[str, str]]:
         raise GradeError(f"{path}: a value cannot be read: {exc}") from None
     import jsonschema
 
+
     checked = data
     if isinstance(data, dict) and isinstance(data.get("answers"), dict):
         # The schema validator recurses; a refused answer is validated as null instead.
@@ -442,15 +268,7 @@ def _load_answers(path: Path) -> tuple[dict, dict[str, str]]:
     return data, invalid
 
 
-@app.command("grade")
-def grade(
-    answers: Path = AnswersArgument,
-    assignment: str = typer.Option(None, "--assignment", "-a", help=(
-        "cs577-a4, ds-ag-021 or practical2 (default: the file's 'assignment', else cs577-a4).")),
-    json_out: Path = ResultsOption,
-    rel_tol: float = typer.Option(1e-3, "--rel-tol", help="Relative tolerance for non-integer "
-                                  "answers, in [0, 1); integers (counts, sizes) are exact."),
-) -> None:
+def grade(answers: Path, assignment: str | None, json_out: Path | None, rel_tol: float) -> None:
     """Grade a student's numeric answers, per question, with partial credit by cell.
 
     null or [] is no answer (0 points). A reading with no valid output (cs577 q3 without
@@ -462,17 +280,21 @@ def grade(
     """
     from theory.answer import GradeError
     from theory.grade import Tolerance, failed_results, grade_answers
-    from theory.questions import ASSIGNMENTS
+    from theory.questions import UnknownQuestion, default_assignment, load_assignment
 
     if not 0 <= rel_tol < 1:     # also false for nan; inf is not below 1
         raise _fail(f"--rel-tol must be a finite number in [0, 1), e.g. 0.001; got {rel_tol}")
-    if assignment is not None and assignment not in ASSIGNMENTS:
-        raise _fail(f"unknown assignment {assignment!r}; the assignments are "
-                    f"{', '.join(ASSIGNMENTS)}")
-    chosen = assignment or "cs577-a4"
+    if assignment is not None:
+        _guard(load_assignment, assignment)
+    chosen = assignment or default_assignment()
     try:
         data, invalid = _load_answers(answers)
-        chosen = assignment or data.get("assignment") or chosen
+        named = assignment or data.get("assignment") or chosen
+        try:
+            load_assignment(named)
+        except UnknownQuestion as exc:  # the file names an assignment no spec folder holds
+            raise GradeError(f"{answers}: assignment: {exc}") from None
+        chosen = named
         results = grade_answers(data, chosen, Tolerance(rel=rel_tol), str(answers), invalid)
     except GradeError as exc:
         failure = _fail(str(exc))    # said first, even if the results cannot be written
@@ -482,19 +304,14 @@ def grade(
     if json_out is not None:
         _write_atomic(json_out, results)
     _print_results(results)
-    raise typer.Exit(results["grader"]["exit_code"])
+    raise SystemExit(results["grader"]["exit_code"])
 
 
 def _write_atomic(path: Path, obj: Any) -> None:
-    import os
-    import tempfile
+    from grader.files import write_json_atomic
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(obj, handle, indent=2)
-        os.replace(tmp, path)
+        write_json_atomic(path, obj)
     except OSError as exc:
         raise _fail(f"--json {path}: cannot write the results: {exc.strerror}") from None
 
@@ -512,3 +329,120 @@ def _print_results(results: dict) -> None:
         score = (f"{test['score']:g}/{test['max_score']:g}" if state != "manual" else "-")
         table.add_row(Text(test["name"]), score, Text(state, style=style), Text(test["output"]))
     _console().print(table)
+
+
+# --- the click group --------------------------------------------------------------------------
+
+class _QuestionGroup(click.Group):
+    """Lets `grader theory QID` stand for `grader theory show QID`: a first word that is
+    not a sub-command is a question id. Help lists the sub-commands in the order added;
+    without arguments it goes to stdout with exit 2, as `grader` itself does (click's own
+    no_args_is_help would print it to stderr)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(2)
+        return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "show", self.commands["show"], args
+        return super().resolve_command(ctx, args)
+
+
+def _command(group: click.Group, name: str, fn: Any, *params: click.Parameter,
+             epilog: str | None = None) -> None:
+    """Adds ``fn`` as sub-command ``name``; its docstring is the help, and click passes
+    the parameters by name (the functions' argument names)."""
+    first = " ".join(fn.__doc__.split("\n\n")[0].split())     # the first sentence
+    short = first.split(". ")[0].rstrip(".") + "."
+    group.add_command(click.Command(name, params=list(params), callback=fn, help=fn.__doc__,
+                                    short_help=short, epilog=epilog))
+
+
+def build() -> click.Group:
+    """The `grader theory` group, with help that names the assignments found now (after
+    `--assignments-dir`)."""
+    from theory.questions import assignment_ids, default_assignment
+
+    ids = assignment_ids()
+    default = default_assignment()
+    which = (f"An assignment id ({', '.join(ids)}) or the path of a spec .json; its theory "
+             "questions are the spec's 'theory' section.")
+
+    def assignment(default_: str | None, help_: str) -> click.Option:
+        return click.Option(["--assignment", "-a", "assignment"], default=default_,
+                            show_default=default_ is not None, help=help_)
+
+    json_flag = click.Option(["--json", "as_json"], is_flag=True,
+                             help="Print the answer as JSON instead of worked steps.")
+    matrix = click.Option(["--input", "-i", "input_"], required=True,
+                          help="The input tensor. " + MATRIX_HELP)
+    # Help as wide as the terminal, as typer's was (click caps it at 80 columns by default).
+    group = _QuestionGroup("theory", help=HELP, context_settings={"max_content_width": 1000})
+    _command(group, "list", list_questions,
+             assignment(None, "Only this assignment (default: all). " + which), json_flag)
+    _command(group, "show", show, click.Argument(["qid"]), assignment(default, which), json_flag)
+    _command(group, "variant", variant, click.Argument(["qid"]),
+             click.Option(["--seed", "-s"], type=int, required=True,
+                          help="The student's seed; same seed, same numbers."),
+             assignment(default, which), json_flag)
+    _command(group, "conv", conv, matrix,
+             click.Option(["--filter", "-f", "filters"], multiple=True, required=True, help=(
+                 "A filter: one 2-D matrix (repeated over every input channel) or one per "
+                 "channel separated by '|'. Repeat --filter for several output channels.")),
+             click.Option(["--padding", "-p"], default="valid", show_default=True,
+                          help=PADDING_HELP),
+             click.Option(["--stride", "-s"], default="1", show_default=True,
+                          help="S or SHxSW."),
+             click.Option(["--dilation", "-d"], default="1", show_default=True,
+                          help="D or DHxDW."),
+             click.Option(["--depthwise"], is_flag=True, help=(
+                 "Apply the filter to each channel separately, without summing over channels.")),
+             json_flag)
+    _command(group, "pool", pool, matrix,
+             click.Option(["--size"], default="2", show_default=True, help="Window, P or PHxPW."),
+             click.Option(["--stride", "-s"], default=None,
+                          help="S or SHxSW (default: the window)."),
+             click.Option(["--padding", "-p"], default="valid", show_default=True,
+                          help="valid or same."),
+             click.Option(["--kind", "-k"], default="max", show_default=True,
+                          help="max or avg."),
+             json_flag)
+    _command(group, "shape", shape, click.Argument(["input_shape"], metavar="INPUT"),
+             click.Argument(["kernel"], metavar="KERNEL"),
+             click.Option(["--filters", "-n"], type=int, default=None, help=(
+                 "Number of filters (output channels); default keeps the input depth.")),
+             click.Option(["--padding", "-p"], default="valid", show_default=True,
+                          help=PADDING_HELP),
+             click.Option(["--stride", "-s"], default="1", show_default=True,
+                          help="S or SHxSW."),
+             click.Option(["--dilation", "-d"], default="1", show_default=True,
+                          help="D or DHxDW."),
+             json_flag)
+    _command(group, "params", params, click.Argument(["layers"], metavar="LAYERS"), json_flag,
+             epilog=LAYERS_HELP)
+    _command(group, "grade", grade,
+             click.Argument(["answers"], type=click.Path(path_type=Path), metavar="ANSWERS"),
+             assignment(None, which + f" Default: the file's 'assignment', else {default}."),
+             click.Option(["--json", "json_out"], type=click.Path(path_type=Path), default=None,
+                          help="Write the results JSON here (Gradescope-compatible, "
+                               "grader/schemas/results.schema.json)."),
+             click.Option(["--rel-tol"], type=float, default=1e-3, show_default=True, help=(
+                 "Relative tolerance for non-integer answers, in [0, 1); integers (counts, "
+                 "sizes) are exact.")),
+             epilog="ANSWERS is the student's answers JSON "
+                    "(grader/schemas/theory_answers_file.schema.json).")
+    return group
+
+
+def run(args: list[str], prog_name: str = "grader theory") -> NoReturn:
+    """Runs `grader theory ARGS` and exits with its code (0, 1 or 2; click's usage errors
+    are 2)."""
+    group = _guard(build)
+    group.main(args=args, prog_name=prog_name, standalone_mode=True)
+    raise SystemExit(0)    # standalone mode always exits; this line keeps the type honest

@@ -73,7 +73,15 @@ def test_no_arrow_runs_back_up_from_the_workers_to_the_parent():
 
 def test_nothing_imports_the_reference_solutions():
     assert _violations(GRADER, ("reference",)) == []
-    assert _violations(ROOT / "theory", ("reference", "grader")) == []
+    assert _violations(ROOT / "theory", ("reference",)) == []
+
+
+def test_the_solver_uses_nothing_of_the_grader_but_the_spec_discovery():
+    # The questions are data in the specs; theory/ finds them where `grader check` does.
+    used = {module for path in (ROOT / "theory").rglob("*.py") for _, module in _imports(path)
+            if module.split(".")[0] == "grader"}
+    assert used <= {"grader.parent.spec", *(f"grader.parent.spec.{n}" for n in (
+        "available_assignments", "spec_file", "assignment_dirs"))}, used
 
 
 def test_importing_every_parent_module_loads_no_framework():
@@ -89,3 +97,40 @@ def test_importing_every_parent_module_loads_no_framework():
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (deferred imports included)."""
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+               for base in ("grader", "theory") for p in (ROOT / base).rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges = graph.setdefault(name, set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    if full in modules or node.module in modules:
+                        edges.add(full if full in modules else node.module)
+    return graph
+
+
+def test_no_module_imports_itself_round_a_circle():
+    graph = _import_graph()
+    circles = []
+
+    def walk(module: str, path: list[str], done: set[str]) -> None:
+        for target in sorted(graph[module]):
+            if target in path:
+                circles.append(" -> ".join(path[path.index(target):] + [target]))
+            elif target not in done:
+                walk(target, [*path, target], done)
+        done.add(module)
+
+    done: set[str] = set()
+    for module in sorted(graph):
+        if module not in done:
+            walk(module, [module], done)
+    assert circles == []

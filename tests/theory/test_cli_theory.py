@@ -10,8 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from theory.questions import BANK, get_question, solution_json, solve, variant_params
+from theory.questions import get_question, load_bank, solution_json, solve, variant_params
 
+BANK = load_bank()     # every assignment's questions, from the specs' theory sections
 SCHEMAS = Path(__file__).resolve().parents[2] / "grader" / "schemas"
 
 

@@ -20,7 +20,9 @@ from theory.grade import (
     decode_answers,
     grade_answers,
 )
-from theory.questions import BANK, solve, variant_params
+from theory.questions import load_bank, solve, variant_params
+
+BANK = load_bank()     # every assignment's questions, from the specs' theory sections
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "grader" / "schemas"
 

@@ -11,16 +11,11 @@ import pytest
 from theory import shapes
 from theory.layers import parse_layers, propagate
 from theory.ops import conv2d, filters_from_2d, pool2d, stack_channels
-from theory.parse import parse_channels, parse_matrix
-from theory.questions import (
-    BANK,
-    describe_matrix,
-    get_question,
-    solution_json,
-    solve,
-    variant_params,
-)
+from theory.parse import describe_matrix, parse_channels, parse_matrix
+from theory.questions import get_question, load_bank, solution_json, solve, variant_params
 from theory.shapes import ShapeError
+
+BANK = load_bank()     # every assignment's questions, from the specs' theory sections
 
 CS577_I = stack_channels([[[1] * 4] * 4, [[2] * 4] * 4, [[v] * 4 for v in (1, 2, 3, 4)]])
 

@@ -74,44 +74,6 @@ def load_plan(run: Path) -> Plan:
         raise manifest.RunFileError(f"{path}: {exc}; {fix}") from None
 
 
-# Options of `grader check` that every task sets itself: a second copy in
-# --check-arg would send the results elsewhere or grade another assignment.
-_SET_BY_TASK = ("--assignment", "-a", "--json", "--help")
-
-
-def validate_check_args(args: list[str]) -> None:
-    """Raises ValueError unless ARGS are options `grader check` accepts.
-
-    The arguments are parsed by check's own command-line parser (nothing runs),
-    so a typo fails here, once, rather than in every task of the class.
-    """
-    if not args:
-        return
-    import typer
-
-    from grader.cli import app
-
-    for arg in args:
-        name = arg.split("=", 1)[0]
-        if name in _SET_BY_TASK:
-            raise ValueError(f"--check-arg {arg!r}: every task sets {name} itself "
-                             "(the assignment comes from plan's --assignment); leave it out")
-    group = typer.main.get_command(app)
-    command = group.commands["check"]  # type: ignore[attr-defined]
-    try:
-        command.make_context("grader check", ["SUBMISSION", *args], resilient_parsing=False)
-    except Exception as exc:
-        # typer may bring its own copy of click: recognise a usage error by its
-        # interface (format_message) rather than by one package's class.
-        if not hasattr(exc, "format_message"):
-            raise
-        names = sorted(n for p in command.params if p.param_type_name == "option"
-                       for n in p.opts if n.startswith("--") and n not in _SET_BY_TASK)
-        raise ValueError(f"--check-arg {' '.join(args)!r}: grader check would refuse it "
-                         f"({exc.format_message()}); it accepts {', '.join(names)} "
-                         "(see `grader check --help`)") from None
-
-
 def validate(plan: Plan) -> None:
     """Raises ValueError naming the option and the fix for values sbatch would reject."""
     if not _TIME.match(plan.time):
@@ -131,7 +93,6 @@ def validate(plan: Plan) -> None:
     for opt in plan.sbatch_options:
         if not opt.startswith("--"):
             raise ValueError(f"--sbatch-option {opt!r}: give a long option, e.g. --account=cs577")
-    validate_check_args(plan.check_args)
 
 
 def default_grader(container: str | None) -> list[str]:
