@@ -61,6 +61,7 @@ def results(grading: Any) -> dict[str, Any]:
                       else {}),
             "verified": out.verified,
             "skipped_cells": out.skipped_cells,
+            "notes": out.notes,
             "build_worker_params": {k: facts[k] for k in
                                     ("trainable_params", "non_trainable_params", "total_params")
                                     if k in facts},
@@ -187,6 +188,8 @@ def render(data: dict[str, Any], console: Any = None) -> None:
             console.print(f"  unverified, 0 points until a person reviews it: {why['cause']}",
                           style="magenta", markup=False, highlight=False)
             console.print(f"  fix: {why['fix']}", markup=False, highlight=False)
+        for note in task.get("notes", []):
+            console.print(f"  note: {note}", style="cyan", markup=False, highlight=False)
         for cell in task.get("skipped_cells", []):
             console.print(f"  notebook code cell {cell['index']} not run ({cell['reason']}): "
                           f"{cell['first_line']}", style="dim", markup=False, highlight=False)

@@ -95,6 +95,7 @@ def html_report(data: dict[str, Any]) -> str:
             parts.append("<table><tr><th>check<th>points<th>status<th>what the grader found")
             parts += [_test_row(test) for test in tests]
             parts.append("</table>")
+        parts += [f"<p class=meta>note: {_e(note)}</p>" for note in task.get("notes", [])]
         for cell in task.get("skipped_cells", []):
             parts.append(f"<p class=meta>notebook code cell {_e(cell['index'])} not run "
                          f"({_e(cell['reason'])}): <code>{_e(cell['first_line'])}</code></p>")

@@ -83,6 +83,43 @@ def near_misses(submission: Path, candidates: list[str], limit: int = 3) -> list
     return found[:limit]
 
 
+CODE_SUFFIXES = (".py", ".ipynb")
+
+
+def code_files(submission: Path) -> list[str]:
+    """The .py and .ipynb files of a submission, top level and one folder down, as
+    relative paths (the grader's own filtered modules and checkpoints left out)."""
+    found = []
+    for path in sorted(submission.rglob("*")):
+        rel = path.relative_to(submission)
+        if len(rel.parts) > 2 or any(p.startswith(".") for p in rel.parts) \
+                or "__pycache__" in rel.parts:
+            continue
+        if path.is_file() and path.suffix.lower() in CODE_SUFFIXES \
+                and not path.name.endswith(FILTERED_SUFFIX):
+            found.append(rel.as_posix())
+    return found
+
+
+def stand_in_entry(submission: Path, candidates: list[str]) -> tuple[str | None, list[str]]:
+    """The file to grade in place of a missing entry file, and the other files that
+    could have been it: a near miss of its name (`cnn (1).py`, `CNN.py`, one folder
+    down), else the only notebook (or only script) when the spec takes that kind, else
+    the only code file there is. (None, []) when no file is plainly it."""
+    near = near_misses(submission, candidates)
+    if near:
+        return near[0], near[1:]
+    present = code_files(submission)
+    kinds = {Path(c).suffix.lower() for c in candidates}
+    for kind in (".ipynb", ".py"):
+        of_kind = [p for p in present if p.lower().endswith(kind)]
+        if kind in kinds and len(of_kind) == 1:
+            return of_kind[0], []
+    if len(present) == 1:
+        return present[0], []
+    return None, []
+
+
 def entry_candidates(entry: dict[str, Any]) -> list[str]:
     return entry["file"] if isinstance(entry["file"], list) else [entry["file"]]
 

@@ -110,13 +110,26 @@ def test_a_lone_notebook_needs_the_assignment(tmp_path, grade):
     assert "erin.ipynb: a lone notebook" in run.stderr and "--assignment" in run.stderr
 
 
-def test_an_entry_file_one_folder_down_or_renamed_is_named_in_the_message(tmp_path, grade):
+def test_an_entry_file_renamed_or_one_folder_down_is_graded_and_the_report_says_so(
+        tmp_path, grade):
     sub = _practical2_copy(tmp_path)
     (sub / "practical2").mkdir()
     (sub / "cnn.py").rename(sub / "practical2" / "cnn.py")
     shutil.copy(sub / "practical2" / "cnn.py", sub / "cnn (1).py")
     run = grade(str(sub), "--static", "--task", "model1", json_path=tmp_path / "r.json")
+    assert run.test("model1", "params")["grader"]["state"] == "passed"
+    task = run.results["grader"]["tasks"]["model1"]
+    assert task["entry_file"] == "cnn (1).py"
+    assert task["notes"] == ["cnn.py or cnn.ipynb is not in the submission; graded cnn (1).py "
+                             "in its place (also there: practical2/cnn.py)"]
+    assert "note: cnn.py or cnn.ipynb is not in the submission" in run.stdout
+
+
+def test_when_no_file_is_plainly_the_entry_the_message_lists_what_is_there(tmp_path, grade):
+    sub = _practical2_copy(tmp_path)
+    (sub / "cnn.py").rename(sub / "model_a.py")
+    shutil.copy(sub / "model_a.py", sub / "model_b.py")
+    run = grade(str(sub), "--static", "--task", "model1", json_path=tmp_path / "r.json")
     out = run.test("model1", "params")["output"]
-    assert "cnn.py or cnn.ipynb not found" in out
-    assert "found cnn (1).py, practical2/cnn.py instead" in out
-    assert "top of the submission folder" in out
+    assert "cnn.py or cnn.ipynb not found in the submission" in out
+    assert "model_a.py" in out and "model_b.py" in out and "name the file cnn.py" in out

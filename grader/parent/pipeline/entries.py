@@ -1,4 +1,8 @@
-"""Step 2 of grading: find each task's entry file in the submission."""
+"""Step 2 of grading: find each task's entry file in the submission.
+
+Students name files as they like (`cnn (1).py`, `Practical2_JohnDoe.ipynb`): when the
+spec's file is absent, a file that is plainly it stands in, and the report says which;
+when nothing fits, the message lists the files that are there."""
 
 from __future__ import annotations
 
@@ -19,14 +23,18 @@ def find_entries(spec: Spec, sub: Path, outcomes: dict[str, TaskOutcome]) -> dic
         if found is None:
             candidates = submission.entry_candidates(task["entry"])
             names = " or ".join(candidates)
-            near = submission.near_misses(sub, candidates)
-            if near:
-                fix = (f"found {', '.join(near)} instead: keep one, named {names}, at the "
-                       "top of the submission folder (beside .grader-assignment)")
-            else:
-                fix = "keep the file name the template uses"
-            out.checks = fail_all(task, "error", f"{names} not found in the submission; {fix}")
-            continue
+            found, others = submission.stand_in_entry(sub, candidates)
+            if found is None:
+                present = submission.code_files(sub)
+                fix = (f"the submission holds {', '.join(present[:10])}; name the file "
+                       f"{candidates[0]} as the template does" if present else
+                       "the submission holds no .py or .ipynb file")
+                out.checks = fail_all(task, "error", f"{names} not found in the submission; "
+                                      f"{fix}")
+                continue
+            also = f" (also there: {', '.join(others)})" if others else ""
+            out.notes.append(f"{names} is not in the submission; graded {found} in its "
+                             f"place{also}")
         out.entry_file = found
         entry_files[task["id"]] = found
     return entry_files

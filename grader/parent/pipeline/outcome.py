@@ -44,6 +44,9 @@ class TaskOutcome:
     verified: bool | None = None
     entry_file: str | None = None
     skipped_cells: list[dict[str, Any]] = field(default_factory=list)
+    # What a person should know about how this task was graded: a file that stood in
+    # for the spec's, the captured model that was matched to it.
+    notes: list[str] = field(default_factory=list)
 
 
 
