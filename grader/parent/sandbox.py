@@ -107,15 +107,16 @@ class WorkerSpec:
     cwd: Path
     env: dict[str, str]
     memory_mb: int | None
-    output_limit: int  # bytes of output kept; with fail_on_output, also a job's budget
+    output_limit: int  # bytes of output kept for the report; the rest is cut, never an error
     job_timeout: Callable[[Message], float]
     startup_timeout: float = 180.0
     # Start the worker before the first job arrives, so its TensorFlow import overlaps
     # with the other worker's.
     eager: bool = False
-    # A job that prints more than output_limit fails (the build worker); the verify
-    # worker runs no student code, so its output is only capped.
-    fail_on_output: bool = True
+    # A job that prints more than this fails (the build worker): not for printing, which
+    # scripts do (summaries, training logs), but so that an endless print loop cannot
+    # fill the scratch disk. None: only capped (the verify worker runs no student code).
+    flood_limit: int | None = 256 << 20
     # Called with (job id, event) for events other than ready/start/done, such as the
     # verify worker's training progress.
     on_event: Callable[[str | None, dict[str, Any]], None] | None = None
@@ -308,9 +309,10 @@ class Supervisor:
         fatal: Failure | None = None
 
         def flooded(size: int) -> Failure:
-            return Failure("output", f"printed more than {spec.output_limit:,} bytes of "
-                           "output; remove the print calls or model.summary() loops from "
-                           "the builder", phase)
+            return Failure("output", f"printed more than {spec.flood_limit or 0:,} bytes of "
+                           "output, which is an endless print loop, not a log; remove it "
+                           "(printing itself is fine: the first "
+                           f"{spec.output_limit:,} bytes are kept)", phase)
 
         try:
             while True:
@@ -331,8 +333,8 @@ class Supervisor:
                     break
                 timeout = max(0.0, deadline - time.monotonic())
                 readable, _, _ = select.select([ev_r], [], [], min(timeout, 0.05))
-                if spec.fail_on_output and current is not None and \
-                        os.fstat(out_fd).st_size - step_output_start > spec.output_limit:
+                if spec.flood_limit is not None and current is not None and \
+                        os.fstat(out_fd).st_size - step_output_start > spec.flood_limit:
                     failure = flooded(os.fstat(out_fd).st_size)
                     break
                 ev_open = True
@@ -367,8 +369,8 @@ class Supervisor:
                         deadline = time.monotonic() + spec.job_timeout(by_id[current])
                     elif kind == "done" and event.get("job") in by_id:
                         job_id = event["job"]
-                        if spec.fail_on_output and \
-                                out_size - step_output_start > spec.output_limit:
+                        if spec.flood_limit is not None and \
+                                out_size - step_output_start > spec.flood_limit:
                             # The builder returned, so the worker is still usable: fail
                             # the job and go on without a restart.
                             self._fail(job_id, flooded(out_size), on_failure, doomed)

@@ -27,8 +27,11 @@ DEFAULT_LIMITS: dict[str, Any] = {
     # (1.5 GiB does not), but training a small conv net, as student-trained tasks
     # do in this worker, aborts with SIGABRT at 2 GiB and needs about 3 GiB.
     "memory_mb": 3072,
-    # Student output kept per worker; a builder that prints more fails its task.
+    # Student output kept per worker for the report; more is cut, never an error.
     "output_limit_bytes": 65536,
+    # A task whose code prints more than this fails: an endless print loop, not a log,
+    # stopped before it fills the scratch disk.
+    "output_flood_bytes": 256 << 20,
     # Checks of a model that cannot be loaded with safe_mode: a person reviews them.
     "unverified": "review",
 }

@@ -70,7 +70,7 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         # limit, a roomier one since training happens here (none on GPUs; see sandbox).
         memory_mb=None if sandbox.gpu_visible() else 2 * max(j.memory_mb for j in plan.jobs),
         output_limit=1 << 20,
-        fail_on_output=False,
+        flood_limit=None,
         job_timeout=lambda job: job.timeout,
         eager=True,
         on_event=on_event,
@@ -91,6 +91,7 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
               str(plan.models)],
         cwd=plan.work, env=build_env, memory_mb=build_memory,
         output_limit=limits0["output_limit_bytes"],
+        flood_limit=limits0["output_flood_bytes"],
         job_timeout=lambda job: job.build_timeout_s,
     )
     build_sup = sandbox.Supervisor(build_spec)
