@@ -122,6 +122,13 @@ class BuildJob(Message):
     probe_params: dict[str, Any] = field(default_factory=dict)
     returns: str = "the model"
     seed: int = 0
+    # Submissions as handed in (grader/build_worker/harness): the file to run whole
+    # (a script, or the notebook itself when module_path is its filtered definitions),
+    # a name an instructor pinned with --map (a function or a model variable), and
+    # whether the task may fall back to the models the run captured.
+    source_path: str | None = None
+    pin: str | None = None
+    capture: bool = False
 
     def call(self) -> dict[str, Any]:
         """The call as the student would write it, for messages (student_errors)."""
@@ -132,6 +139,7 @@ class BuildJob(Message):
 class BuildState(str, Enum):
     BUILT = "built"  # a model was saved (model_path), or could not be exported
     CALLED = "called"  # a function's returns were captured (outputs_path)
+    CAPTURED = "captured"  # no builder to call: the models the run built (captured)
     ERROR = "error"
     FAILED = "failed"
     NOT_IMPLEMENTED = "not_implemented"
@@ -153,6 +161,13 @@ class BuildResult(Message):
     outputs_path: str | None = None
     unexportable: str | None = None  # why torch.export failed
     traceback: str | None = None
+    # CAPTURED: every model the run of the file built, each {"model_path", "name",
+    # "where", "run", "events", "facts"}, for the parent to match to its tasks.
+    captured: list[dict[str, Any]] = field(default_factory=list)
+    # What running the file as handed in met: statements that raised (the run went
+    # on), and what the harness stood in for (downloads, display, Keras 2 spellings).
+    run_failures: list[str] = field(default_factory=list)
+    run_notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         try:

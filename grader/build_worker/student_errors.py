@@ -7,7 +7,6 @@ student code reads the same way."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import traceback
 from typing import Any
@@ -65,20 +64,6 @@ def _submission_name(path: str) -> str | None:
 # Libraries a student may import, by import name, as the grader names them. Only those
 # importable here are listed in the "missing import" message, so it stays true in any
 # installation (the container, a laptop without PyTorch).
-_STUDENT_LIBRARIES = [
-    ("tensorflow", "TensorFlow"), ("keras", "Keras"), ("numpy", "NumPy"),
-    ("pandas", "pandas"), ("torch", "PyTorch"), ("torchvision", "torchvision"),
-    ("PIL", "Pillow"), ("matplotlib", "Matplotlib"), ("sklearn", "scikit-learn"),
-    ("scipy", "SciPy"), ("cv2", "OpenCV"),
-]
-
-
-def _available_libraries() -> str:
-    names = [label for module, label in _STUDENT_LIBRARIES
-             if importlib.util.find_spec(module) is not None]
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
-
-
 def _is_network_failure(exc: BaseException) -> bool:
     """Whether ``exc`` (or an exception it was raised from) is a failed download.
 
@@ -162,11 +147,12 @@ def describe_exception(exc: BaseException, job: dict[str, Any], during: str,
                 "there is no keyboard (stdin) when grading; remove the input() call or "
                 "move it under `if __name__ == \"__main__\":`",
                 "traceback": traceback.format_exc()[-4000:]}
-    fix = {
-        ModuleNotFoundError: (f"the grader has {_available_libraries()} and nothing else; "
-                              "remove that import or use one of these"),
-        ImportError: "fix the import",
-    }.get(type(exc), "run the function yourself and fix the error")
+    fix = {ImportError: "fix the import"}.get(type(exc), "run the function yourself and fix "
+                                                        "the error")
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        from grader.build_worker.compat import describe_missing_import
+
+        fix = describe_missing_import(exc.name)
     if isinstance(exc, NameError) and job["file"].endswith(".ipynb"):
         fix = ("from a notebook the grader runs only imports, functions, classes and "
                "constant assignments; compute that value inside the function")

@@ -97,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     # the student's time limit, and so a student patch of keras cannot precede it.
     import keras  # noqa: F401
 
+    from grader.build_worker.compat import install
     from grader.verify_worker.facts import model_facts
+
+    # Keras 2 spellings work, each said once as a note (a note is not a failure).
+    compat = install()
+    noted = 0
 
     sys.path.insert(0, os.getcwd())  # student helper modules next to the entry file
     modules: dict[str, Any] = {}
@@ -127,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             result = _call_function(job, modules[path], out_dir)
         else:
             result = _build_one(job, modules[path], out_dir, model_facts, modules)
+        # The Keras 2 notes this job's code (its file's import, its call) gave rise to.
+        seen = compat.notes()
+        result.run_notes = [*seen[noted:], *result.run_notes]
+        noted = len(seen)
         events.send("done", job=job.id, result=result.to_wire())
     return 0
 
@@ -318,15 +327,24 @@ def _build_one(job: BuildJob, module: Any, out_dir: Path, model_facts: Any,
             model.build((None, *job.input_shape))
         facts = model_facts(model)
     except Exception as exc:
+        from grader.build_worker.compat import explain_unsaveable
+
+        cause = explain_unsaveable(exc, model)
+        why = (f": {cause}" if cause else f" ({type(exc).__name__}: {exc}); if it has no "
+               "Input layer, give it one (keras.Input(shape)) so its layers are built")
         return BuildResult(BuildState.ERROR, f"{job.file}: the model from {said} cannot be "
-                           f"inspected ({type(exc).__name__}: {exc}); give it an Input layer")
+                           f"inspected{why}")
     target = out_dir / f"{job.id}.keras"
     try:
         model.save(target)
     except Exception as exc:
+        from grader.build_worker.compat import explain_unsaveable
+
+        cause = explain_unsaveable(exc, model)
+        why = f": {cause}" if cause else (f" ({type(exc).__name__}: {exc}); build it from "
+                                          "Keras layers")
         return BuildResult(BuildState.ERROR, f"{job.file}: the model from {said} cannot be "
-                           f"saved as .keras ({type(exc).__name__}: {exc}); build it from "
-                           "Keras layers and give it an Input layer", facts=facts)
+                           f"saved as .keras{why}", facts=facts)
     notes: dict[str, Any] = {}
     for name, check in job.checks.items():
         hook = _hook(name)

@@ -32,12 +32,23 @@ def check(
     require_gpu: Annotated[bool, typer.Option(
         "--require-gpu", help="Fail at once (exit 2) unless a GPU is usable, e.g. a Slurm job "
                               "submitted without --gres=gpu:1.")] = False,
+    maps: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--map", help="Grade TASK from this file and name, e.g. --map model2=hw.ipynb:cnn "
+                      "(a function to call or a model variable the file makes; repeatable). "
+                      "For a submission that does not follow the template's names, "
+                      "instead of editing the student's file.")] = None,
 ) -> None:
     """Grade SUBMISSION. Exit 0: every check passed; 1: some failed; 2: could not grade."""
     # Deferred imports keep `grader --help` fast; none of these imports TensorFlow.
     from grader import files
     from grader.parent import pipeline, report, report_html
     from grader.parent.spec import validation_problems
+
+    try:
+        pinned = pipeline.parse_maps(maps or [])
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
     for option, path in (("--json", json_path), ("--html", html_path)):
         # Found now, not after minutes of grading whose results would then be lost.
@@ -65,7 +76,7 @@ def check(
         grading = pipeline.grade(
             submission, assignment=assignment, static=static, data_dir=data_dir,
             on_event=(lambda _job, event: progress(event)) if progress else None,
-            require_gpu=require_gpu, only_tasks=tasks,
+            require_gpu=require_gpu, only_tasks=tasks, maps=pinned,
             images_dir=kept_beside.with_name(kept_beside.stem + "-images") if kept_beside
             else None)
     except pipeline.Stopped:  # before grading began (unpacking, reading the spec)

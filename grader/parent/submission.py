@@ -42,6 +42,9 @@ class SourceFile:
     syntax_error: str | None = None
     skipped_cells: list[SkippedCell] = field(default_factory=list)
     notebook: bool = False
+    # The file to run whole when the task's function is not there: the script itself,
+    # or the notebook (module_path is then only its definitions).
+    source_path: str | None = None
 
 
 def resolve_entry_file(submission: Path, entry: dict[str, Any]) -> str | None:
@@ -299,7 +302,8 @@ def prepare(submission: Path, scratch: Path, entry_files: list[str]) -> dict[str
                 continue
             module_rel = rel[: -len(".ipynb")] + FILTERED_SUFFIX
             (scratch / module_rel).write_text(code)
-            prepared[rel] = SourceFile(rel, module_rel, skipped_cells=skipped, notebook=True)
+            prepared[rel] = SourceFile(rel, module_rel, skipped_cells=skipped, notebook=True,
+                                       source_path=rel)
         else:
             error = None
             try:
@@ -307,7 +311,7 @@ def prepare(submission: Path, scratch: Path, entry_files: list[str]) -> dict[str
             except SyntaxError as exc:
                 error = (f"{rel} line {exc.lineno}: SyntaxError: {exc.msg}; fix it so that "
                          f"`python {rel}` starts")
-            prepared[rel] = SourceFile(rel, rel, syntax_error=error)
+            prepared[rel] = SourceFile(rel, rel, syntax_error=error, source_path=rel)
     return prepared
 
 # A zip bigger than this unpacked is refused rather than filling a node's disk.

@@ -54,7 +54,24 @@ from grader.parent.spec import (
 )
 
 __all__ = ["Grading", "RunOptions", "Stopped", "TaskOutcome", "build_worker_resources",
-           "grade", "select_tasks", "stopped"]
+           "grade", "parse_maps", "select_tasks", "stopped"]
+
+
+def parse_maps(values: list[str]) -> dict[str, tuple[str, str | None]]:
+    """``--map TASK=FILE:NAME`` values (NAME optional) as task id -> (file, name)."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for value in values:
+        task, eq, target = value.partition("=")
+        file, _, name = target.rpartition(":") if ":" in target else (target, "", "")
+        if not eq or not task.strip() or not file.strip():
+            raise ValueError(f"--map {value!r}: write TASK=FILE:NAME, e.g. "
+                             "--map model2=hw.ipynb:cnn (NAME may be left out)")
+        if name and not all(part.isidentifier() for part in name.split(".")):
+            raise ValueError(f"--map {value!r}: {name!r} is not a Python name")
+        if task in out:
+            raise ValueError(f"--map {value!r}: task {task!r} is mapped twice")
+        out[task.strip()] = (file.strip(), name or None)
+    return out
 
 
 def stopped(grading: Grading) -> Grading:
@@ -73,18 +90,20 @@ def stopped(grading: Grading) -> Grading:
 def grade(sub: Path, assignment: str | None = None, static: bool = False,
           data_dir: str | None = None, keep_scratch: bool = False,
           on_event: Any = None, require_gpu: bool = False,
-          images_dir: Path | None = None, only_tasks: list[str] | None = None) -> Grading:
+          images_dir: Path | None = None, only_tasks: list[str] | None = None,
+          maps: dict[str, tuple[str, str | None]] | None = None) -> Grading:
     """Grades one submission folder. Never raises for a bad submission; see Grading.
 
     ``require_gpu``: refuse at once (exit 2) on a machine without a GPU.
     ``images_dir``: where the visual checks' PNGs are kept (else they go with
     the scratch space).
-    ``only_tasks``: grade just these task ids (`grader check --task`)."""
+    ``only_tasks``: grade just these task ids (`grader check --task`).
+    ``maps``: task id -> (file, name) pinned by `grader check --map`."""
     if sub.is_file() and sub.suffix.lower() in (".zip", ".ipynb"):
         return _grade_single_file(sub, assignment, static=static, data_dir=data_dir,
                                   keep_scratch=keep_scratch, on_event=on_event,
                                   require_gpu=require_gpu, images_dir=images_dir,
-                                  only_tasks=only_tasks)
+                                  only_tasks=only_tasks, maps=maps)
     started = time.monotonic()
     result = Grading(assignment=assignment, submission=sub)
     if require_gpu:
@@ -109,6 +128,10 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
                                        "of it, or a single .ipynb"])
         result.assignment = find_assignment(sub, assignment)
         spec = select_tasks(load_spec(result.assignment), only_tasks)
+        unknown = sorted(set(maps or {}) - {t["id"] for t in spec.tasks})
+        if unknown:
+            raise SpecError(spec.id, [f"--map names no task {', '.join(map(repr, unknown))}; "
+                                      f"tasks: {', '.join(t['id'] for t in spec.tasks)}"])
         # After the spec, so a broken spec or missing marker is what gets reported.
         if not any(p.is_file() and p.name != MARKER_FILE for p in sub.rglob("*")):
             raise SpecError(str(sub), ["not a submission: no files; pass the folder that "
@@ -120,7 +143,8 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
         return result
     scratch = Path(tempfile.mkdtemp(prefix="grader-"))
     try:
-        run = RunOptions(static=static, data_dir=data_dir, require_gpu=require_gpu)
+        run = RunOptions(static=static, data_dir=data_dir, require_gpu=require_gpu,
+                         maps=dict(maps or {}))
         _grade_with_spec(spec, sub, scratch, run, result, on_event)
         align_skipped_checks(result.tasks, run)
         if images_dir is not None:
@@ -184,7 +208,7 @@ def _grade_with_spec(spec: Spec, sub: Path, scratch: Path, run: RunOptions, resu
     """Steps 2-6 for a spec that loaded (step 1)."""
     outcomes = {t["id"]: TaskOutcome(task=t) for t in spec.tasks}
     result.tasks = list(outcomes.values())
-    entry_files = find_entries(spec, sub, outcomes)
+    entry_files = find_entries(spec, sub, outcomes, run)
     plan = plan_jobs(spec, sub, scratch, run, outcomes, entry_files)
     if not plan.jobs:
         result.workers = {"build": 0, "verify": 0}

@@ -9,16 +9,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.parent import submission
-from grader.parent.pipeline.outcome import TaskOutcome, fail_all
+from grader.parent.pipeline.outcome import RunOptions, TaskOutcome, fail_all
 from grader.parent.spec import Spec
 
 
-def find_entries(spec: Spec, sub: Path, outcomes: dict[str, TaskOutcome]) -> dict[str, str]:
+def find_entries(spec: Spec, sub: Path, outcomes: dict[str, TaskOutcome],
+                 run: RunOptions | None = None) -> dict[str, str]:
     """Task id -> the entry file found for it (relative to ``sub``). A task without one
-    fails every check here, naming the files that come close."""
+    fails every check here, naming the files that come close. A file pinned with
+    `--map` is used as it is, or the task fails naming it."""
     entry_files: dict[str, str] = {}
+    maps = run.maps if run else {}
     for task in spec.tasks:
         out = outcomes[task["id"]]
+        if task["id"] in maps:
+            pinned, name = maps[task["id"]]
+            if not (sub / pinned).is_file():
+                present = ", ".join(submission.code_files(sub)[:10]) or "no code file"
+                out.checks = fail_all(task, "error", f"--map {task['id']}={pinned}: no such "
+                                      f"file in the submission (it holds {present})")
+                continue
+            out.notes.append(f"graded {pinned}" + (f": {name}" if name else "")
+                             + " (pinned with --map)")
+            out.entry_file = entry_files[task["id"]] = pinned
+            continue
         found = submission.resolve_entry_file(sub, task["entry"])
         if found is None:
             candidates = submission.entry_candidates(task["entry"])

@@ -57,7 +57,9 @@ def plan_jobs(spec: Spec, sub: Path, scratch: Path, run: RunOptions,
             # The build worker sees the checks it has work for: not those scored from
             # facts in the parent, nor those this run skips.
             checks={k: v for k, v in out.task["checks"].items()
-                    if k not in parent_checks and run.skip_reason(k) is None})
+                    if k not in parent_checks and run.skip_reason(k) is None},
+            source_path=source.source_path, pin=run.maps.get(task_id, (None, None))[1],
+            capture=out.task.get("kind", "model") == "model")
         if out.task.get("kind") == "function":
             problem = _prepare_probe(job, out.task, scratch / "probe-data" / task_id, truths)
             if problem:

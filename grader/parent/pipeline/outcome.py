@@ -27,6 +27,8 @@ class RunOptions:
     static: bool = False  # `--static`: the checks that train are skipped
     data_dir: str | None = None
     require_gpu: bool = False
+    # `--map TASK=FILE:NAME`: task id -> (file, name or None), pinned by an instructor.
+    maps: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def skip_reason(self, check: str) -> str | None:
         """Why ``check`` does not run at all in this run, or None. `--static` is

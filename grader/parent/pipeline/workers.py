@@ -14,6 +14,7 @@ from typing import Any
 
 from grader.parent import sandbox
 from grader.parent.pipeline.jobs import Plan, build_worker_resources, verify_job
+from grader.parent.pipeline.matching import Candidate, match
 from grader.parent.pipeline.outcome import Grading, RunOptions, Stopped, TaskOutcome
 from grader.parent.spec import Spec
 from grader.protocol import BuildResult, BuildState
@@ -39,8 +40,16 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
 
     hide = hide_prefix(run.data_dir, keep=[scratch])
 
+    captured: dict[str, BuildResult] = {}  # tasks whose models are matched after the build
+
     def on_built(job_id: str, raw: dict[str, Any]) -> None:
         built = outcomes[job_id].build = BuildResult.from_wire(raw)
+        # What running the file met: Keras 2 spellings, stand-ins, statements that raised.
+        outcomes[job_id].notes += [str(n) for n in built.run_notes]
+        outcomes[job_id].notes += [f"not run: {f}" for f in built.run_failures]
+        if built.state == BuildState.CAPTURED:
+            captured[job_id] = built
+            return
         if built.state != BuildState.BUILT or not built.model_path:
             return
         # The path comes from the process student code ran in: only a file the worker
@@ -98,6 +107,9 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
     try:
         try:
             build_sup.run(build_q, on_built, on_build_failure)
+            # Every run is in: each task that had no builder gets its captured model.
+            for job_id, built in assign_captured(spec, captured, outcomes, plan).items():
+                verify_q.put(verify_job(spec, by_task[job_id], built, run, hide is not None))
         finally:
             verify_q.put(None)
         verify_thread.join()
@@ -144,3 +156,43 @@ def _inside(path: str, folder: Path | None) -> bool:
         return folder is not None and Path(path).resolve().is_relative_to(folder.resolve())
     except (OSError, ValueError):
         return False
+
+
+def assign_captured(spec: Spec, captured: dict[str, BuildResult],
+                    outcomes: dict[str, TaskOutcome], plan: Plan) -> dict[str, BuildResult]:
+    """For each task whose file had no builder to call, the captured model matched to
+    it, as a build result the verify worker can take (task id -> result). A task left
+    without a model fails here, naming what the run did build."""
+    pools: dict[str, list[Candidate]] = {}
+    for job_id, built in captured.items():
+        pools[job_id] = [Candidate(model_path=c["model_path"], name=c.get("name", "<unnamed>"),
+                                   where=c.get("where", "?"), run=c.get("run", "?"),
+                                   facts=c.get("facts") or {}, events=list(c.get("events", [])))
+                         for c in built.captured if _inside(c.get("model_path", ""), plan.models)]
+    by_task = {t["id"]: t for t in spec.tasks}
+    chosen = match([by_task[j] for j in captured], pools)
+    out: dict[str, BuildResult] = {}
+    for job_id, built in captured.items():
+        outcome = outcomes[job_id]
+        found = chosen.get(job_id)
+        if found is None:
+            names = ", ".join(c.describe() for c in pools[job_id]) or "no model at all"
+            outcome.build = BuildResult(
+                BuildState.ERROR, f"{outcome.entry_file}: no function "
+                f"{by_task[job_id]['entry']['function']}() to call, and no model that the "
+                f"file builds is left for this task (it builds: {names}); define the "
+                "function as the template does, or pin a model with --map "
+                f"{job_id}=FILE:NAME")
+            continue
+        note = f"graded model: {found.why}"
+        if found.weak:
+            note += "; a weak match: a person should check it is the model meant"
+        if found.tied_with is not None:
+            note += (f"; as close: {found.tied_with.describe()}, so a person should check "
+                     "which was meant")
+        outcome.notes.append(note)
+        out[job_id] = outcome.build = BuildResult(
+            BuildState.BUILT, model_path=found.candidate.model_path,
+            facts=found.candidate.facts, run_failures=built.run_failures,
+            run_notes=built.run_notes)
+    return out

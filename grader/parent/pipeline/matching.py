@@ -1,0 +1,117 @@
+"""Which captured model is which task's, for a submission that does not follow the
+template's function contract (a script, a notebook of top-level cells).
+
+The build worker runs such a file under the harness and reports every model it built,
+with where it came from and the facts the build worker read from it (untrusted, and
+used here only to choose: the chosen model is then scored from its saved file in the
+verify worker like any other). Each task is matched to at most one model and each
+model to at most one task, best architecture agreement first. A weak or tied match is
+said in the report, for a person to look at; an instructor can pin a match instead
+(`grader check --map TASK=FILE:NAME`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.parent.checks.architecture import align, describe, expand_spec, normalise
+
+# Below this agreement a match is graded but flagged for a person.
+WEAK_BELOW = 0.6
+# Two candidates this close for one task: which one the student meant is a guess.
+TIE_WITHIN = 0.02
+_COST = {"match": 0.0, "change": 0.3, "replace": 1.0, "missing": 1.0, "extra": 1.0}
+
+
+@dataclass
+class Candidate:
+    """One captured model, as the build worker reported it."""
+
+    model_path: str
+    name: str  # the variable it was bound to, "returned by f()", or "<unnamed>"
+    where: str  # "cnn.py line 21", "nb.ipynb code cell 4 line 2"
+    run: str  # "cnn.py run with MODEL_NUMBER=2"
+    facts: dict[str, Any]
+    events: list[str] = field(default_factory=list)  # built, compiled, fit, evaluated
+
+    def describe(self) -> str:
+        return f"{self.run}, `{self.name}` built at {self.where}"
+
+
+@dataclass
+class Match:
+    candidate: Candidate
+    agreement: float  # 0..1, how closely its layers follow the task's spec
+    why: str
+    weak: bool = False
+    tied_with: Candidate | None = None
+
+
+def agreement(task: dict[str, Any], facts: dict[str, Any]) -> float:
+    """How closely a model's layers follow the task's expected architecture, 0..1; a
+    task without one is matched by its parameter count alone."""
+    arch = task.get("checks", {}).get("architecture")
+    layers = (facts.get("graph") or {}).get("layers") or []
+    score = 0.0
+    if arch:
+        ignore = set(arch.get("ignore", ["InputLayer"])) | {"InputLayer"}
+        got = normalise(layers, ignore)
+        expected = normalise(expand_spec(arch["layers"]), ignore)
+        contains = arch.get("match", "exact") == "contains"
+        cost = 0.0
+        for op, i, _ in align(expected, got, contains):
+            if (op == "missing" and expected[i].get("optional")) or (op == "extra" and contains):
+                continue
+            cost += _COST[op]
+        score = max(0.0, 1.0 - cost / max(1, len(expected)))
+    params = task.get("checks", {}).get("params", {})
+    want = params.get("trainable")
+    have = (facts.get("params") or {}).get("trainable")
+    if isinstance(want, int) and isinstance(have, int):
+        exact = want == have
+        score = score * 0.9 + (0.1 if exact else 0.0) if arch else (1.0 if exact else 0.3)
+    elif not arch:
+        score = 0.5
+    return round(score, 4)
+
+
+def _rank(candidate: Candidate) -> int:
+    """A model that was trained is more likely the one a student meant than one only
+    built on the way (a helper's sub-model, say)."""
+    return 2 * ("fit" in candidate.events) + ("compiled" in candidate.events)
+
+
+def match(tasks: list[dict[str, Any]], pools: dict[str, list[Candidate]]) -> dict[str, Match]:
+    """A model for each task that has candidates in ``pools`` (task id -> the models of
+    the runs that task's entry names): best agreement first, each model used once."""
+    pairs = sorted(((agreement(t, c.facts), _rank(c), -index, t["id"], c)
+                    for t in tasks for index, c in enumerate(pools.get(t["id"], []))),
+                   key=lambda p: p[:3], reverse=True)
+    by_task = {t["id"]: t for t in tasks}
+    chosen: dict[str, Match] = {}
+    used: set[str] = set()
+    for score, _, _, task_id, candidate in pairs:
+        if task_id in chosen or candidate.model_path in used:
+            continue
+        rivals = [c for s, _, _, t, c in pairs if t == task_id and c is not candidate
+                  and c.model_path not in used and abs(s - score) <= TIE_WITHIN
+                  and not _same_layers(c, candidate)]
+        chosen[task_id] = Match(
+            candidate, score, _why(by_task[task_id], candidate, score),
+            weak=score < WEAK_BELOW, tied_with=rivals[0] if rivals else None)
+        used.add(candidate.model_path)
+    return chosen
+
+
+def _same_layers(a: Candidate, b: Candidate) -> bool:
+    """The same architecture (layer names aside, which Keras numbers per model)."""
+    def shape(c: Candidate) -> list[str]:
+        return [describe(layer) for layer in (c.facts.get("graph") or {}).get("layers") or []]
+    return shape(a) == shape(b)
+
+
+def _why(task: dict[str, Any], candidate: Candidate, score: float) -> str:
+    words = ("its layers follow the spec" if score >= 0.999 else
+             f"its layers agree {score:.0%} with the spec")
+    return f"{task['id']} <- {candidate.describe()} ({words})"
