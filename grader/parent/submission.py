@@ -104,14 +104,18 @@ def code_files(submission: Path) -> list[str]:
     return found
 
 
-def stand_in_entry(submission: Path, candidates: list[str]) -> tuple[str | None, list[str]]:
+def stand_in_entry(submission: Path, candidates: list[str], lone: bool = True
+                   ) -> tuple[str | None, list[str]]:
     """The file to grade in place of a missing entry file, and the other files that
     could have been it: a near miss of its name (`cnn (1).py`, `CNN.py`, one folder
     down), else the only notebook (or only script) when the spec takes that kind, else
-    the only code file there is. (None, []) when no file is plainly it."""
+    the only code file there is. (None, []) when no file is plainly it. ``lone``: whether
+    a file of another name may stand in because it is the only one of its kind."""
     near = near_misses(submission, candidates)
     if near:
         return near[0], near[1:]
+    if not lone:
+        return None, []
     present = code_files(submission)
     kinds = {Path(c).suffix.lower() for c in candidates}
     for kind in (".ipynb", ".py"):

@@ -20,6 +20,9 @@ def find_entries(spec: Spec, sub: Path, outcomes: dict[str, TaskOutcome],
     `--map` is used as it is, or the task fails naming it."""
     entry_files: dict[str, str] = {}
     maps = run.maps if run else {}
+    # A submission that names some of the spec's files as the template does has made
+    # its choices: its other files are not stand-ins for every missing one.
+    named = any(submission.resolve_entry_file(sub, t["entry"]) for t in spec.tasks)
     for task in spec.tasks:
         out = outcomes[task["id"]]
         if task["id"] in maps:
@@ -37,7 +40,7 @@ def find_entries(spec: Spec, sub: Path, outcomes: dict[str, TaskOutcome],
         if found is None:
             candidates = submission.entry_candidates(task["entry"])
             names = " or ".join(candidates)
-            found, others = submission.stand_in_entry(sub, candidates)
+            found, others = submission.stand_in_entry(sub, candidates, lone=not named)
             if found is None:
                 present = submission.code_files(sub)
                 fix = (f"the submission holds {', '.join(present[:10])}; name the file "
