@@ -13,7 +13,6 @@ Usage: python -m grader.build_worker.worker OUT_DIR --jobs-fd N --events-fd M
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from grader import registry
 from grader.build_worker.probes import capture_module
+from grader.build_worker.sources import Sources
 from grader.build_worker.student_errors import call_repr, describe_exception
 from grader.protocol import (
     FILTERED_SUFFIX,
@@ -30,16 +30,6 @@ from grader.protocol import (
     EventWriter,
     read_jobs,
 )
-
-
-def _import(path: str, name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _resolve(module: Any, dotted: str) -> Any:
@@ -64,9 +54,9 @@ def _hook(name: str) -> Any:
         return None
 
 
-def _function_loader(job: BuildJob, check: dict[str, Any], modules: dict[str, Any]):
+def _function_loader(job: BuildJob, check: dict[str, Any], sources: Sources):
     """``load_function(name)`` for a hook: the name from the check's file (default: the
-    task's entry file), imported once in this worker like the entry file."""
+    task's entry file), run once in this worker like the entry file."""
 
     def load_function(name: str) -> Any:
         path = check.get("file") or job.module_path
@@ -75,9 +65,9 @@ def _function_loader(job: BuildJob, check: dict[str, Any], modules: dict[str, An
             # The spec names the .py form; the student handed in the notebook form,
             # which submission.prepare() filtered into this module.
             path = filtered
-        if path not in modules:
-            modules[path] = _import(path, "student_" + Path(path).stem.replace("-", "_"))
-        return _resolve(modules[path], name)
+        if path == job.module_path:
+            return _resolve(sources.module(job), name)
+        return _resolve(sources.file_module(path, check.get("file") or path), name)
 
     # The file as the submission names it, for a hook's message when the name is missing.
     load_function.file = check.get("file") or job.file
@@ -105,12 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     noted = 0
 
     sys.path.insert(0, os.getcwd())  # student helper modules next to the entry file
-    modules: dict[str, Any] = {}
-    import_errors: dict[str, BuildResult] = {}
+    sources = Sources(out_dir, out_dir.parent / "harness")
+    modules: dict[tuple, Any] = {}
+    import_errors: dict[tuple, BuildResult] = {}
     events.send("ready", pid=os.getpid())
     for raw in read_jobs(args.jobs_fd):
         job = BuildJob.from_wire(raw)
-        path = job.module_path
+        # A file is run once per set of module settings (practical2's MODEL_NUMBER).
+        path = (job.module_path, repr(sorted(job.globals.items())))
         if job.kind == "function" and hasattr(capture_module(job.probe), "run"):
             # A script (a Streamlit app) runs when imported: its probe runs it instead.
             events.send("start", job=job.id, phase="call")
@@ -119,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         if path not in modules and path not in import_errors:
             events.send("start", job=job.id, phase="import")
             try:
-                modules[path] = _import(path, "student_" + Path(path).stem.replace("-", "_"))
+                modules[path] = sources.module(job)
             except BaseException as exc:  # SystemExit and friends fail this file, not us
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -131,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         if job.kind == "function":
             result = _call_function(job, modules[path], out_dir)
         else:
-            result = _build_one(job, modules[path], out_dir, model_facts, modules)
+            result = _build_one(job, modules[path], out_dir, model_facts, sources)
+        result = sources.tell(job, job.source_path or job.module_path, result)
         # The Keras 2 notes this job's code (its file's import, its call) gave rise to.
         seen = compat.notes()
         result.run_notes = [*seen[noted:], *result.run_notes]
@@ -212,6 +205,10 @@ def _call_function(job: BuildJob, module: Any, out_dir: Path) -> BuildResult:
     returns."""
     from grader.build_worker.probes import ProbeMismatch, raised_record, save_outputs
 
+    renamed = None if _defines(module, job.function) else _renamed(module, job.function)
+    if renamed is not None:
+        # The same words in another order (f1_macro for macro_f1): plainly the function.
+        job = BuildJob(**{**vars(job), "function": renamed})
     returned, raised = [], {}
     for index, planned in enumerate(job.calls):
         call = {**job.call(), "args": planned["args"], "kwargs": planned["kwargs"]}
@@ -245,7 +242,25 @@ def _call_function(job: BuildJob, module: Any, out_dir: Path) -> BuildResult:
         return BuildResult(BuildState.FAILED, f"{job.file}: {said} {exc}")
     except Exception as exc:  # iterating a student's dataset runs student code
         return _described(exc, last, f"reading what {call_repr(last)} returned", job.returns)
-    return BuildResult(BuildState.CALLED, outputs_path=str(target.resolve()))
+    result = BuildResult(BuildState.CALLED, outputs_path=str(target.resolve()))
+    if renamed is not None:
+        result.run_notes.append(f"{job.file}: no function named as the template does; "
+                                f"graded {renamed}(), the same words in another order")
+    return result
+
+
+def _renamed(module: Any, wanted: str) -> str | None:
+    """The one function the student's file defines whose name has the same words as
+    ``wanted`` in another order, or None."""
+    import types
+
+    names = getattr(module, "_names", None) or vars(module)
+    own = names.get("__name__")
+    words = sorted(w for w in wanted.lower().split("_") if w)
+    found = [name for name, value in names.items()
+             if isinstance(value, types.FunctionType) and value.__module__ == own
+             and sorted(w for w in name.lower().split("_") if w) == words]
+    return found[0] if len(found) == 1 else None
 
 
 def _run_script(job: BuildJob, out_dir: Path) -> BuildResult:
@@ -306,10 +321,24 @@ def _build_torch(job: BuildJob, model: Any, out_dir: Path) -> BuildResult:
 
 
 def _build_one(job: BuildJob, module: Any, out_dir: Path, model_facts: Any,
-               modules: dict[str, Any]) -> BuildResult:
+               sources: Sources) -> BuildResult:
     torch_task = job.framework == "torch"
-    model, failed = _call_builder(job, job.call(), module,
-                                  "torch.nn.Module" if torch_task else "keras.Model")
+    if job.pin is not None:
+        model, failed = _pinned(job, module)
+    elif job.capture and not torch_task and not _defines(module, job.function):
+        # No builder to call: the file as handed in (a script, a notebook of cells) is
+        # run whole and every model it built goes to the parent to match to tasks.
+        return _captured(job, sources, model_facts)
+    elif job.capture and not torch_task and (why := _other_signature(job, module)):
+        # A builder of the template's name that takes other arguments (a notebook's
+        # build_model(input_shape, num_classes)): the models the file built instead.
+        result = _captured(job, sources, model_facts)
+        result.run_notes.append(f"{job.file}: {job.function}{why}, not the template's "
+                                f"{call_repr(job.call())}; graded the models the file built")
+        return result
+    else:
+        model, failed = _call_builder(job, job.call(), module,
+                                      "torch.nn.Module" if torch_task else "keras.Model")
     if failed is not None:
         return failed
     if torch_task:
@@ -351,14 +380,73 @@ def _build_one(job: BuildJob, module: Any, out_dir: Path, model_facts: Any,
         if hook is None:
             continue
         try:
-            notes[name] = hook(model, check, _function_loader(job, check, modules), str(out_dir),
-                               job.id)
+            notes[name] = hook(model, check, _function_loader(job, check, sources),
+                               str(out_dir), job.id)
         except BaseException as exc:  # student code ran inside the hook
             if isinstance(exc, KeyboardInterrupt):
                 raise
             notes[name] = {"error": f"{type(exc).__name__}: {exc}"}
     return BuildResult(BuildState.BUILT, model_path=str(target.resolve()), facts=facts,
                        notes=notes)
+
+
+
+def _defines(module: Any, dotted: str) -> bool:
+    try:
+        _resolve(module, dotted)
+    except AttributeError:
+        return False
+    return True
+
+
+def _other_signature(job: BuildJob, module: Any) -> str | None:
+    """The builder's own signature when it cannot take the spec's arguments, else None."""
+    import inspect
+
+    try:
+        function = _resolve(module, job.function)
+        signature = inspect.signature(function)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    try:
+        signature.bind(*job.args, **job.kwargs)
+    except TypeError:
+        return str(signature)
+    return None
+
+
+def _pinned(job: BuildJob, module: Any) -> tuple[Any, BuildResult | None]:
+    """The model an instructor pinned with --map: a model the file's run left under
+    that name, or a function of that name called with the task's arguments."""
+    import keras
+
+    try:
+        target = _resolve(module, job.pin or "")
+    except AttributeError:
+        return None, BuildResult(BuildState.ERROR, f"{job.file}: --map names {job.pin!r}, "
+                                 "which the file does not define (after running it whole)")
+    if isinstance(target, keras.Model):
+        return target, None
+    if not callable(target):
+        return None, BuildResult(BuildState.ERROR, f"{job.file}: --map names {job.pin!r}, "
+                                 f"a {type(target).__name__}, neither a model nor a function")
+    pinned = BuildJob(**{**vars(job), "function": job.pin or ""})
+    return _call_builder(pinned, pinned.call(), module, "keras.Model")
+
+
+def _captured(job: BuildJob, sources: Sources, model_facts: Any) -> BuildResult:
+    try:
+        records, path = sources.captured(job, model_facts)
+    except Exception as exc:  # the notebook cannot be read, say: the grader's message
+        return BuildResult(BuildState.ERROR, f"{job.file}: no function {job.function!r} to "
+                           f"call, and the file could not be run whole ({exc})")
+    usable = [r for r in records if "model_path" in r]
+    result = BuildResult(BuildState.CAPTURED, captured=usable,
+                         message=f"{job.file}: no function {job.function!r}; graded the "
+                                 "models running the file built")
+    result.run_notes += [f"{r['name']} built at {r['where']} could not be kept: "
+                         f"{r['unusable']}" for r in records if "unusable" in r]
+    return sources.tell(job, path, result)
 
 
 if __name__ == "__main__":

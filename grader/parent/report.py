@@ -147,6 +147,7 @@ def render(data: dict[str, Any], console: Any = None) -> None:
     by_task: dict[str, list[dict[str, Any]]] = {}
     for test in data["tests"]:
         by_task.setdefault(test["tags"][0], []).append(test)
+    said: set[str] = set()
     for task_id, task in info["tasks"].items():
         tests = by_task.get(task_id, [])
         where = f" ({task['entry_file']})" if task.get("entry_file") else ""
@@ -189,6 +190,10 @@ def render(data: dict[str, Any], console: Any = None) -> None:
                           style="magenta", markup=False, highlight=False)
             console.print(f"  fix: {why['fix']}", markup=False, highlight=False)
         for note in task.get("notes", []):
+            # Runs of one file share their notes (a stand-in, a Keras 2 spelling): once.
+            if note in said:
+                continue
+            said.add(note)
             console.print(f"  note: {note}", style="cyan", markup=False, highlight=False)
         for cell in task.get("skipped_cells", []):
             console.print(f"  notebook code cell {cell['index']} not run ({cell['reason']}): "

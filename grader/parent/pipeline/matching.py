@@ -15,10 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.parent.checks import graph
 from grader.parent.checks.architecture import align, describe, expand_spec, normalise
 
 # Below this agreement a match is graded but flagged for a person.
 WEAK_BELOW = 0.6
+# A weak fit may reuse another task's model only from this agreement up: below it, the
+# student most likely did not attempt the task at all.
+SHARE_WEAK = 0.3
 # Two candidates this close for one task: which one the student meant is a guess.
 TIE_WITHIN = 0.02
 _COST = {"match": 0.0, "change": 0.3, "replace": 1.0, "missing": 1.0, "extra": 1.0}
@@ -49,11 +53,15 @@ class Match:
 
 
 def agreement(task: dict[str, Any], facts: dict[str, Any]) -> float:
-    """How closely a model's layers follow the task's expected architecture, 0..1; a
-    task without one is matched by its parameter count alone."""
-    arch = task.get("checks", {}).get("architecture")
+    """How closely a model follows the task's spec, 0..1: its layers against the
+    expected architecture, else the graph property the task requires (an inception or
+    residual block), else its parameter count. 0 for a model that cannot be the task's
+    at all: one built for another input shape."""
+    if not _fits_input(task, facts):
+        return 0.0
+    checks = task.get("checks", {})
+    arch = checks.get("architecture")
     layers = (facts.get("graph") or {}).get("layers") or []
-    score = 0.0
     if arch:
         ignore = set(arch.get("ignore", ["InputLayer"])) | {"InputLayer"}
         got = normalise(layers, ignore)
@@ -65,15 +73,36 @@ def agreement(task: dict[str, Any], facts: dict[str, Any]) -> float:
                 continue
             cost += _COST[op]
         score = max(0.0, 1.0 - cost / max(1, len(expected)))
-    params = task.get("checks", {}).get("params", {})
-    want = params.get("trainable")
-    have = (facts.get("params") or {}).get("trainable")
-    if isinstance(want, int) and isinstance(have, int):
-        exact = want == have
-        score = score * 0.9 + (0.1 if exact else 0.0) if arch else (1.0 if exact else 0.3)
-    elif not arch:
+    elif "graph" in checks:
+        score = 1.0 if graph.check(facts, checks["graph"], task)["state"] == "passed" else 0.4
+    else:
         score = 0.5
+    want = checks.get("params", {}).get("trainable")
+    have = facts.get("trainable_params")
+    if isinstance(want, int) and isinstance(have, int):
+        score = score * 0.9 + (0.1 if want == have else 0.0)
+    if not _fits_output(task, facts):
+        score *= 0.5  # the right layers with the wrong head is still the student's attempt
     return round(score, 4)
+
+
+def _fits_input(task: dict[str, Any], facts: dict[str, Any]) -> bool:
+    want = task.get("input_shape")
+    shapes = facts.get("input_shapes") or []
+    if not want or len(shapes) != 1 or not shapes[0]:
+        return True
+    have = list(shapes[0])[1:]
+    return len(have) == len(want) and all(w is None or h is None or w == h
+                                          for w, h in zip(want, have, strict=True))
+
+
+def _fits_output(task: dict[str, Any], facts: dict[str, Any]) -> bool:
+    classes = task.get("num_classes")
+    shapes = facts.get("output_shapes") or []
+    if not classes or len(shapes) != 1 or not shapes[0]:
+        return True
+    units = shapes[0][-1]
+    return units == classes or (classes == 2 and units == 1)
 
 
 def _rank(candidate: Candidate) -> int:
@@ -84,24 +113,42 @@ def _rank(candidate: Candidate) -> int:
 
 def match(tasks: list[dict[str, Any]], pools: dict[str, list[Candidate]]) -> dict[str, Match]:
     """A model for each task that has candidates in ``pools`` (task id -> the models of
-    the runs that task's entry names): best agreement first, each model used once."""
-    pairs = sorted(((agreement(t, c.facts), _rank(c), -index, t["id"], c)
-                    for t in tasks for index, c in enumerate(pools.get(t["id"], []))),
-                   key=lambda p: p[:3], reverse=True)
+    the runs that task's entry names), best agreement first. A model goes to one task,
+    unless it is the only good fit for another as well (one model frozen, then
+    fine-tuned: a student builds it once for two tasks); a weak fit is taken last."""
+    scored = ((agreement(t, c.facts), _rank(c), -index, t["id"], c)
+              for t in tasks for index, c in enumerate(pools.get(t["id"], [])))
+    pairs = sorted((p for p in scored if p[0] > 0), key=lambda p: p[:3], reverse=True)
     by_task = {t["id"]: t for t in tasks}
     chosen: dict[str, Match] = {}
-    used: set[str] = set()
-    for score, _, _, task_id, candidate in pairs:
-        if task_id in chosen or candidate.model_path in used:
-            continue
-        rivals = [c for s, _, _, t, c in pairs if t == task_id and c is not candidate
+    used: dict[str, str] = {}  # model path -> the task it went to first
+
+    def take(score: float, task_id: str, candidate: Candidate) -> None:
+        # A rival is a different model the student plainly made as much of: not a
+        # helper's sub-model (a Grad-CAM model built inside a function, unnamed).
+        rivals = [c for s, r, _, t, c in pairs if t == task_id and c is not candidate
                   and c.model_path not in used and abs(s - score) <= TIE_WITHIN
+                  and r >= _rank(candidate) and _named(c) >= _named(candidate)
                   and not _same_layers(c, candidate)]
-        chosen[task_id] = Match(
-            candidate, score, _why(by_task[task_id], candidate, score),
-            weak=score < WEAK_BELOW, tied_with=rivals[0] if rivals else None)
-        used.add(candidate.model_path)
+        why = _why(by_task[task_id], candidate, score)
+        if candidate.model_path in used:
+            why += f"; the same model as for {used[candidate.model_path]}"
+        chosen[task_id] = Match(candidate, score, why, weak=score < WEAK_BELOW,
+                                tied_with=rivals[0] if rivals else None)
+        used.setdefault(candidate.model_path, task_id)
+
+    for shared, strong in ((False, True), (True, True), (True, False)):
+        for score, _, _, task_id, candidate in pairs:
+            if task_id in chosen or (strong and score < WEAK_BELOW):
+                continue
+            if candidate.model_path in used and not (shared and (strong or score >= SHARE_WEAK)):
+                continue
+            take(score, task_id, candidate)
     return chosen
+
+
+def _named(candidate: Candidate) -> bool:
+    return candidate.name != "<unnamed>" and not candidate.name.startswith("returned by")
 
 
 def _same_layers(a: Candidate, b: Candidate) -> bool:

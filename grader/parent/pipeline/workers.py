@@ -170,10 +170,22 @@ def assign_captured(spec: Spec, captured: dict[str, BuildResult],
                                    facts=c.get("facts") or {}, events=list(c.get("events", [])))
                          for c in built.captured if _inside(c.get("model_path", ""), plan.models)]
     by_task = {t["id"]: t for t in spec.tasks}
-    chosen = match([by_task[j] for j in captured], pools)
+    # A task whose checks call more of the student's functions on the model (Grad-CAM,
+    # the student's own training) needs the builder itself: a captured model has no
+    # function of the student's to hand them.
+    hooked = {j for j in captured if _calls_student_functions(by_task[j])}
+    chosen = match([by_task[j] for j in captured if j not in hooked], pools)
     out: dict[str, BuildResult] = {}
     for job_id, built in captured.items():
         outcome = outcomes[job_id]
+        if job_id in hooked:
+            task = by_task[job_id]
+            uses = ", ".join(_student_functions(task))
+            outcome.build = BuildResult(
+                BuildState.ERROR, f"{outcome.entry_file}: no function "
+                f"{task['entry']['function']}(), which this task calls to build the model "
+                f"its checks hand to your {uses}: define it as the template does")
+            continue
         found = chosen.get(job_id)
         if found is None:
             names = ", ".join(c.describe() for c in pools[job_id]) or "no model at all"
@@ -196,3 +208,19 @@ def assign_captured(spec: Spec, captured: dict[str, BuildResult],
             facts=found.candidate.facts, run_failures=built.run_failures,
             run_notes=built.run_notes)
     return out
+
+
+def _student_functions(task: dict[str, Any]) -> list[str]:
+    """The student's functions a task's checks call on its model in the build worker:
+    a visual check's, a student-trained accuracy check's training function."""
+    names = []
+    for name, check in task["checks"].items():
+        if name == "visual":
+            names.append(check.get("function", "visual function"))
+        elif name == "accuracy" and check.get("trained_by") == "student":
+            names.append(check.get("train_function", "training function"))
+    return names
+
+
+def _calls_student_functions(task: dict[str, Any]) -> bool:
+    return bool(_student_functions(task))

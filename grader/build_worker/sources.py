@@ -1,0 +1,128 @@
+"""The build worker's view of a submission's files: each is run once per set of module
+settings, and what a run leaves (its functions, the models it built) serves every task
+that names that file.
+
+A script runs under the execute-and-capture harness (grader/build_worker/harness):
+one top-level statement at a time, nothing trained, nothing downloaded, a failing
+statement reported while the rest go on. So a script that trains at top level, or
+whose first line imports something the grader lacks, still yields the builder the
+template asks for, and, when there is none, the models its top-level code built.
+A notebook's functions come from the definitions the parent filtered out of it (run
+the same way, so an import the grader lacks, `google.colab`, costs only its line);
+only when a task's function is not among them is the whole notebook run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from grader.protocol import BuildJob, BuildResult
+
+# Of a job's time limit, what one top-level statement may take: the rest is for the
+# statements after it (the worker restarts the whole file when the limit is spent).
+STATEMENT_SHARE = 0.8
+# A run that builds more models than this is a loop gone wild; the first are enough.
+MAX_CAPTURED = 20
+
+
+class Namespace:
+    """A run's module namespace read as a module: ``getattr`` for a function, and a set
+    attribute (the spec's module globals) lands where the file's functions read it."""
+
+    def __init__(self, names: dict[str, Any]):
+        object.__setattr__(self, "_names", names)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._names[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._names[name] = value
+
+
+class Sources:
+    def __init__(self, out_dir: Path, scratch: Path):
+        self.out_dir = out_dir
+        self.scratch = scratch
+        self._runs: dict[tuple, Any] = {}  # (path, settings) -> RunReport
+        self._saved: dict[tuple, list[dict[str, Any]]] = {}  # run key -> captured records
+        self._told: set[tuple] = set()  # runs whose failures and notes a task has reported
+
+    # ------------------------------------------------------------------ modules
+
+    def module(self, job: BuildJob) -> Any:
+        """What the task's function is looked up in: a filtered notebook's definitions
+        (imported; an exception here fails the file's tasks), or the namespace a script's
+        run under the harness left, with the task's module globals as its settings."""
+        return Namespace(self.run(job, job.module_path, job.file).namespace)
+
+    def file_module(self, path: str, shown_as: str) -> Any:
+        """A file a check names (a Grad-CAM function's), with no module settings."""
+        job = BuildJob(id="", file=shown_as, module_path=path, function="")
+        return Namespace(self.run(job, path, shown_as).namespace)
+
+    def run(self, job: BuildJob, path: str, shown_as: str) -> Any:
+        """The harness run of ``path`` (a script, or a notebook as a whole) under the
+        job's module globals, once per file and settings."""
+        from grader.build_worker.harness import Source, run_source
+
+        key = _key(path, job)
+        if key not in self._runs:
+            source = (Source.notebook(path, shown_as) if path.lower().endswith(".ipynb")
+                      else Source.script(path, shown_as))
+            self._runs[key] = run_source(
+                source, dict(job.globals), scratch=self.scratch,
+                statement_timeout_s=max(1.0, job.build_timeout_s * STATEMENT_SHARE),
+                max_models=MAX_CAPTURED)
+        return self._runs[key]
+
+    def tell(self, job: BuildJob, path: str, result: BuildResult) -> BuildResult:
+        """Adds what the run of ``path`` met (statements that raised, the stand-ins used)
+        to the first result of a task that used it; the parent shows them per task."""
+        key = _key(path, job)
+        if key not in self._runs or key in self._told:
+            return result
+        self._told.add(key)
+        report = self._runs[key]
+        result.run_failures += [f.describe() for f in report.failures]
+        result.run_notes += list(report.notes)
+        return result
+
+    # ------------------------------------------------------------------ capture
+
+    def captured(self, job: BuildJob, model_facts: Any) -> tuple[list[dict[str, Any]], str]:
+        """Every Keras model the run of the task's whole file built, saved as .keras for
+        the parent to match and the verify worker to score, with where it came from;
+        and the path of the file that was run."""
+        path = job.source_path or job.module_path
+        report = self.run(job, path, job.file)
+        key = _key(path, job)
+        if key not in self._saved:
+            records = []
+            for index, captured in enumerate(report.models):
+                if captured.framework != "keras":
+                    continue
+                where = (captured.built_at.describe() if captured.built_at
+                         else str(captured.first_seen))
+                record = {"name": captured.name, "run": captured.run, "where": where,
+                          "events": captured.event_kinds}
+                target = self.out_dir / f"run{len(self._saved)}-model{index}.keras"
+                try:
+                    record["facts"] = model_facts(captured.model)
+                    captured.model.save(target)
+                except Exception as exc:  # an unbuilt or unsaveable model: said, not used
+                    record["unusable"] = f"{type(exc).__name__}: {exc}"[:300]
+                    records.append(record)
+                    continue
+                record["model_path"] = str(target.resolve())
+                records.append(record)
+            self._saved[key] = records
+        return self._saved[key], path
+
+
+def _key(path: str, job: BuildJob) -> tuple:
+    """A run is one file under one set of module settings."""
+    return path, tuple(sorted((name, repr(value)) for name, value in job.globals.items()))
