@@ -20,7 +20,7 @@ from typing import Any
 
 from grader import registry
 from grader.build_worker.probes import capture_module
-from grader.build_worker.sources import Sources
+from grader.build_worker.sources import Namespace, Sources
 from grader.build_worker.student_errors import call_repr, describe_exception
 from grader.protocol import (
     FILTERED_SUFFIX,
@@ -324,7 +324,10 @@ def _build_one(job: BuildJob, module: Any, out_dir: Path, model_facts: Any,
                sources: Sources) -> BuildResult:
     torch_task = job.framework == "torch"
     if job.pin is not None:
-        model, failed = _pinned(job, module)
+        # A pinned name may be a model a notebook's cells make: run the file whole.
+        whole = Namespace(sources.run(job, job.source_path or job.module_path,
+                                      job.file).namespace)
+        model, failed = _pinned(job, whole)
     elif job.capture and not torch_task and not _defines(module, job.function):
         # No builder to call: the file as handed in (a script, a notebook of cells) is
         # run whole and every model it built goes to the parent to match to tasks.
