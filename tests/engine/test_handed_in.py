@@ -107,3 +107,13 @@ def test_map_pins_a_task_to_a_model_variable_of_the_file(tmp_path):
     bad = run_check(str(sub), "--assignment", "practical2", "--static", "-q",
                     "--map", "model4", json_path=tmp_path / "bad.json")
     assert bad.code == 2 and "write TASK=FILE:NAME" in bad.stderr
+
+
+@pytest.mark.slow
+def test_the_accuracy_check_trains_the_model_the_starter_script_built(tmp_path):
+    run = run_check(str(CORPUS / "p2_starter_script"), "--assignment", "practical2",
+                    "--task", "model3", "-q", json_path=tmp_path / "r.json")
+    accuracy = run.test("model3", "accuracy")
+    assert accuracy["grader"]["state"] == "passed", accuracy["output"]
+    # Trained here from the captured model's layers, on the real training split.
+    assert accuracy["grader"]["details"]["accuracy"] >= 0.8
