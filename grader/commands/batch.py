@@ -68,6 +68,9 @@ def plan(
         help="Slurm job name; default grade-ASSIGNMENT.")] = None,
     template: Annotated[Path | None, typer.Option(
         help="sbatch template; default the project's slurm/grade.sbatch.")] = None,
+    maps_csv: Annotated[Path | None, typer.Option(
+        "--maps", help="CSV of student,task,map (map: FILE:NAME, as for `grader check "
+        "--map`): pins a task of a student to a file's function or model variable.")] = None,
 ) -> None:
     """Find the submissions, write RUN/manifest.tsv and RUN/grade.sbatch."""
     from grader.parent.batch import plan as planning
@@ -98,7 +101,20 @@ def plan(
         from grader.commands.check import validate_check_args
 
         validate_check_args(the_plan.check_args)
+        pins = None
+        if maps_csv is not None:
+            from grader.parent.batch import maps
+            from grader.parent.pipeline import parse_maps
+
+            pins = maps.read_csv(maps_csv)
+            for student, tasks in pins.items():
+                try:
+                    parse_maps([f"{task}={target}" for task, target in tasks.items()])
+                except ValueError as exc:
+                    raise ValueError(f"--maps {maps_csv}: {student}: {exc}") from None
         planned = planning.make_plan(the_plan, template or planning.TEMPLATE)
+        if pins is not None:
+            maps.save(run, pins)
     except planning.NothingToGrade as exc:
         _print_rejected(exc.rejected, None)
         raise _fail(str(exc)) from None

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.files import write_json_atomic
-from grader.parent.batch import manifest
+from grader.parent.batch import manifest, maps
 from grader.parent.batch.plan import load_plan
 from grader.parent.batch.results import CorruptResult, load_result
 from grader.parent.submission import place_notebook, spec_notebook_name, unpack_zip
@@ -173,6 +173,7 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
             # instead of training for hours on the CPU.
             cmd.append("--require-gpu")
         cmd += plan.check_args
+        cmd += maps.args_for(run, entry.student)
         print("grader batch: " + " ".join(cmd), flush=True)
         code, tail = _run_teed(cmd, scratch)
         data = _read_json(tmp_json)
