@@ -87,9 +87,14 @@ class Sources:
             return result
         self._told.add(key)
         report = self._runs[key]
-        result.run_failures += [f.describe() for f in report.failures]
+        result.run_failures += [explained(f) for f in report.failures]
         result.run_notes += list(report.notes)
         return result
+
+    def failures(self, job: BuildJob, path: str) -> list[str]:
+        """What failed when the run of ``path`` the job used ran, explained."""
+        report = self._runs.get(_key(path, job))
+        return [explained(f) for f in report.failures] if report else []
 
     # ------------------------------------------------------------------ capture
 
@@ -126,3 +131,21 @@ class Sources:
 def _key(path: str, job: BuildJob) -> tuple:
     """A run is one file under one set of module settings."""
     return path, tuple(sorted((name, repr(value)) for name, value in job.globals.items()))
+
+
+def explained(failure: Any) -> str:
+    """A top-level statement that failed, with what to do about it where the cause is
+    the grader's setting (no network, a module it lacks, a time limit), not a bug."""
+    text = failure.describe()
+    if failure.kind == "timeout":
+        return (f"{text}; long-running top-level code (training, loops over data) belongs "
+                "under `if __name__ == \"__main__\":`, which the grader does not run")
+    if failure.error == "ModuleNotFoundError":
+        from grader.build_worker.compat import describe_missing_import
+
+        name = failure.message.split("'")[1] if failure.message.count("'") >= 2 else ""
+        return f"{text}; {describe_missing_import(name)}" if name else text
+    if failure.error in ("NoNetwork", "ConnectionError", "URLError", "HTTPError"):
+        return (f"{text}; the grader has no network: data and weights a task needs are "
+                "given to it, so move downloads under `if __name__ == \"__main__\":`")
+    return text

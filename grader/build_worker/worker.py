@@ -124,7 +124,13 @@ def main(argv: list[str] | None = None) -> int:
             result = _call_function(job, modules[path], out_dir)
         else:
             result = _build_one(job, modules[path], out_dir, model_facts, sources)
-        result = sources.tell(job, job.source_path or job.module_path, result)
+        ran = job.source_path or job.module_path
+        if result.state not in (BuildState.BUILT, BuildState.CALLED, BuildState.CAPTURED):
+            # The task failed: what failed at the file's top level may be why.
+            before = sources.failures(job, ran) or sources.failures(job, job.module_path)
+            if before:
+                result.message += f"; running the file first: {'; '.join(before[:3])}"
+        result = sources.tell(job, job.module_path, sources.tell(job, ran, result))
         # The Keras 2 notes this job's code (its file's import, its call) gave rise to.
         seen = compat.notes()
         result.run_notes = [*seen[noted:], *result.run_notes]

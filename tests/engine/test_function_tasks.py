@@ -187,9 +187,9 @@ def test_arguments_the_grader_cannot_prepare_are_its_fault_not_the_students(tmp_
     job = {"file": "loaders.py", "function": "load", "kwargs": {},
            "args": [{"$npy": str(tmp_path / "gone.npy"), "label": "images"}]}
     _, failed = _arguments(job)
-    assert failed["state"] == "error"
-    assert failed["message"].startswith("loaders.py: the grader could not prepare the "
-                                        "arguments of load(images) (FileNotFoundError")
-    assert "not your code's fault: report it to the course staff" in failed["message"]
+    assert failed.state == "error"
+    assert failed.message.startswith("loaders.py: the grader could not prepare the "
+                                     "arguments of load(images) (FileNotFoundError")
+    assert "not your code's fault: report it to the course staff" in failed.message
     (arguments, kwargs), failed = _arguments({**job, "args": [1, {"$path": "/x", "label": "d"}]})
     assert failed is None and arguments == [1, "/x"] and kwargs == {}

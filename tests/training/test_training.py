@@ -241,7 +241,7 @@ def test_a_damaged_dataset_is_the_graders_error_not_the_students(tmp_path):
     labels.write_bytes(labels.read_bytes()[:20])  # cut short, as a broken copy is
     path = save(model3(), tmp_path / "m.keras")
     ctx = VerifyContext(model=None, model_path=path, task={"id": "t"},
-                        check={"points": 1, **QUICK}, static=False, data_dir=tmp_path / "data")
+                        check={"points": 1, **QUICK}, data_dir=tmp_path / "data")
     out = accuracy.run(ctx)
     assert out["state"] == "error" and "fraction" not in out
     assert "the grader's copy of dataset 'fashion-mnist' is damaged" in out["message"]
