@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import FIXTURES, ONE_POINT, REPO, SMALL, task, write_spec
+from conftest import FIXTURES, ONE_POINT, REPO, SMALL, run_check, task, write_spec
 
 from grader.parent.spec import validation_problems
 
@@ -218,8 +218,6 @@ def test_sigterm_still_writes_the_results_with_what_was_graded(tmp_path):
 def test_an_endless_print_loop_fails_its_task_before_it_fills_the_disk(tmp_path):
     """Printing is fine; printing without end is stopped at the spec's flood limit, and
     the task says why, while a task that prints a log beside it is graded."""
-    from conftest import run_check
-
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / "models.py").write_text(
