@@ -118,13 +118,30 @@ def test_a_template_without_an_entry_file_is_named_without_grading_noise(tmp_pat
 
 
 @pytest.mark.slow
-def test_every_shipped_spec_passes_with_its_reference_and_template():
-    # Grades 4 references and 4 templates statically: about 1-2 minutes on 2 cores.
-    for assignment in SHIPPED:
-        run = _validate(assignment, "--reference", str(REPO / "reference" / assignment),
-                        "--template", str(REPO / "submissions_template" / assignment),
-                        timeout=600)
-        assert run.returncode == 0, run.stdout + run.stderr[-3000:]
-        summary = run.stdout.splitlines()[-1]
-        assert f"{assignment}.json: valid" in summary
-        assert "template scores 0 of" in summary
+@pytest.mark.parametrize("assignment", SHIPPED)
+def test_every_shipped_spec_passes_with_its_reference_and_template(assignment, shipped_static,
+                                                                    monkeypatch):
+    """`validate ID --reference R --template T` on each shipped assignment, judged from
+    the session's static gradings of R and T (tests/conftest.py: `grader check --static`
+    of the same folder against the same spec, the gradings that
+    tests/engine/test_engine_reference.py judges too) instead of grading all eight a
+    second time. Everything else validate does runs as it is; the CLI around it, its
+    own gradings included, runs end to end in test_assignment_new.py."""
+    from grader.parent import assignment_validation
+
+    reference = REPO / "reference" / assignment
+    template = REPO / "submissions_template" / assignment
+    kinds = {reference: "reference", template: "submissions_template"}
+
+    def graded(spec_path: Path, folder: Path) -> tuple[list[dict], list[str]]:
+        assert Path(spec_path) == REPO / "grader" / "assignments" / f"{assignment}.json"
+        run = shipped_static(kinds[Path(folder)], assignment)
+        assert run.results, run.stderr[-3000:]
+        return run.results["tests"], list(run.results["grader"]["errors"])
+
+    monkeypatch.setattr(assignment_validation, "_grade", graded)
+    result = assignment_validation.validate(assignment, reference, template)
+    assert result.exit_code == 0, result.lines()  # what the CLI exits with
+    summary = result.lines()[-1]
+    assert f"{assignment}.json: valid" in summary
+    assert "template scores 0 of" in summary

@@ -121,15 +121,27 @@ def test_a_check_that_cannot_start_puts_its_own_error_in_the_reason(grader, tmp_
     assert "No such option: --build-timeout" in status["students"][0]["reason"]
 
 
-def test_a_corrupt_result_is_set_aside_and_graded_again(grader, tmp_path):
-    subs, run = tmp_path / "subs", tmp_path / "run"
+@pytest.fixture(scope="module")
+def hector(grader, tmp_path_factory):
+    """One array task run by hand, for the two tests below: héctor's run was planned
+    with a course's own spec file (gone by grading time: inside the container the
+    course's spec folder is not bound, only RUN's copy is there), and his results file
+    was cut short before the task ran. (run folder, the task's completed process)"""
+    tmp_path = tmp_path_factory.mktemp("hector")
+    subs, run, course = tmp_path / "subs", tmp_path / "run", tmp_path / "course" / "spec.json"
     shutil.copytree(REPO / "reference" / "practical2", subs / "héctor")
-    assert grader("batch", "plan", str(subs), "--assignment", "practical2", "--out", str(run),
+    course.parent.mkdir()
+    shutil.copy(REPO / "grader" / "assignments" / "practical2.json", course)
+    assert grader("batch", "plan", str(subs), "--assignment", str(course), "--out", str(run),
                   "--static", "--check-arg=--task=model3").returncode == 0
-    final = run / "results" / "héctor.json"
-    final.write_text('{"score": 3, "max_sc')  # cut short
+    shutil.rmtree(course.parent)
+    (run / "results" / "héctor.json").write_text('{"score": 3, "max_sc')  # cut short
+    return run, grader("batch", "run-task", str(run), "1")
 
-    proc = grader("batch", "run-task", str(run), "1")
+
+def test_a_corrupt_result_is_set_aside_and_graded_again(grader, hector):
+    run, proc = hector
+    final = run / "results" / "héctor.json"
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(final.read_text())
     assert data["grader"]["batch"]["student"] == "héctor" and data["max_score"] > 0
@@ -142,17 +154,8 @@ def test_a_corrupt_result_is_set_aside_and_graded_again(grader, tmp_path):
     assert read_attempts(run, "héctor")[-1]["event"] == "skipped"
 
 
-def test_a_task_grades_with_the_runs_copy_of_a_course_spec(grader, tmp_path):
-    # Inside the container the course's spec folder is not bound: only RUN's copy is there.
-    subs, run, course = tmp_path / "subs", tmp_path / "run", tmp_path / "course" / "spec.json"
-    shutil.copytree(REPO / "reference" / "practical2", subs / "alice")
-    course.parent.mkdir()
-    shutil.copy(REPO / "grader" / "assignments" / "practical2.json", course)
-    assert grader("batch", "plan", str(subs), "--assignment", str(course), "--out", str(run),
-                  "--static", "--check-arg=--task=model3").returncode == 0
-    shutil.rmtree(course.parent)
-
-    proc = grader("batch", "run-task", str(run), "1")
+def test_a_task_grades_with_the_runs_copy_of_a_course_spec(hector):
+    run, proc = hector
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"--assignment {run.resolve() / 'assignment.json'}" in proc.stdout
-    assert json.loads((run / "results" / "alice.json").read_text())["max_score"] > 0
+    assert json.loads((run / "results" / "héctor.json").read_text())["max_score"] > 0

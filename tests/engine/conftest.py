@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
+from check_runs import Run, run_check  # noqa: F401 (tests import them from here)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,57 +30,6 @@ SMALL_LAYERS = [
 ]
 SMALL = {"architecture": {"points": 2, "layers": SMALL_LAYERS},
          "params": {"points": 1, "trainable": 235, "total": 235}}
-
-
-@dataclass
-class Run:
-    """One `grader check` run: its exit code, terminal report and results JSON."""
-
-    code: int
-    stdout: str
-    stderr: str
-    results: dict
-    modules: dict  # what the parent process had imported when it finished
-
-    def test(self, task: str, check: str) -> dict:
-        name = f"{task}: {check}"
-        for test in self.results["tests"]:
-            if test["name"] == name:
-                return test
-        raise KeyError(f"no test {name!r} in {[t['name'] for t in self.results['tests']]}")
-
-    def state(self, task: str, check: str) -> str:
-        return self.test(task, check)["grader"]["state"]
-
-
-# Runs the real CLI in a child process and reports, after it finishes, whether that
-# process (the parent of the workers) ever imported TensorFlow, Keras or student code.
-_PROBE = """
-import json, sys
-sys.argv = ["grader", *sys.argv[1:]]
-code = 0
-try:
-    from grader.cli import main
-    main()
-except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-names = [m for m in sys.modules if m.split(".")[0] in
-         ("tensorflow", "keras", "models", "cheat", "broken_import", "student")]
-sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "imported": names}) + "\\n")
-sys.exit(code)
-"""
-
-
-def run_check(*args: str, json_path: Path, timeout: float = 900) -> Run:
-    proc = subprocess.run([sys.executable, "-c", _PROBE, "check", *args, "--json",
-                           str(json_path)], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
-    probe = {}
-    for line in proc.stderr.splitlines():
-        if line.startswith("PROBE "):
-            probe = json.loads(line[len("PROBE "):])
-    results = json.loads(json_path.read_text()) if json_path.exists() else {}
-    return Run(proc.returncode, proc.stdout, proc.stderr, results, probe)
 
 
 def function_task(task_id: str, function: str, probe: str, params: dict, *,
@@ -272,6 +219,24 @@ def practical2_as_text(tmp_path_factory) -> Run:
     shutil.copytree(FIXTURES / "practical2_as_text", sub,
                     ignore=shutil.ignore_patterns("__pycache__"))
     return run_check(str(sub), "--static", json_path=root / "results.json")
+
+
+@pytest.fixture(scope="session")
+def practical2_zip_model3(tmp_path_factory) -> Run:
+    """practical2's reference handed in as carol.zip (the folder carol/ inside), graded
+    with `--static --task model3`: one run for the zip test and the --task test."""
+    import zipfile
+
+    root = tmp_path_factory.mktemp("p2zip")
+    sub = root / "carol"
+    shutil.copytree(REPO / "reference" / "practical2", sub,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with zipfile.ZipFile(root / "carol.zip", "w") as zf:
+        for path in sorted(sub.rglob("*")):
+            zf.write(path, path.relative_to(root).as_posix())
+    shutil.rmtree(sub)  # only the zip is handed in
+    return run_check(str(root / "carol.zip"), "--static", "--task", "model3",
+                     json_path=root / "r.json")
 
 
 @pytest.fixture(scope="session")

@@ -9,29 +9,15 @@ import pytest
 from grader.parent.spec import available_assignments
 
 REPO = Path(__file__).resolve().parents[2]
-# Only assignments that have a spec, a reference folder and a template are graded.
+# Only assignments that have a spec, a reference folder and a template are graded, each
+# folder once per session (`shipped_static`, tests/conftest.py).
 READY = [a for a in available_assignments()
          if (REPO / "reference" / a).is_dir() and (REPO / "submissions_template" / a).is_dir()]
 
 
-@pytest.fixture(scope="module")
-def static_run(tmp_path_factory, grade):
-    """`static_run(kind, assignment)`: `grader check --static` of reference/ or
-    submissions_template/, graded once per module however many tests look at it."""
-    runs = {}
-
-    def get(kind: str, assignment: str):
-        if (kind, assignment) not in runs:
-            out = tmp_path_factory.mktemp(f"{kind}-{assignment}") / "results.json"
-            runs[kind, assignment] = grade(str(REPO / kind / assignment), "--static",
-                                           json_path=out)
-        return runs[kind, assignment]
-    return get
-
-
 @pytest.mark.parametrize("assignment", READY)
-def test_reference_scores_full_marks_on_every_static_check(assignment, static_run):
-    run = static_run("reference", assignment)
+def test_reference_scores_full_marks_on_every_static_check(assignment, shipped_static):
+    run = shipped_static("reference", assignment)
     failing = {t["name"]: t["output"][:300] for t in run.results["tests"]
                if t["grader"]["state"] not in ("passed", "skipped")}
     assert failing == {}
@@ -40,15 +26,15 @@ def test_reference_scores_full_marks_on_every_static_check(assignment, static_ru
 
 
 @pytest.mark.parametrize("assignment", ["practical2", "cs577-a4", "ds-ag-021"])
-def test_visual_checks_train_nothing_so_static_grades_them(assignment, static_run):
-    visual = {t["name"]: t["grader"]["state"] for t in static_run("reference", assignment)
+def test_visual_checks_train_nothing_so_static_grades_them(assignment, shipped_static):
+    visual = {t["name"]: t["grader"]["state"] for t in shipped_static("reference", assignment)
               .results["tests"] if t["name"].endswith(": visual")}
     assert visual and set(visual.values()) == {"passed"}, visual
 
 
 @pytest.mark.parametrize("assignment", READY)
-def test_template_scores_zero_with_not_implemented_for_each_task(assignment, static_run):
-    run = static_run("submissions_template", assignment)
+def test_template_scores_zero_with_not_implemented_for_each_task(assignment, shipped_static):
+    run = shipped_static("submissions_template", assignment)
     assert run.code == 1, run.stderr[-2000:]
     assert run.results["score"] == 0
     states = {t["name"]: t["grader"]["state"] for t in run.results["tests"]}
@@ -58,19 +44,20 @@ def test_template_scores_zero_with_not_implemented_for_each_task(assignment, sta
 
 
 @pytest.mark.parametrize("assignment", READY)
-def test_a_failed_build_is_out_of_the_same_points_as_a_full_one(assignment, static_run):
+def test_a_failed_build_is_out_of_the_same_points_as_a_full_one(assignment, shipped_static):
     # Checks that --static skips for the reference are skipped for a template whose
     # builds fail too, so every student of a class is graded out of the same total.
-    reference = static_run("reference", assignment).results
-    template = static_run("submissions_template", assignment).results
+    reference = shipped_static("reference", assignment).results
+    template = shipped_static("submissions_template", assignment).results
     assert template["max_score"] == reference["max_score"]
     assert ({t["name"]: t["max_score"] for t in template["tests"]}
             == {t["name"]: t["max_score"] for t in reference["tests"]})
 
 
-def test_task_option_grades_only_the_named_tasks(tmp_path, grade):
-    run = grade(str(REPO / "reference" / "practical2"), "--static", "--task", "model3",
-                json_path=tmp_path / "results.json")
+def test_task_option_grades_only_the_named_tasks(practical2_zip_model3):
+    # The practical2 reference (zipped: the zip test in test_engine_cli_errors.py reads
+    # the same run) graded with --task model3.
+    run = practical2_zip_model3
     assert run.code == 0, run.stderr[-2000:]
     assert {t["tags"][0] for t in run.results["tests"]} == {"model3"}
 
