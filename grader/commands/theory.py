@@ -354,6 +354,18 @@ class _QuestionGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
+def _window_options() -> list[Any]:
+    """--padding, --stride and --dilation, as conv and shape both take them."""
+    import click
+
+    return [click.Option(["--padding", "-p"], default="valid", show_default=True,
+                         help=PADDING_HELP),
+            click.Option(["--stride", "-s"], default="1", show_default=True,
+                         help="S or SHxSW."),
+            click.Option(["--dilation", "-d"], default="1", show_default=True,
+                         help="D or DHxDW.")]
+
+
 def _command(group: click.Group, name: str, fn: Any, *params: click.Parameter,
              epilog: str | None = None) -> None:
     """Adds ``fn`` as sub-command ``name``; its docstring is the help, and click passes
@@ -395,12 +407,7 @@ def build() -> click.Group:
              click.Option(["--filter", "-f", "filters"], multiple=True, required=True, help=(
                  "A filter: one 2-D matrix (repeated over every input channel) or one per "
                  "channel separated by '|'. Repeat --filter for several output channels.")),
-             click.Option(["--padding", "-p"], default="valid", show_default=True,
-                          help=PADDING_HELP),
-             click.Option(["--stride", "-s"], default="1", show_default=True,
-                          help="S or SHxSW."),
-             click.Option(["--dilation", "-d"], default="1", show_default=True,
-                          help="D or DHxDW."),
+             *_window_options(),
              click.Option(["--depthwise"], is_flag=True, help=(
                  "Apply the filter to each channel separately, without summing over channels.")),
              json_flag)
@@ -417,12 +424,7 @@ def build() -> click.Group:
              click.Argument(["kernel"], metavar="KERNEL"),
              click.Option(["--filters", "-n"], type=int, default=None, help=(
                  "Number of filters (output channels); default keeps the input depth.")),
-             click.Option(["--padding", "-p"], default="valid", show_default=True,
-                          help=PADDING_HELP),
-             click.Option(["--stride", "-s"], default="1", show_default=True,
-                          help="S or SHxSW."),
-             click.Option(["--dilation", "-d"], default="1", show_default=True,
-                          help="D or DHxDW."),
+             *_window_options(),
              json_flag)
     _command(group, "params", params, click.Argument(["layers"], metavar="LAYERS"), json_flag,
              epilog=LAYERS_HELP)
