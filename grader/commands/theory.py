@@ -356,8 +356,6 @@ class _QuestionGroup(click.Group):
 
 def _window_options() -> list[Any]:
     """--padding, --stride and --dilation, as conv and shape both take them."""
-    import click
-
     return [click.Option(["--padding", "-p"], default="valid", show_default=True,
                          help=PADDING_HELP),
             click.Option(["--stride", "-s"], default="1", show_default=True,
