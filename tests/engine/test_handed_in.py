@@ -11,53 +11,22 @@ are not asserted: the grader leaves those to `--map` and says so.
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from conftest import REPO, run_check
+from conftest import run_check
+from handed_in import CORPUS, grade_each, verdict_differences
 
-CORPUS = REPO / "tests" / "fixtures" / "handed_in"
-GRADED = ["p2_starter_script", "p2_colab_johndoe", "p2_duplicate_download",
-          "hw2_solution_script", "cs577_dogsandcats_keras2", "dsag_q1_q10_notebook"]
-FOUND_BY_THE_GRADER = {"run-with-settings", "capture"}
-STATIC = {"architecture", "params", "lints", "graph"}
-
-
-def _expected(name: str) -> dict:
-    return json.loads((CORPUS / f"{name}.expected.json").read_text())
+# practical2 as handed in; the other courses' submissions: test_handed_in_courses.py.
+GRADED = ["p2_starter_script", "p2_colab_johndoe", "p2_duplicate_download"]
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Each submission graded once, as received, statically."""
-    runs = {}
-    for name in GRADED:
-        out = tmp_path_factory.mktemp(name)
-        runs[name] = run_check(str(CORPUS / name), "--assignment",
-                               _expected(name)["assignment"], "--static", "-q",
-                               json_path=out / "results.json")
-    return runs
+    return grade_each(GRADED, tmp_path_factory)
 
 
 @pytest.mark.parametrize("name", GRADED)
 def test_a_submission_as_handed_in_gets_the_hand_adapted_verdicts(graded, name):
-    run, expected = graded[name], _expected(name)
-    assert run.code in (0, 1) and "Traceback" not in run.stderr, run.stderr[-2000:]
-    assert run.results["grader"]["complete"]
-    differ = []
-    for task, checks in expected["verdicts"].items():
-        how = expected.get("sources", {}).get(task, {}).get("adaptation")
-        for check, verdict in checks.items():
-            verdict = verdict["verdict"] if isinstance(verdict, dict) else verdict
-            got = run.state(task, check)
-            if verdict == "not attempted":
-                if run.test(task, check)["score"] != 0:
-                    differ.append(f"{task}.{check}: not attempted, yet scored")
-            elif check in STATIC and how in FOUND_BY_THE_GRADER:
-                if (got == "passed") != (verdict == "passed"):
-                    differ.append(f"{task}.{check}: {verdict} by hand, {got} here: "
-                                  + run.test(task, check)["output"][:200])
-    assert differ == []
+    assert verdict_differences(graded[name], name) == []
 
 
 def test_the_starter_script_gets_every_static_point_on_models_1_to_4(graded):
@@ -84,14 +53,6 @@ def test_what_the_harness_stood_in_for_and_what_failed_is_in_the_report(graded):
     # The mistake the student made is found exactly, the rest of model 4 is not blamed.
     assert "expected Conv2D(128, 3x3, same, relu), got Conv2D(64, 3x3, same, relu)" in \
         run.test("model4", "architecture")["output"]
-
-
-def test_keras2_spellings_are_notes_not_failures(graded):
-    run = graded["cs577_dogsandcats_keras2"]
-    notes = [n for t in run.results["grader"]["tasks"].values() for n in t["notes"]]
-    assert any("keras.layers.normalization is Keras 2" in n for n in notes)
-    assert any("lr" in n and "learning_rate" in n for n in notes)
-    assert run.state("vgg16-frozen", "graph") == "passed"
 
 
 def test_map_pins_a_task_to_a_model_variable_of_the_file(tmp_path):
