@@ -333,8 +333,10 @@ class Supervisor:
                     break
                 timeout = max(0.0, deadline - time.monotonic())
                 readable, _, _ = select.select([ev_r], [], [], min(timeout, 0.05))
-                if spec.flood_limit is not None and current is not None and \
-                        os.fstat(out_fd).st_size - step_output_start > spec.flood_limit:
+                # Only with no event waiting: the job that printed may already have
+                # ended, and its "done" must be read before the next job is blamed.
+                if spec.flood_limit is not None and current is not None and not readable \
+                        and os.fstat(out_fd).st_size - step_output_start > spec.flood_limit:
                     failure = flooded(os.fstat(out_fd).st_size)
                     break
                 ev_open = True
