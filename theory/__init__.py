@@ -8,7 +8,8 @@ laid out as TensorFlow lays them out (Fh x Fw x C_in x C_out).
 - ``shapes``:    output-size formula, padding, parameter counts, receptive field
 - ``layers``:    a small layer-list language and shape/parameter propagation
 - ``ops``:       convolution (with worked sums), depthwise convolution, pooling
-- ``parse``:     literal matrices and generators such as ``ones:3x3``, and their words
+- ``parse``:     literal matrices, generators such as ``ones:3x3``, shapes (``63x63x16``),
+  nested lists and counts (``1,199,882``), and their words
 - ``answer``:    a reading (one way to read a question), its answer and steps
 - ``worked``:    worked steps: padded inputs, every cell's sum, formulas with numbers
 - ``calculator``: every computation a reading can name, in the CLI verbs' notation

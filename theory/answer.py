@@ -15,7 +15,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["Reading", "Solution", "GradeError", "to_json", "fmt"]
+__all__ = ["Reading", "Solution", "GradeError", "to_json", "fmt", "matrix_text", "value_text",
+           "printed_answers"]
 
 ANSWER_TYPES = ("tensor", "shape", "integer", "number", "record", "text", "none")
 
@@ -80,3 +81,50 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+def matrix_text(value: list) -> str:
+    """A matrix in the calculator's row notation, which the grader reads back: rows by
+    ``;``, values by ``,``; an H x W x C tensor as its channels separated by `` | ``.
+
+    >>> matrix_text([[45, 45], [54, 54]]), matrix_text([[[1, 2]], [[3, 4]]])
+    ('45,45;54,54', '1;3 | 2;4')
+    """
+    if value and value[0] and isinstance(value[0][0], list):
+        return " | ".join(matrix_text([[px[k] for px in row] for row in value])
+                          for k in range(len(value[0][0])))
+    return ";".join(",".join(fmt(v) for v in row) for row in value)
+
+
+def value_text(value: Any) -> str:
+    """One value of a record as the terminal shows it: counts with thousands separators,
+    lists as ``[32, 32, 64]``.
+
+    >>> value_text(36928), value_text([32, 32, 64]), value_text(Fraction(49, 9))
+    ('36,928', '[32, 32, 64]', '49/9')
+    """
+    if isinstance(value, list):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return fmt(value)
+
+
+def printed_answers(reading: Reading) -> list[Any]:
+    """Every form in which the terminal prints a reading's answer (``theory.render`` prints
+    these very strings), each one a student may copy into an answers file: a string, or
+    for a record an object of strings. The grader reads them all back (a test holds it).
+
+    >>> printed_answers(Reading("", [63, 63, 16], "shape"))
+    ['[63, 63, 16]', '63 x 63 x 16']
+    """
+    answer, kind = reading.answer, reading.answer_type
+    if kind == "tensor":
+        return [matrix_text(answer)]
+    if kind == "shape":
+        return [value_text(answer), " x ".join(fmt(v) for v in answer)]
+    if kind == "record":
+        return [{key: value_text(value) for key, value in answer.items()}]
+    if kind == "none":
+        return ["none"]
+    return [fmt(answer) if kind in ("integer", "number") else str(answer)]

@@ -22,7 +22,7 @@ from typing import Any
 
 from theory.answer import Reading
 from theory.ops import concat_filters, filters_from_2d, stack_channels
-from theory.parse import parse_channels, parse_pair
+from theory.parse import parse_channels, parse_pair, parse_vector
 from theory.shapes import ShapeError, conv2d_params, receptive_field
 from theory.shapes import output_size as size_along
 from theory.shapes import same_padding as same_pads
@@ -72,6 +72,19 @@ def _number(text: str, what: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def _dims(text: str, what: str) -> list[int]:
+    """``N``, ``HxW`` or ``HxWxC`` (also ``(H, W, C)``: ``parse_vector``, the notation
+    the grader reads shape answers in), each a positive whole number."""
+    try:
+        dims = parse_vector(text)
+    except ShapeError:
+        dims = []
+    if not 1 <= len(dims) <= 3 or not all(isinstance(d, int) and d > 0 for d in dims):
+        raise ShapeError(f"{what} must be N, HxW or HxWxC with positive sizes, got "
+                         f"{text!r}".lstrip())
+    return dims
+
+
 # --- the CLI verbs --------------------------------------------------------------------------
 
 def conv(input: str, filter: str | list[str], padding: str = "valid", stride: str = "1",
@@ -107,10 +120,7 @@ def shape(input: str, kernel: str, filters: str | int | None = None, padding: st
           stride: str = "1", dilation: str = "1", label: str | None = None) -> Reading:
     """`grader theory shape`: the output shape of a conv layer on an ``N``, ``HxW`` or
     ``HxWxC`` input; ``filters`` defaults to the input depth."""
-    parts = input.lower().split("x")
-    if not all(p.strip().isdigit() and int(p) > 0 for p in parts) or len(parts) > 3:
-        raise ShapeError(f"INPUT must be N, HxW or HxWxC with positive sizes, got {input!r}")
-    dims = [int(p) for p in parts]
+    dims = _dims(input, "INPUT")
     h, w = (dims[0], dims[0]) if len(dims) == 1 else (dims[0], dims[1])
     c = dims[2] if len(dims) == 3 else 1
     if isinstance(filters, str):
@@ -301,9 +311,7 @@ def check_notation(kind: str, value: Any) -> None:
     elif kind == "size":
         parse_size(value, "size")
     elif kind == "shape":
-        parts = value.lower().split("x")
-        if len(parts) > 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-            raise ShapeError(f"must be N, HxW or HxWxC with positive sizes, got {value!r}")
+        _dims(value, "")
     elif kind in ("count", "count0"):
         _number(value, "the value", 0 if kind == "count0" else 1)
     elif kind == "strides":

@@ -8,18 +8,26 @@ a record is one cell; the score is ``points * correct / cells``.
 
 >>> result = grade_answers({"answers": {"q7": [126, 126, 15]}}, "cs577-a4")
 >>> [(t["number"], t["score"]) for t in result["tests"] if t["number"] in ("q7", "q8")]
-[('q7', 0.6667), ('q8', 0.0)]
+[('q7', 0.67), ('q8', 0.0)]
+
+A string answer is read in the notation the solver prints, chosen by the kind of the
+expected answer (``read_answer``): ``63x63x16`` or ``(63, 63, 16)`` for a shape,
+``45,45;54,54`` or ``[[45, 45], [54, 54]]`` for a matrix, ``1,199,882`` for one number.
+Scores are rounded to two decimals wherever they are shown (the results JSON too, as
+Gradescope shows its numbers); the total is the exact sum, rounded once.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from theory.answer import GradeError, Reading, fmt, to_json
-from theory.ops import simplify
+from theory.answer import GradeError, Reading, fmt, matrix_text, to_json, value_text
+from theory.ops import simplify, stack_channels
+from theory.parse import parse_channels, parse_count, parse_nested, parse_vector
 from theory.questions import (
     Assignment,
     Question,
@@ -29,9 +37,10 @@ from theory.questions import (
     solve,
     variant_params,
 )
+from theory.shapes import ShapeError
 
 __all__ = ["GradeError", "Tolerance", "answer_problem", "compare", "decode_answers",
-           "failed_results", "grade_answers"]
+           "failed_results", "grade_answers", "points_text", "read_answer"]
 
 # The words that answer a reading with no valid output (cs577 q3 without padding). JSON
 # null and [] are no answer at all: a student who leaves a question blank gets 0, not
@@ -48,6 +57,9 @@ MAX_ANSWER_VALUES = 256
 # cap keeps json.loads and the schema validator from reading megabytes (a 48 MB file
 # took over ten minutes).
 MAX_ANSWERS_BYTES = 1 << 20
+# An answer written as text: the largest, a 5x5x3 tensor as nested lists with fractions,
+# is about 1,000 characters; the cap bounds the work of reading one.
+MAX_ANSWER_TEXT = 4000
 
 
 def answer_problem(value: Any, limit: int = MAX_ANSWER_DEPTH) -> str | None:
@@ -192,22 +204,133 @@ def _number(value: Any) -> Fraction | None:
         except (ValueError, OverflowError):      # inf and nan are no answer
             return None
     if isinstance(value, str):
-        from theory.parse import parse_number
-        from theory.shapes import ShapeError
-
         try:     # parse_number caps length and exponent: Fraction("1e999999999") would spin
-            return Fraction(parse_number(value))
+            return Fraction(parse_count(value))     # one number: "1,199,882" is a count
         except ShapeError:
             return None
     return None
+
+
+def points_text(value: float) -> str:
+    """Points as people read them: at most two decimals, no trailing zeros.
+
+    >>> points_text(2.41666), points_text(6), points_text(0.5)
+    ('2.42', '6', '0.5')
+    """
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _points(value: float | Fraction) -> float:
+    """A score or a maximum in the results JSON: two decimals, as Gradescope shows it.
+    Halves round up, exactly (5/8 of a point is 0.63; round() would give 0.62, and 2.675,
+    stored as 2.67499..., 2.67).
+
+    >>> _points(Fraction(5, 8)), _points(2.675), _points(Fraction(29, 12)), _points(6)
+    (0.63, 2.68, 2.42, 6.0)
+    """
+    exact = value if isinstance(value, Fraction) else Fraction(str(value))
+    return float(Fraction(math.floor(exact * 100 + Fraction(1, 2)), 100))
+
+
+def _depth(expected: Any) -> int:
+    depth = 0
+    while isinstance(expected, list) and expected:
+        expected, depth = expected[0], depth + 1
+    return depth
+
+
+def read_answer(text: str, expected: Any) -> Any:
+    """A string answer read as the kind of ``expected`` (the reading's answer) is: one
+    number (thousands separators allowed), a flat list (a shape: ``63x63x16``,
+    ``63 × 63 × 16``, ``(63, 63, 16)``, ``[63, 63, 16]``) or a matrix (the calculator's
+    rows ``45,45;54,54``, channels by ``|``, or nested lists ``[[45, 45], [54, 54]]``).
+    The kind decides what a comma is: in a count it groups thousands, in a list it
+    separates values. Raises ``ShapeError`` (theory.shapes) with the reason.
+
+    >>> read_answer("1,199,882", 5), read_answer("1,199,882", [1, 2, 3])
+    (1199882, [1, 199, 882])
+    >>> read_answer("45,45;54,54", [[0, 0], [0, 0]])
+    [[45, 45], [54, 54]]
+    """
+    if len(text) > MAX_ANSWER_TEXT:
+        raise ShapeError(f"it is longer than {MAX_ANSWER_TEXT} characters "
+                         "(theory.grade.MAX_ANSWER_TEXT)")
+    depth = _depth(expected)
+    if depth == 0:
+        return parse_count(text)
+    if depth == 1:
+        return parse_vector(text)
+    if text.lstrip()[:1] in "[(":
+        value = parse_nested(text, MAX_ANSWER_DEPTH)
+    else:
+        channels = parse_channels(text)
+        value = channels[0] if len(channels) == 1 else stack_channels(channels)
+    problem = answer_problem(value)
+    if problem:
+        raise ShapeError(f"it {problem}")
+    return value
+
+
+def accepted_forms(expected: Any) -> str:
+    """The forms an answer like ``expected`` may be written in, with this question's own
+    answer as the example (the feedback names expected values already)."""
+    depth = _depth(expected)
+    if depth == 0:
+        value = simplify(Fraction(expected))
+        examples = [fmt(value)]
+        if isinstance(value, int) and abs(value) >= 1000:
+            examples.append(f"{value:,}")
+        return (f"one number, e.g. {' or '.join(examples)} (fractions such as 7/2 and "
+                "decimals such as 3.5 are read too)")
+    if depth == 1:
+        values = [fmt(simplify(Fraction(v))) for v in expected]
+        return ("the sizes separated by x, × or commas, e.g. " + "x".join(values) + ", "
+                + " x ".join(values) + ", (" + ", ".join(values) + ") or " + value_text(
+                    [simplify(Fraction(v)) for v in expected]))
+    exact = _exact(expected)
+    channels = " (one channel each, separated by '|')" if depth >= 3 else ""
+    return (f"rows separated by ';' and values by ','{channels}, e.g. {matrix_text(exact)}, "
+            f"or nested lists, e.g. {_nested_text(exact)}")
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return simplify(Fraction(value))
+
+
+def _nested_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_nested_text(v) for v in value) + "]"
+    return fmt(value)
+
+
+def _read(got: Any, expected: Any, where: str) -> tuple[Any, str | None]:
+    """``got`` as a value to compare: a string is read (``read_answer``); else as given.
+    The second item is the problem when a string cannot be read."""
+    if not isinstance(got, str):
+        return got, None
+    try:
+        return read_answer(got, expected), None
+    except ShapeError as exc:
+        shown = got if len(got) <= 60 else got[:57] + "..."
+        # Words with no digit ("abc", "twelve"): the parser's reason would list the
+        # calculator's generators, which are no answer.
+        reason = (str(exc) if any(c.isdigit() for c in got) else
+                  "it is not a number" + (" or a matrix" if _depth(expected) else ""))
+        return got, f"{where}cannot read {shown!r}: {reason}. Write {accepted_forms(expected)}"
 
 
 def _size(shape: tuple[int, ...]) -> str:
     return "x".join(str(v) for v in shape) if shape else "single number"
 
 
-def _describe(value: Any) -> str:
-    """What a student wrote, in words: 'a 1x2 matrix', 'the number 5', "'abc' (not a number)"."""
+def _describe(value: Any, written: Any = None) -> str:
+    """What a student wrote, in words: 'a 1x2 matrix', 'the number 5', "'abc' (not a number)";
+    ``written`` is the text ``value`` was read from, if it was."""
+    if isinstance(written, str):
+        shown = written if len(written) <= 60 else written[:57] + "..."
+        return f"{shown!r}, read as {_describe(value)}"
     if isinstance(value, list):
         shape = _shape(value)
         return "a ragged list (rows of different lengths)" if shape is None else \
@@ -280,26 +403,33 @@ def compare(got: Any, expected: Any, answer_type: str, tol: Tolerance = Toleranc
             result.problems += part.problems
         return result
     if answer_type in ("tensor", "shape"):
-        exp = _squeeze(expected) if answer_type == "tensor" else expected
-        val = _squeeze(got) if answer_type == "tensor" else got
-        want, have = _shape(exp), _shape(val)
         total = _cells(expected)
+        read, problem = _read(got, expected, where)
+        if problem:
+            return Comparison(0, total, [problem])
+        exp = _squeeze(expected) if answer_type == "tensor" else expected
+        val = _squeeze(read) if answer_type == "tensor" else read
+        want, have = _shape(exp), _shape(val)
         if have != want:
             wanted = (f"a shape of {want[0]} numbers" if answer_type == "shape" and want
                       else f"a {_size(want or ())} matrix (shape {list(want or ())})")
-            return Comparison(0, total, [f"{where}expected {wanted}, got {_describe(got)}"])
+            return Comparison(0, total, [f"{where}expected {wanted}, got "
+                                         f"{_describe(read, got)}"])
         result = Comparison(total=total)
+        shown = fmt if isinstance(got, str) else repr     # cells read from text are numbers
         for (index, e), (_, g) in zip(_flatten(exp), _flatten(val), strict=True):
             number = _number(g)
             if number is not None and tol.close(number, Fraction(e)):
                 result.correct += 1
             else:
                 result.problems.append(f"{where}{list(index)}: expected {fmt(simplify(e))}, "
-                                       f"got {g!r}")
+                                       f"got {shown(g)}")
         return result
     number = _number(got)
     if number is not None and tol.close(number, Fraction(expected)):
         return Comparison(1, 1)
+    if number is None and isinstance(got, str):
+        return Comparison(0, 1, [_read(got, expected, where)[1] or ""])
     return Comparison(0, 1, [f"{where}expected {fmt(simplify(expected))}, got {got!r}"])
 
 
@@ -322,7 +452,7 @@ def _given(value: Any) -> bool:
 
 def _invalid_test(question: Question, source: str, key: str, reason: str) -> dict:
     return {"name": f"{question.qid}: {question.title}", "number": question.qid, "score": 0.0,
-            "max_score": question.points, "status": "failed", "visibility": "visible",
+            "max_score": _points(question.points), "status": "failed", "visibility": "visible",
             "output": f"{source}: answer {key!r} {reason}",
             "tags": [question.qid, "theory", "numeric"],
             "grader": {"state": "failed", "points": question.points, "check": "theory",
@@ -330,19 +460,21 @@ def _invalid_test(question: Question, source: str, key: str, reason: str) -> dic
 
 
 def _test(question: Question, params: dict, answered: bool, got: Any,
-          tol: Tolerance, seed: int | None = None) -> dict:
+          tol: Tolerance, seed: int | None = None) -> tuple[dict, Fraction]:
+    """The question's test entry, and its score unrounded (the total is rounded once)."""
     solution = solve(question, params)
     readings = [solution.primary, *solution.alternatives]
     name = f"{question.qid}: {question.title}"
     if not answered:
         return {"name": name, "number": question.qid, "score": 0.0,
-                "max_score": question.points, "status": "failed", "visibility": "visible",
-                "output": "no answer given", "tags": [question.qid, "theory", "numeric"],
+                "max_score": _points(question.points), "status": "failed",
+                "visibility": "visible", "output": "no answer given",
+                "tags": [question.qid, "theory", "numeric"],
                 "grader": {"state": "failed", "points": question.points, "check": "theory",
-                           "details": {"answered": False}}}
+                           "details": {"answered": False}}}, Fraction(0)
     k, result = _best(got, readings, tol)
     fraction = Fraction(result.correct, result.total or 1)
-    score = round(float(question.points * fraction), 4)
+    exact = Fraction(str(question.points)) * fraction     # str: 0.1 is 1/10, not its float
     reading = readings[k]
     label = "the reading taken" if k == 0 else f"alternative {k}"
     lines = [f"{result.correct}/{result.total} cells correct under {label}: {reading.label}"]
@@ -354,8 +486,8 @@ def _test(question: Question, params: dict, answered: bool, got: Any,
     if len(result.problems) > len(shown):
         lines.append(f"  ... {len(result.problems) - len(shown)} more")
     passed = result.correct == result.total
-    return {"name": name, "number": question.qid, "score": score,
-            "max_score": question.points, "status": "passed" if passed else "failed",
+    return {"name": name, "number": question.qid, "score": _points(exact),
+            "max_score": _points(question.points), "status": "passed" if passed else "failed",
             "visibility": "visible", "output": "\n".join(lines),
             "tags": [question.qid, "theory", "numeric"],
             "grader": {"state": "passed" if passed else "failed", "points": question.points,
@@ -363,7 +495,7 @@ def _test(question: Question, params: dict, answered: bool, got: Any,
                            "answered": True, "reading": reading.label, "reading_index": k,
                            "cells_correct": result.correct, "cells_total": result.total,
                            "expected": to_json(reading.answer),
-                           **({} if seed is None else {"seed": seed})}}}
+                           **({} if seed is None else {"seed": seed})}}}, exact
 
 
 def _manual_test(question: Question, got: Any) -> dict:
@@ -415,6 +547,7 @@ def grade_answers(data: dict, assignment: str | Assignment, tol: Tolerance = Tol
         if problem:
             refused[question.qid] = (key, problem)
     tests = []
+    exact = Fraction(0)
     for qid in ids:
         question = theory.questions[qid]
         if question.kind == "manual":
@@ -427,14 +560,17 @@ def grade_answers(data: dict, assignment: str | Assignment, tol: Tolerance = Tol
             tests.append(_invalid_test(question, source, *refused[qid]))
             continue
         params = question.params if seed is None else variant_params(question, seed)
-        tests.append(_test(question, params, _given(resolved.get(qid)), resolved.get(qid), tol,
-                           seed))
-    score = round(sum(t["score"] for t in tests), 4)
-    max_score = sum(t["max_score"] for t in tests)
+        test, points = _test(question, params, _given(resolved.get(qid)), resolved.get(qid),
+                             tol, seed)
+        tests.append(test)
+        exact += points
+    score = _points(exact)     # the exact sum, rounded once (not a sum of rounded scores)
+    max_score = _points(sum(t["max_score"] for t in tests))
     numeric = [t for t in tests if t["grader"]["state"] != "manual"]
     passed = sum(t["status"] == "passed" for t in numeric)
     manual = len(tests) - len(numeric)
-    output = (f"{assignment} theory: {score:g}/{max_score:g} points; {passed}/{len(numeric)} "
+    output = (f"{assignment} theory: {points_text(score)}/{points_text(max_score)} points; "
+              f"{passed}/{len(numeric)} "
               "numeric questions fully correct"
               + (f"; {manual} answer{' awaits' if manual == 1 else 's await'} a person"
                  if manual else "")
@@ -459,6 +595,7 @@ def failed_results(assignment: str | Assignment, source: str, reason: str) -> di
     for test in results["tests"]:
         test["output"] = f"not graded: {reason}"
     name = results["grader"]["assignment"]
-    results["output"] = f"{name} theory: 0/{results['max_score']:g} points; not graded: {reason}"
+    results["output"] = (f"{name} theory: 0/{points_text(results['max_score'])} points; not "
+                         f"graded: {reason}")
     results["grader"].update(complete=False, exit_code=2, errors=[reason])
     return results

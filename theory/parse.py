@@ -32,8 +32,8 @@ from theory.answer import fmt
 from theory.ops import Number, simplify
 from theory.shapes import ShapeError
 
-__all__ = ["MATRIX_GRAMMAR", "parse_number", "parse_matrix", "parse_channels", "parse_pair",
-           "describe_matrix"]
+__all__ = ["MATRIX_GRAMMAR", "parse_number", "parse_count", "parse_vector", "parse_nested",
+           "parse_matrix", "parse_channels", "parse_pair", "describe_matrix"]
 
 GENERATORS = ("ones", "zeros", "fill", "rows", "cols", "range", "eye")
 GENERATOR_FORMS = ("ones:HxW, zeros:HxW, fill:VALUE:HxW, rows:V1,V2,..[:W], cols:V1,V2,..[:H], "
@@ -73,6 +73,90 @@ def parse_number(text: str) -> Number:
         raise ShapeError(f"{text!r} is out of range: values lie within +-10^{MAX_EXPONENT} "
                          "with a denominator of at most 10^12 (theory.parse.MAX_MAGNITUDE)")
     return simplify(value)
+
+
+# "1,199,882": how the tool prints counts (f"{n:,}"). Only groups of exactly three digits,
+# so "1,5" is not silently read as 15.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+
+def parse_count(text: str) -> Number:
+    """``parse_number`` that also takes thousands separators, as counts are printed. Only
+    for a place that holds one number: in a list the commas separate values.
+
+    >>> parse_count("1,199,882"), parse_count("49/9")
+    (1199882, Fraction(49, 9))
+    """
+    text = text.strip()
+    return parse_number(text.replace(",", "") if _GROUPED.fullmatch(text) else text)
+
+
+# Separators between the sizes of a shape, as people write it: 63x63x16, 63 × 63 × 16,
+# 63*63*16, (63, 63, 16), [63, 63, 16] or 63 63 16.
+_VECTOR_SPLIT = re.compile(r"\s*[xX\u00d7*,]\s*|\s+")
+_BRACKETS = {"[": "]", "(": ")"}
+
+
+def parse_vector(text: str) -> list[Number]:
+    """A flat list of numbers: a shape such as ``63x63x16`` or ``(63, 63, 16)``.
+
+    >>> parse_vector("63 × 63 × 16"), parse_vector("[63, 63, 16]"), parse_vector("28")
+    ([63, 63, 16], [63, 63, 16], [28])
+    """
+    inner = text.strip()
+    if inner[:1] in _BRACKETS and inner[-1:] == _BRACKETS[inner[:1]]:
+        inner = inner[1:-1].strip()
+    if not inner:
+        raise ShapeError(f"{text!r} holds no numbers")
+    pieces = _VECTOR_SPLIT.split(inner)
+    if any(not p for p in pieces):     # 12x, 1,,2: a size left out
+        raise ShapeError(f"{text!r} has an empty value between separators")
+    return [parse_number(p) for p in pieces]
+
+
+_NESTED_TOKEN = re.compile(r"[\[\]()]|,|[^\[\](),\s]+")
+
+
+def parse_nested(text: str, max_depth: int = 8) -> list:
+    """Nested lists as Python or NumPy print them: ``[[45, 45], [54, 54]]``,
+    ``[[45 45] [54 54]]`` or with parentheses. A stack, not recursion, so deep nesting
+    is refused by ``max_depth`` rather than by Python.
+
+    >>> parse_nested("[[45, 45], [54, 1/2]]")
+    [[45, 45], [54, Fraction(1, 2)]]
+    """
+    root: list = []
+    stack = [root]
+    closers: list[str] = []
+    previous = "["       # what came before: an opening, a value/closing, or a comma
+    for token in _NESTED_TOKEN.findall(text):
+        if token in _BRACKETS:     # no comma needed before it: NumPy prints "] ["
+            if len(stack) > max_depth:
+                raise ShapeError(f"{text!r} is nested more than {max_depth} levels deep")
+            inner: list = []
+            stack[-1].append(inner)
+            stack.append(inner)
+            closers.append(_BRACKETS[token])
+            previous = "["
+        elif token in ")]":
+            if previous == ",":
+                raise ShapeError(f"{text!r}: a value is missing after a ','")
+            if not closers or token != closers.pop():
+                raise ShapeError(f"{text!r}: the brackets do not match")
+            stack.pop()
+            previous = "value"
+        elif token == ",":
+            if previous != "value":
+                raise ShapeError(f"{text!r} has an empty value between commas")
+            previous = ","
+        else:
+            stack[-1].append(parse_number(token))
+            previous = "value"
+    if closers:
+        raise ShapeError(f"{text!r}: a bracket is not closed")
+    if len(root) != 1 or not isinstance(root[0], list):
+        raise ShapeError(f"{text!r} is not one bracketed list such as [[1, 2], [3, 4]]")
+    return root[0]
 
 
 def parse_pair(text: str, what: str = "size") -> tuple[int, int]:

@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from theory.answer import Reading, Solution, fmt
+from theory.answer import Reading, Solution, fmt, printed_answers
 
 __all__ = ["render_solution", "render_reading", "render_question_list", "matrix_table"]
 
@@ -82,28 +82,31 @@ def _step(step: dict, width: int) -> Any:
 
 
 def _answer_text(reading: Reading, width: int) -> Any:
+    # The texts come from printed_answers, which the grader is tested to read back: what
+    # a student copies from here is an answer it accepts.
     answer = reading.answer
+    forms = printed_answers(reading)
     if reading.answer_type == "none":
-        return Text(reading.note or "no valid answer", style="yellow")
+        return Text(f"answer: {forms[0]}  ({reading.note or 'no valid answer'})",
+                    style="yellow")
     if reading.answer_type == "tensor":
         names = (["R", "G", "B"] if isinstance(answer[0][0], list) and len(answer[0][0]) == 3
                  else [])
-        return tensor_group(answer, names, "answer", width)
+        return Group(tensor_group(answer, names, "answer", width),
+                     Text(f"answer as text: {forms[0]}", style="green"))
     if reading.answer_type == "shape":
-        return Text(f"answer: {answer}  ({' x '.join(str(v) for v in answer)})", style="green")
+        return Text(f"answer: {forms[0]}  ({forms[1]})", style="green")
     if reading.answer_type == "record":
         table = Table(show_header=False, title="answer", title_justify="left", title_style="bold",
                       box=None)
         table.add_column(style="bold")
         table.add_column(justify="right", style="green")
-        for key, value in answer.items():
-            shown = f"{value:,}" if isinstance(value, int) else (
-                str(value) if isinstance(value, list) else fmt(value))
+        for key, shown in forms[0].items():
             table.add_row(key, shown)
         return table
     if reading.answer_type == "text":
-        return Text(str(answer))
-    return Text(f"answer: {fmt(answer)}", style="green")
+        return Text(forms[0])
+    return Text(f"answer: {forms[0]}", style="green")
 
 
 def render_reading(reading: Reading, heading: str, console: Console) -> None:

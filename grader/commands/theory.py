@@ -271,6 +271,11 @@ def _load_answers(path: Path) -> tuple[dict, dict[str, str]]:
 def grade(answers: Path, assignment: str | None, json_out: Path | None, rel_tol: float) -> None:
     """Grade a student's numeric answers, per question, with partial credit by cell.
 
+    Answers are JSON numbers and lists, or text as `grader theory QID` prints them: a
+    shape as 63x63x16, 63 x 63 x 16, (63, 63, 16) or [63, 63, 16]; a matrix in rows,
+    45,45;54,54 (channels separated by '|'), or nested, [[45, 45], [54, 54]]; a number as
+    1199882, 1,199,882, 3.5 or 7/2. Scores are shown and saved rounded to two decimals.
+
     null or [] is no answer (0 points). A reading with no valid output (cs577 q3 without
     padding) is answered with one of the strings "none", "no output", "empty", "undefined",
     "n/a" or "0x0".
@@ -320,13 +325,16 @@ def _print_results(results: dict) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from theory.grade import points_text
+
     table = Table(title=results["output"], title_justify="left")
     for col in ("question", "score", "status", "details"):
         table.add_column(col, overflow="fold")
     for test in results["tests"]:
         state = test["grader"]["state"]
         style = {"passed": "green", "failed": "red", "manual": "yellow"}[state]
-        score = (f"{test['score']:g}/{test['max_score']:g}" if state != "manual" else "-")
+        score = (f"{points_text(test['score'])}/{points_text(test['max_score'])}"
+                 if state != "manual" else "-")
         table.add_row(Text(test["name"]), score, Text(state, style=style), Text(test["output"]))
     _console().print(table)
 

@@ -135,7 +135,7 @@ def test_huge_numbers_written_as_strings_are_wrong_cells_not_a_hang(grader, tmp_
 
 
 @pytest.mark.parametrize("q1, words", [
-    ("abc", "got 'abc', which is not a number or a matrix"),
+    ("abc", "cannot read 'abc': it is not a number or a matrix. Write rows separated by ';'"),
     ([[45, 45]], "expected a 2x2 matrix (shape [2, 2]), got a 1x2 list"),
     (7, "got the single number 7"),
 ])
