@@ -300,7 +300,7 @@ def _build_torch(job: BuildJob, model: Any, out_dir: Path) -> BuildResult:
     classes), which the verify worker loads without the student's code."""
     import torch
 
-    from grader.verify_worker.facts import torch_module_facts
+    from grader.verify_worker.torch_facts import program_facts, torch_module_facts
 
     said = call_repr(job.call())
     if not isinstance(model, torch.nn.Module):
@@ -316,13 +316,20 @@ def _build_torch(job: BuildJob, model: Any, out_dir: Path) -> BuildResult:
         return BuildResult(BuildState.ERROR, f"{job.file}: the model from {said} fails on an "
                            f"input of shape {tuple(example.shape)} ({type(exc).__name__}: "
                            f"{exc}); check the layer sizes")
-    facts = torch_module_facts(model, shape)
     target = out_dir / f"{job.id}.pt2"
     try:
-        torch.export.save(torch.export.export(model, (example,)), str(target))
+        program = torch.export.export(model, (example,))
+        torch.export.save(program, str(target))
     except Exception as exc:
-        return BuildResult(BuildState.BUILT, facts=facts, unexportable=(
-            f"torch.export failed ({type(exc).__name__}: {exc})"[:500]))
+        return BuildResult(BuildState.BUILT, facts=torch_module_facts(model, shape),
+                           unexportable=(f"torch.export failed ({type(exc).__name__}: "
+                                         f"{exc})"[:500]))
+    try:
+        # The same reading as the verify worker's; these facts are only shown where the
+        # saved program cannot be verified, so a graph it cannot read falls back.
+        facts = program_facts(program, list(example.shape), shape)
+    except Exception:
+        facts = torch_module_facts(model, shape)
     return BuildResult(BuildState.BUILT, model_path=str(target.resolve()), facts=facts)
 
 

@@ -23,7 +23,9 @@ _LABEL = {"not_implemented": "not implemented"}
 def _test(task: dict[str, Any], name: str, res: dict[str, Any]) -> dict[str, Any]:
     points = float(task["checks"][name].get("points", 0))
     state = res["state"]
-    fraction = res.get("fraction", 1.0 if state == "passed" else 0.0)
+    # Partial credit is a failed check's; an error or an unreviewed model earns nothing.
+    fraction = res.get("fraction", 1.0 if state == "passed" else 0.0) \
+        if state in ("passed", "failed") else 0.0
     max_score = 0.0 if state in SCORELESS_STATES else points
     output = res.get("message", "")
     hints = [h for h in res.get("hints", []) if h not in output]
@@ -32,7 +34,7 @@ def _test(task: dict[str, Any], name: str, res: dict[str, Any]) -> dict[str, Any
     tags = [task["id"], name] + (["unverified"] if res.get("unverified") else [])
     return {
         "name": f"{task['id']}: {name}",
-        "score": round(max_score * fraction, 4),
+        "score": round(max_score * fraction, 2),
         "max_score": max_score,
         # Gradescope knows only passed/failed; a skipped check scores 0 of 0 and is
         # shown as passed, with grader.state saying what really happened.
@@ -56,6 +58,7 @@ def results(grading: Any) -> dict[str, Any]:
         facts = (out.build.facts if out.build else None) or {}
         tasks_info[out.task["id"]] = {
             "title": out.task["title"],
+            "text": out.task.get("text", []),
             "entry_file": out.entry_file,
             "build": ({"state": out.build.state, "message": out.build.message} if out.build
                       else {}),
@@ -75,7 +78,7 @@ def results(grading: Any) -> dict[str, Any]:
     if failing:
         lines.append(f"{len(failing)} check(s) not passed: {', '.join(failing)}")
     return {
-        "score": round(score, 4),
+        "score": round(score, 2),
         "max_score": max_score,
         "execution_time": round(grading.seconds, 3),
         "output": "\n".join(lines),
@@ -189,6 +192,9 @@ def render(data: dict[str, Any], console: Any = None) -> None:
             console.print(f"  unverified, 0 points until a person reviews it: {why['cause']}",
                           style="magenta", markup=False, highlight=False)
             console.print(f"  fix: {why['fix']}", markup=False, highlight=False)
+        for quote in task.get("text", []):
+            console.print(f"  the text: \u201c{quote}\u201d", style="dim", markup=False,
+                          highlight=False)
         for note in task.get("notes", []):
             # Runs of one file share their notes (a stand-in, a Keras 2 spelling): once.
             if note in said:

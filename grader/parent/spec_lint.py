@@ -90,6 +90,19 @@ def vocabulary_problems(data: Any) -> list[Problem]:
             why = activation_problem(activation) if isinstance(activation, str) else None
             if why:
                 problems.append(Problem(where, f"{base}.layers[{j}].activation", why))
+        for j, prop in enumerate(_list(arch.get("properties"))):
+            prop = _dict(prop)
+            for key in ("count", "order"):
+                groups = prop.get(key)
+                groups = groups if key == "order" and isinstance(groups, list) else [groups]
+                for g, types in enumerate(groups):
+                    for k, name in enumerate(types if isinstance(types, list) else [types]):
+                        why = layer_type_problem(name) if isinstance(name, str) else None
+                        if why:
+                            field = f"{base}.properties[{j}].{key}" + (
+                                f"[{g}]" if key == "order" else "") + (
+                                f"[{k}]" if isinstance(types, list) else "")
+                            problems.append(Problem(where, field, why))
     return problems
 
 

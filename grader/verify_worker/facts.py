@@ -3,7 +3,7 @@
 Runs inside a worker (it needs the loaded model); the checks in grader/parent/checks/
 works on its output in the parent. The verify worker calls it on a model loaded from
 the saved file; the build worker calls it too, for models the verify worker cannot
-load (those facts are marked unverified).
+load (those facts are marked unverified). PyTorch models: torch_facts.py.
 """
 
 from __future__ import annotations
@@ -161,51 +161,3 @@ def model_facts(model: Any) -> dict[str, Any]:
         "graph": graph,
         "compile": _compile_facts(model),
     }
-
-
-def _torch_counts(named_params: list[tuple[str, Any]]) -> dict[str, int]:
-    # PyTorch convention: parameters only (buffers such as BatchNorm running
-    # statistics are not parameters); frozen means requires_grad is False.
-    total = sum(int(p.numel()) for _, p in named_params)
-    trainable = sum(int(p.numel()) for _, p in named_params if p.requires_grad)
-    return {"trainable_params": trainable, "non_trainable_params": total - trainable,
-            "total_params": total}
-
-
-def _torch_layers(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    layers, previous = [], None
-    for path, type_name in pairs:
-        layers.append({"name": path, "type": type_name.rsplit(".", 1)[-1], "config": {},
-                       "params": 0, "trainable_params": 0, "trainable": True,
-                       "inbound": [previous] if previous else [], "input_shapes": [],
-                       "output_shape": None})
-        previous = path
-    return {"type": "torch", "name": "", "layers": layers}
-
-
-def torch_module_facts(model: Any, output_shape: list | None) -> dict[str, Any]:
-    """Facts of a live torch.nn.Module (the build worker's side, unverified)."""
-    leaves = [(name, f"{type(m).__module__}.{type(m).__name__}")
-              for name, m in model.named_modules() if name and not list(m.children())]
-    return {"class": type(model).__name__, **_torch_counts(list(model.named_parameters())),
-            "input_shapes": [], "output_shapes": [output_shape] if output_shape else [],
-            "graph": _torch_layers(leaves), "compile": {"compiled": False},
-            "framework": "torch"}
-
-
-def torch_export_facts(program: Any, example: Any) -> dict[str, Any]:
-    """Facts of a loaded torch.export ExportedProgram (the verify worker's side)."""
-    names = list(program.graph_signature.parameters)
-    counts = _torch_counts([(n, program.state_dict[n]) for n in names])
-    leaves: list[tuple[str, str]] = []
-    for node in program.graph.nodes:
-        stack = node.meta.get("nn_module_stack")
-        if stack:
-            path, type_name = list(stack.values())[-1]
-            if path and (path, type_name) not in leaves:
-                leaves.append((path, type_name))
-    output = program.module()(example)
-    shape = [int(d) for d in output.shape] if hasattr(output, "shape") else None
-    return {"class": "ExportedProgram", **counts, "input_shapes": [list(example.shape)],
-            "output_shapes": [shape] if shape else [], "graph": _torch_layers(leaves),
-            "compile": {"compiled": False}, "framework": "torch"}

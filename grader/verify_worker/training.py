@@ -241,6 +241,20 @@ def _final_activation(model) -> str | None:
     return None
 
 
+def loss_for_head(loss: str, units: int, activation: str | None) -> str:
+    """The cross-entropy that fits the model's output, whichever correct head the
+    student chose: one unit is binary; two or more softmax (or logit) units are
+    categorical over integer labels. Sigmoid units stay binary (multi-label); other
+    losses are the spec's."""
+    if "crossentropy" not in loss.lower():
+        return loss
+    if units == 1:
+        return "binary_crossentropy"
+    if "binary" in loss.lower() and activation != "sigmoid":
+        return "sparse_categorical_crossentropy"
+    return loss
+
+
 def _make_loss(name: str, from_logits: bool):
     import keras
 
@@ -465,9 +479,13 @@ def _train(model_path, spec: AccuracySpec, data_dir, data: Dataset | None, progr
     units = int(model.output_shape[-1])
     activation = _final_activation(model)
     from_logits = activation not in _PROBABILITY_ACTIVATIONS
-    if from_logits and "crossentropy" in spec.loss:
+    loss = loss_for_head(spec.loss, units, activation)
+    if loss != spec.loss:
+        notes.append(f"trained with {loss}, the loss that fits the model's output "
+                     f"({units} unit(s), {activation}); the spec's default is {spec.loss}")
+    if from_logits and "crossentropy" in loss:
         notes.append(f"the output layer's activation is {activation!r}: trained as logits")
-    y_train = adapt_labels(splits["train"][1], spec.loss, units)
+    y_train = adapt_labels(splits["train"][1], loss, units)
     n_train = len(y_train)
     if splits["train"][0].size * 4 > STREAM_ABOVE_BYTES:
         # As float32 the training images would not fit the worker's memory limit
@@ -483,7 +501,7 @@ def _train(model_path, spec: AccuracySpec, data_dir, data: Dataset | None, progr
     x_test, y_test = adapt_images(splits["test"][0], shape, raw), splits["test"][1]
 
     model.compile(optimizer=_make_optimizer(spec.optimizer, spec.learning_rate),
-                  loss=_make_loss(spec.loss, from_logits))
+                  loss=_make_loss(loss, from_logits))
     steps = math.ceil(n_train / spec.batch_size)
     start = time.monotonic()
     state = {"deadline": start + spec.time_limit_s, "stopped": "epochs", "epochs_run": 0,

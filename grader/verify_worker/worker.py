@@ -78,7 +78,7 @@ def _torch_facts(path: Path, task: dict[str, Any]) -> VerifyResult:
     without any class of the submission."""
     import torch
 
-    from grader.verify_worker.facts import torch_export_facts
+    from grader.verify_worker.torch_facts import torch_export_facts
 
     try:
         program = torch.export.load(str(path))

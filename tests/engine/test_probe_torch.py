@@ -343,7 +343,7 @@ def test_correct_functions_earn_full_marks(q8_run):
 def test_typical_mistakes_lose_points_with_the_fix(q8_run, task, score, words):
     test = q8_run.test(task, "outputs")
     assert test["grader"]["state"] == "failed", test
-    assert test["score"] == pytest.approx(score, abs=1e-3)
+    assert test["score"] == pytest.approx(score, abs=0.005)  # shown to two places
     assert words in test["output"], test["output"]
 
 

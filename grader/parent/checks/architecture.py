@@ -1,5 +1,10 @@
 """Architecture: a layer-by-layer diff of the built model against the spec.
 
+A spec gives ``layers`` (the text prescribes the architecture), ``properties`` (it
+leaves the design open and states properties; see properties.py), or both. Partial
+credit: each required spec layer earns its share (half for the right type with other
+settings), each property its share; an ``essential`` property that fails scores 0.
+
 Tolerant of what a spec leaves open: InputLayer (and any type in ``ignore``), layer
 names, config keys the spec does not mention, and an activation written either inside
 a layer (``Conv2D(..., activation="relu")``) or as a separate ``Activation``/``ReLU``
@@ -11,11 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.parent.checks import properties
+from grader.parent.checks.model_view import standalone_activation
 from grader.protocol import CheckResult, failed, passed
 
-# Standalone activation layers, and the activation each stands for.
-ACTIVATION_LAYERS = {"ReLU": "relu", "Softmax": "softmax", "LeakyReLU": "leaky_relu",
-                     "ELU": "elu", "PReLU": "prelu"}
 MODEL_TYPES = {"Functional", "Sequential", "Model"}
 _META_KEYS = {"type", "optional", "repeat"}
 
@@ -25,12 +29,6 @@ def _size(value: Any, like: Any = None) -> tuple:
         return tuple(value)
     n = len(like) if isinstance(like, (list, tuple)) else 2
     return (value,) * n
-
-
-def _standalone_activation(layer: dict[str, Any]) -> str | None:
-    if layer["type"] == "Activation":
-        return str(layer.get("config", {}).get("activation", "linear"))
-    return ACTIVATION_LAYERS.get(layer["type"])
 
 
 def _linear(layer: dict[str, Any]) -> bool:
@@ -50,7 +48,7 @@ def normalise(layers: list[dict[str, Any]], ignore: set[str]) -> list[dict[str, 
     for layer in layers:
         if layer["type"] in ignore:
             continue
-        act = _standalone_activation(layer)
+        act = standalone_activation(layer)
         if act is not None and out:
             prev = out[-1]
             if _linear(prev):
@@ -173,20 +171,25 @@ def align(expected: list[dict], got: list[dict], contains: bool) -> list[tuple]:
     return list(reversed(ops))
 
 
-def check(facts: dict[str, Any], spec: dict[str, Any], task: dict[str, Any]) -> CheckResult:
+def _layer_diff(facts: dict[str, Any], spec: dict[str, Any]) -> tuple[list[str], float, int, dict]:
+    """The differences as lines, the credit earned and the credit there is."""
     ignore = set(spec.get("ignore", ["InputLayer"])) | {"InputLayer"}
     got = normalise(facts["graph"]["layers"], ignore)
     expected = normalise(expand_spec(spec["layers"]), ignore)
     contains = spec.get("match", "exact") == "contains"
     lines: list[str] = []
+    earned, extra = 0.0, 0
     consumed = 0  # model layers passed so far, to say where a missing layer belongs
     for op, i, j in align(expected, got, contains):
         if j is not None:
             consumed = j + 1
-        if op == "match" or (op == "extra" and contains) or (
-                op == "missing" and expected[i].get("optional")):
+        if op == "match":
+            earned += not expected[i].get("optional")
+            continue
+        if (op == "extra" and contains) or (op == "missing" and expected[i].get("optional")):
             continue
         if op == "change":
+            earned += 0.0 if expected[i].get("optional") else 0.5
             keys = mismatches(expected[i], got[j])
             lines.append(f"layer {j + 1}: expected {describe(expected[i])}, got "
                          f"{describe(got[j])} (check {', '.join(keys)})")
@@ -197,12 +200,37 @@ def check(facts: dict[str, Any], spec: dict[str, Any], task: dict[str, Any]) -> 
             where = f"after layer {consumed}" if consumed else "at the start"
             lines.append(f"missing {describe(expected[i])} {where} (spec layer {i + 1})")
         elif op == "extra":
+            extra += 1
             lines.append(f"layer {j + 1}: unexpected {describe(got[j])}")
+    required = sum(not e.get("optional") for e in expected)
     details = {"expected": [describe(e) for e in expected], "got": [describe(g) for g in got]}
+    return lines, earned, required + extra, details
+
+
+def check(facts: dict[str, Any], spec: dict[str, Any], task: dict[str, Any]) -> CheckResult:
+    lines: list[str] = []
+    earned, total, details = 0.0, 0, {}
+    if spec.get("layers"):
+        lines, earned, total, details = _layer_diff(facts, spec)
+        if lines:
+            details["diff"] = list(lines)
+    verdicts = properties.evaluate(spec.get("properties", []), facts, task)
+    held = [v["text"] for v in verdicts if v["ok"]]
+    for v in verdicts:
+        if not v["ok"]:
+            lines.append(f"expected {v['text']}" + (f" ({v['why']})" if v["why"] else ""))
+    earned += len(held)
+    total += len(verdicts)
+    if verdicts:
+        details["properties"] = [{k: v[k] for k in ("ok", "text")} for v in verdicts]
     if not lines:
-        return passed(f"{len(got)} layers match the spec", details=details)
+        what = [f"{len(details['got'])} layers match the spec"] if spec.get("layers") else []
+        return passed("; ".join(what + held), details=details)
+    essential_failed = any(v["essential"] and not v["ok"] for v in verdicts)
+    fraction = 0.0 if essential_failed or not total else round(earned / total, 4)
     hint = ("compare your layers with the assignment text; the layer numbers count the "
             "model's layers from 1, without the Input layer")
-    return failed("\n".join(lines),
-                  hints=[hint], details={**details, "diff": lines})
-
+    message = "\n".join(lines)
+    if held:
+        message += "\nas the text asks: " + "; ".join(held)
+    return failed(message, hints=[hint], details=details, fraction=fraction)

@@ -8,7 +8,8 @@
 - frozen_base: a nested pretrained model none of whose weights are trainable, so the
   model's trainable count is the head's.
 - fine_tuned_base: a nested pretrained model some of whose weights are trainable.
-- augmentation: random preprocessing layers (RandomFlip, RandomRotation, ...).
+- augmentation: random preprocessing layers (RandomFlip, RandomRotation, ...), or random
+  settings in the file's data pipeline (source_augmentation.py), which the texts allow.
 Blocks are searched in nested models too.
 """
 
@@ -30,7 +31,8 @@ FIX = {
     "fine_tuned_base": "unfreeze (part of) the pretrained base, e.g. base.trainable = True "
                        "for its last block, and compile again",
     "augmentation": "put augmentation layers (layers.RandomFlip, layers.RandomRotation, "
-                    "...) at the start of the model",
+                    "...) at the start of the model, or give the training data generator "
+                    "random settings (rotation_range, zoom_range, horizontal_flip, ...)",
 }
 _BRANCH_TYPES = ("Conv", "Pooling", "SeparableConv", "DepthwiseConv")
 
@@ -176,15 +178,24 @@ def check(facts: dict[str, Any], spec: dict[str, Any], task: dict[str, Any]) -> 
         elif need == "augmentation":
             layers = [layer["name"] for g in _all_graphs(graph) for layer in g["layers"]
                       if layer["type"].startswith("Random")]
-            found[need] = layers
-            if not layers:
+            # Or in the data pipeline, where the texts allow it (an ImageDataGenerator
+            # with random settings): read from the file by the parent.
+            source = facts.get("source", {})
+            outside = [f"{source.get('file')}, {call}" for call in source.get("augmentation", [])]
+            found[need] = layers or outside
+            if not layers and not outside:
                 problems.append("augmentation: no augmentation layer (RandomFlip, "
-                                "RandomRotation, ...) in the model")
+                                "RandomRotation, ...) in the model, and no random setting "
+                                "in the data pipeline (ImageDataGenerator(rotation_range=..., "
+                                "horizontal_flip=True), tf.image.random_*)")
                 hints.append(FIX[need])
     if problems:
         return failed("\n".join(problems), hints=hints, details=found)
     summary = []
     for need, what in found.items():
+        if need == "augmentation" and what and "line " in what[0]:
+            summary.append(f"augmentation in the data pipeline ({'; '.join(what)})")
+            continue
         count = len(what) if isinstance(what, list) else 1
         summary.append(f"{need} ({count})" if isinstance(what, list) else need)
     return passed("found " + ", ".join(summary), details=found)

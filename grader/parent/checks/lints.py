@@ -2,7 +2,8 @@
 warnings are only reported.
 
 - softmax_from_logits: a softmax (or sigmoid) output compiled with from_logits=True
-  applies the activation twice; the model still trains, badly.
+  applies the activation twice; the model still trains, badly. For PyTorch, a softmax
+  output trained with nn.CrossEntropyLoss / F.cross_entropy (which take logits).
 - dense_before_flatten: a Dense on an image tensor acts on the last axis only, so the
   spatial dimensions reach the output layer unflattened.
 - output_classes: the last layer's width is not the number of classes (Practical 2's
@@ -35,9 +36,22 @@ def _output_activation(facts: dict[str, Any]) -> str | None:
     return None if out is None else out.get("config", {}).get("activation")
 
 
+# PyTorch losses that take logits (facts["compile"]["loss"], read by torch_loss.py), and
+# what each applies itself.
+_TORCH_LOGITS_LOSSES = {"cross_entropy": ("nn.CrossEntropyLoss", "log-softmax", "NLLLoss",
+                                          "LogSoftmax"),
+                        "binary_cross_entropy_with_logits": ("nn.BCEWithLogitsLoss", "sigmoid",
+                                                             "BCELoss", "Sigmoid")}
+
+
 def softmax_from_logits(facts: dict, task: dict) -> str | None:
     act = _output_activation(facts)
     if act in ("softmax", "sigmoid") and facts["compile"].get("from_logits"):
+        torch_loss = _TORCH_LOGITS_LOSSES.get(facts["compile"].get("loss") or "")
+        if facts.get("framework") == "torch" and torch_loss:
+            loss, applies, plain, layer = torch_loss
+            return (f"{loss} applies {applies} itself; drop the final "
+                    f"{act.capitalize()}, or use {plain} after {layer}")
         return (f"the output layer applies {act} and the loss is compiled with "
                 f"from_logits=True, so {act} is applied twice; use from_logits=False (or "
                 f"drop the {act} and keep from_logits=True)")

@@ -5,10 +5,13 @@ here against the truth its probe kept."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from grader import registry
 from grader.parent import sandbox
+from grader.parent.checks import torch_loss
+from grader.parent.checks.source_augmentation import augmentation_in_source
 from grader.parent.pipeline.jobs import Plan
 from grader.parent.pipeline.outcome import STOPPED, Grading, RunOptions, TaskOutcome, fail_all
 from grader.parent.spec import Spec
@@ -59,9 +62,11 @@ def assemble(spec: Spec, plan: Plan, build: sandbox.Outcome, verify: sandbox.Out
             out.checks = fail_all(task, "error", f"verifying the saved model failed: "
                                   f"{failure.message}")
             continue
+        own_facts = None if built.facts is None else _with_source_facts(
+            built.facts, task, result.submission, out.entry_file)
         if built.unexportable:
             out.verified = False
-            out.checks = _unverified(task, built.facts, built.unexportable, run,
+            out.checks = _unverified(task, own_facts, built.unexportable, run,
                                      unverified_policy[job.id],
                                      "the PyTorch model could not be saved with torch.export "
                                      "for checking apart from your code")
@@ -71,10 +76,12 @@ def assemble(spec: Spec, plan: Plan, build: sandbox.Outcome, verify: sandbox.Out
                     VerifyResult(VerifyState.ERROR, message="no result from the verify worker"))
         if verified.state == VerifyState.VERIFIED:
             out.verified = True
-            out.checks = _run_checks(task, verified.facts or {}, verified.checks, run)
+            facts = _with_source_facts(verified.facts or {}, task, result.submission,
+                                       out.entry_file)
+            out.checks = _run_checks(task, facts, verified.checks, run)
         elif verified.state == VerifyState.UNVERIFIED:
             out.verified = False
-            out.checks = _unverified(task, built.facts, verified.message, run,
+            out.checks = _unverified(task, own_facts, verified.message, run,
                                      unverified_policy[job.id])
         else:
             out.checks = fail_all(task, "error", "the saved model could not be loaded: "
@@ -129,6 +136,22 @@ def align_skipped_checks(outcomes: list[TaskOutcome], run: RunOptions) -> None:
                     why = str(exc)
             if why is not None:
                 out.checks[name] = skipped(f"skipped: {why}")
+
+
+def _with_source_facts(facts: dict[str, Any], task: dict[str, Any], submission: Any,
+                       entry_file: str | None) -> dict[str, Any]:
+    """The model's facts, plus what the task's file shows outside the model where a
+    check reads it: a PyTorch model's training loss, augmentation in the data pipeline.
+    Read (never run) from the submission as handed in, not from the build worker's
+    copy, which the student's code could rewrite."""
+    if not entry_file:
+        return facts
+    path = Path(submission) / entry_file
+    facts = torch_loss.with_loss(facts, [path])
+    if "augmentation" not in task["checks"].get("graph", {}).get("require", []):
+        return facts
+    return {**facts, "source": {"file": entry_file,
+                                "augmentation": augmentation_in_source(path)}}
 
 
 def _run_checks(task: dict[str, Any], facts: dict[str, Any], worker_checks: dict[str, Any],
@@ -195,8 +218,8 @@ def _unverified(task: dict[str, Any], facts: dict[str, Any] | None, why: str, ru
             res["message"] = f"{res['message']} (unverified: {cause})"
             res["unverified"] = True
         else:
-            res.update(state="unverified", message=f"unverified, 0 points until a person "
-                       f"reviews it: {cause}; {said}")
+            res.update(state="unverified", fraction=0.0, message=f"unverified, 0 points "
+                       f"until a person reviews it: {cause}; {said}")
             # The check's own hints and details describe a model nobody verified; one
             # instruction replaces them.
             res["hints"] = [fix]
