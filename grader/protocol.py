@@ -24,7 +24,10 @@ class State(str, Enum):
 
     PASSED = "passed"
     FAILED = "failed"
-    SKIPPED = "skipped"  # could not run here (--static, no dataset): 0 of 0 points
+    SKIPPED = "skipped"  # left out on purpose (--static): 0 of 0 points
+    # Could not run here (the data, weights or an optional extra missing on the
+    # machine): 0 of 0 points, counted apart, and a person should look.
+    NOT_RUN = "not_run"
     ERROR = "error"  # the submission could not be graded for this check
     UNVERIFIED = "unverified"  # a model only the student's process could load
     NOT_IMPLEMENTED = "not_implemented"  # the template's stub is still there
@@ -59,6 +62,10 @@ def failed(message: str, hints: list[str] | None = None, details: dict | None = 
 
 def skipped(message: str) -> CheckResult:
     return result(State.SKIPPED, message)
+
+
+def not_run(message: str) -> CheckResult:
+    return result(State.NOT_RUN, message)
 
 
 def error(message: str, **extra: Any) -> CheckResult:

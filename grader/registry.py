@@ -53,8 +53,9 @@ CHECKS: dict[str, CheckKind] = {c.name: c for c in (
     CheckKind("accuracy", "verify", "grader.verify_worker.accuracy:run",
               build_hook="grader.build_worker.training:student_training_hook", trains=True,
               schema_def="check_accuracy"),
-    # The student's visual functions run on the untrained model in the build worker;
-    # nothing trains, so --static runs it.
+    # The student's visual functions run in the build worker on a model the grader
+    # trained (one short epoch, verify side) over real training images; under --static
+    # or without the data, on the untrained model and a synthetic image, said so.
     CheckKind("visual", "verify", "grader.verify_worker.visual:run",
               build_hook="grader.build_worker.visual:produce", schema_def="check_visual"),
     CheckKind("outputs", "probe", None, schema_def="check_outputs"),

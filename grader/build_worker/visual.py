@@ -1,8 +1,11 @@
 """The build worker's half of a visual check (grader/verify_worker/visual.py has the
-spec's keys and scores it): calls the student's visual function(s) on the model the
-builder just returned and the plan's probe image, and stores the raw outputs in
-``<task>.visual/outputs.npz`` (plus the student's own figure, when the spec names a
-figure function). Student code runs here, so nothing recorded is trusted.
+spec's keys and scores it): calls the student's visual function(s) and stores the raw
+outputs in ``<task>.visual/outputs.npz`` (plus the student's own figure, when the spec
+names a figure function). Student code runs here, so nothing recorded is trusted.
+
+The model and images are the ones the grader trained and chose (``check["_model"]``
+and ``check["_inputs"]``, set by the parent after the trusted training stage) or, when
+there are none, the untrained model and the synthetic probe image.
 """
 
 from __future__ import annotations
@@ -14,7 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from grader.verify_worker.visual_plan import META, OUTPUTS, plan, probe_image, start_image
+from grader.verify_worker.visual_plan import (
+    META,
+    OUTPUTS,
+    class_images,
+    figure_images,
+    plan,
+    read_inputs,
+    single_image,
+    start_image,
+)
 
 #: What each kind's student function returns, for the messages when it raises.
 _RETURNS = {"grad_cam": "the Grad-CAM map as an (H, W) array in [0, 1]",
@@ -32,6 +44,23 @@ def produce(model, check: dict[str, Any], load_function: Callable[[str], Callabl
     folder = Path(out_dir) / f"{task_id}.visual"
     folder.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {"folder": str(folder.resolve()), "error": None, "figure": None}
+    inputs = None
+    # Set by the parent for a staged check: the model to draw (the grader's trained one,
+    # or the untrained one the build saved) and the real images, if any.
+    if check.get("_model"):
+        import keras
+
+        try:  # the grader's own files: a failure here is the grader's, said so
+            model = keras.saving.load_model(check["_model"], compile=False)
+            inputs = read_inputs(check["_inputs"]) if check.get("_inputs") else None
+        except Exception as err:
+            if check.get("_inputs"):
+                record["error"] = (f"the grader could not load the model it trained for this "
+                                   f"check ({type(err).__name__}: {err}); report this to the "
+                                   "course staff")
+                (folder / META).write_text(json.dumps(record))
+                return record
+            # The untrained model as saved would not load here: the builder's is the same.
     try:
         calls = plan(model, check)
     except Exception as err:
@@ -45,12 +74,14 @@ def produce(model, check: dict[str, Any], load_function: Callable[[str], Callabl
     function = None
     try:
         function = load_function(check["function"])
-        image = probe_image(calls["image_shape"], calls["seed"])
         if calls["kind"] == "grad_cam":
+            images = class_images(calls, inputs)
             for c in calls["classes"]:
                 job["args"] = [model_arg, image_arg, c]
-                arrays[f"cam_{c}"] = np.asarray(function(model, image.copy(), c), dtype=np.float32)
+                arrays[f"cam_{c}"] = np.asarray(function(model, images[c].copy(), c),
+                                                dtype=np.float32)
         elif calls["kind"] == "activation_maps":
+            image = single_image(calls, inputs)
             job["args"] = [model_arg, image_arg, list(calls["layer_names"])]
             maps = function(model, image.copy(), list(calls["layer_names"]))
             if not isinstance(maps, dict):
@@ -78,8 +109,7 @@ def produce(model, check: dict[str, Any], load_function: Callable[[str], Callabl
                "args": [model_arg, Named("images"), list(calls["classes"]), Named("path")]}
         function = None
         try:
-            images = np.stack([probe_image(calls["image_shape"], calls["seed"] + i)
-                               for i in range(len(calls["classes"]))])
+            images = figure_images(calls, inputs)
             function = load_function(figure_fn)
             function(model, images, list(calls["classes"]), str(target))
             record["figure"] = str(target.resolve()) if target.is_file() else None

@@ -21,7 +21,7 @@ from grader.parent.spec import ASSIGNMENTS_ENV, SpecError, load_spec, spec_file
 from grader.parent.spec_lint import Problem
 
 # Results states that score nothing and lose nothing (see grader/parent/report.py).
-_SCORELESS = {"skipped", "manual"}
+_SCORELESS = {"skipped", "manual", "not_run"}
 
 
 @dataclass

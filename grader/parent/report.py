@@ -14,10 +14,12 @@ from typing import Any
 
 from grader import __version__
 
-SCORELESS_STATES = {"skipped", "manual"}
+# Checks worth 0 of 0 here: left out on purpose, marked by hand, or not runnable on
+# this machine (not_run, which is also reported as needing a person).
+SCORELESS_STATES = {"skipped", "manual", "not_run"}
 _STYLE = {"passed": "green", "failed": "red", "error": "red", "not_implemented": "yellow",
-          "unverified": "magenta", "skipped": "dim", "manual": "cyan"}
-_LABEL = {"not_implemented": "not implemented"}
+          "unverified": "magenta", "skipped": "dim", "manual": "cyan", "not_run": "yellow"}
+_LABEL = {"not_implemented": "not implemented", "not_run": "not run"}
 
 
 def _test(task: dict[str, Any], name: str, res: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +40,8 @@ def _test(task: dict[str, Any], name: str, res: dict[str, Any]) -> dict[str, Any
         "max_score": max_score,
         # Gradescope knows only passed/failed; a skipped check scores 0 of 0 and is
         # shown as passed, with grader.state saying what really happened.
-        "status": "passed" if state in ("passed", *SCORELESS_STATES) else "failed",
+        # not_run shows as failed: a check the machine could not run is not a pass.
+        "status": "passed" if state in ("passed", "skipped", "manual") else "failed",
         "output": output,
         "visibility": task.get("visibility", "visible"),
         "tags": tags,
@@ -74,9 +77,13 @@ def results(grading: Any) -> dict[str, Any]:
     exit_code = grading.exit_code
     lines = [f"{grading.assignment or '?'}: {score:g} / {max_score:g} points"]
     lines += grading.errors[:5]
-    failing = [t["name"] for t in tests if t["status"] == "failed"]
+    not_run = [t["name"] for t in tests if t["grader"]["state"] == "not_run"]
+    failing = [t["name"] for t in tests if t["status"] == "failed" and t["name"] not in not_run]
     if failing:
         lines.append(f"{len(failing)} check(s) not passed: {', '.join(failing)}")
+    if not_run:
+        lines.append(f"{len(not_run)} check(s) not run on this machine (see each for why; a "
+                     f"person should look): {', '.join(not_run)}")
     return {
         "score": round(score, 2),
         "max_score": max_score,
@@ -219,7 +226,12 @@ def render(data: dict[str, Any], console: Any = None) -> None:
                                   highlight=False)
     console.print(f"[bold]total: {data['score']:g} / {data['max_score']:g}[/bold]"
                   f"  ({data['execution_time']:.1f} s)")
-    failing = [t for t in data["tests"] if t["status"] == "failed"]
+    not_run = [t for t in data["tests"] if t["grader"]["state"] == "not_run"]
+    failing = [t for t in data["tests"] if t["status"] == "failed" and t not in not_run]
+    if not_run:
+        console.print(f"[yellow]{len(not_run)} check(s) not run on this machine[/yellow]: "
+                      + "; ".join(f"{t['name']} ({t['output'].splitlines()[0][:120]})"
+                                  for t in not_run[:3]), highlight=False)
     if info["exit_code"] == 2:
         console.print("next: fix the problem above, then grade again")
     elif failing:
@@ -229,5 +241,7 @@ def render(data: dict[str, Any], console: Any = None) -> None:
                 else first["output"].splitlines()[0] if first["output"] else "")
         console.print(f"next: start with {first['name']}: {said}", highlight=False)
         console.print("       (--json PATH keeps every message and the details)")
-    else:
+    elif not not_run:
         console.print("[green]every check passed[/green]")
+    else:
+        console.print("every check that ran passed; the ones not run need the data above")

@@ -19,7 +19,7 @@ MAX_EMBEDDED_BYTES = 2 << 20
 
 _COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#cf222e",
             "not_implemented": "#9a6700", "unverified": "#8250df", "skipped": "#6e7781",
-            "manual": "#0969da"}
+            "not_run": "#9a6700", "manual": "#0969da"}
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #1f2328; }
@@ -33,6 +33,8 @@ pre { white-space: pre-wrap; margin: 0; font-size: .9em; }
 .meta { color: #656d76; }
 figure { display: inline-block; margin: .5em 1em .5em 0; }
 figure img { max-width: 18em; image-rendering: pixelated; border: 1px solid #d0d7de; }
+.panel figure img { width: 9em; }
+.panel h3 { font-size: 1em; margin: 1em 0 0; }
 """
 
 
@@ -40,17 +42,59 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _image(path: str) -> str:
+def _image(path: str, caption: str | None = None) -> str:
     file = Path(path)
+    caption = file.name if caption is None else caption
     try:
         data = file.read_bytes() if file.stat().st_size <= MAX_EMBEDDED_BYTES else None
     except OSError:
-        return f"<figure><figcaption>{_e(file.name)} (missing)</figcaption></figure>"
+        missing = (f"{file.name} (missing)" if caption == file.name
+                   else f"{caption} ({file.name} missing)")
+        return f"<figure><figcaption>{_e(missing)}</figcaption></figure>"
     if data is None:
-        return f'<figure><a href="{_e(file.as_uri())}">{_e(file.name)}</a></figure>'
+        return (f'<figure><a href="{_e(file.as_uri())}">{_e(file.name)}</a>'
+                f"<figcaption>{_e(caption)}</figcaption></figure>")
     encoded = base64.b64encode(data).decode("ascii")
-    return (f'<figure><img alt="{_e(file.name)}" src="data:image/png;base64,{encoded}">'
-            f"<figcaption>{_e(file.name)}</figcaption></figure>")
+    return (f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{encoded}">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def _panels(test: dict[str, Any]) -> tuple[list[str], set[str]]:
+    """A Grad-CAM check's labelled rows: per class, the input, the student's map and
+    the reference map side by side, captioned with the class name and the
+    correlation. Returns the HTML and the image names it showed (or replaces)."""
+    details = test["grader"].get("details") or {}
+    panels = details.get("panels")
+    if test["grader"]["check"] != "visual" or not isinstance(panels, list) or not panels:
+        return [], set()
+    # The details name files; the paths are in "images" (moved when they were kept).
+    paths = {Path(p).name: p for p in visual_images(test)}
+    parts, shown = ["<div class=panel>"], set()
+    if details.get("model"):
+        parts.append(f"<p class=meta>{_e(details['model'])}</p>")
+    for panel in panels:
+        if not isinstance(panel, dict):
+            continue
+        label = f"class {panel.get('class')}"
+        if panel.get("name"):
+            label = f"{panel['name']} ({label})"
+        r = panel.get("correlation")
+        agreement = f"r = {r:.3f}" if isinstance(r, (int, float)) else "not scored"
+        parts.append(f"<h3>{_e(label)}: {_e(agreement)}</h3>")
+        for key, caption in (("input", f"input: {label}"), ("student", "submitted Grad-CAM"),
+                             ("reference", f"reference Grad-CAM ({agreement})")):
+            name = panel.get(key)
+            if isinstance(name, str) and name in paths:
+                parts.append(_image(paths[name], caption))
+                shown.add(name)
+        combined = panel.get("combined")
+        if isinstance(combined, str) and combined in paths:
+            # The same three in one file (as kept beside the page), folded away.
+            parts.append(f"<details><summary class=meta>as one image ({_e(combined)})"
+                         f"</summary>{_image(paths[combined])}</details>")
+            shown.add(combined)
+    parts.append("</div>")
+    return parts, shown
 
 
 def visual_images(test: dict[str, Any]) -> list[str]:
@@ -99,7 +143,11 @@ def html_report(data: dict[str, Any]) -> str:
         for cell in task.get("skipped_cells", []):
             parts.append(f"<p class=meta>notebook code cell {_e(cell['index'])} not run "
                          f"({_e(cell['reason'])}): <code>{_e(cell['first_line'])}</code></p>")
-        parts += [_image(path) for test in tests for path in visual_images(test)]
+        for test in tests:
+            panels, shown = _panels(test)
+            parts += panels
+            parts += [_image(path) for path in visual_images(test)
+                      if Path(path).name not in shown]
     parts.append("</html>\n")
     return "\n".join(parts)
 

@@ -29,6 +29,7 @@ Limits, and why these:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -416,7 +417,9 @@ class Supervisor:
                 reap_orphans(LIVE_WORKERS | OTHER_CHILDREN)
             self._keep_output(out_fd)
             os.close(out_fd)
-            os.unlink(out_path)
+            # Gone already when grading stopped on an error and its scratch was removed.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(out_path)
             os.close(ev_r)
             if not jobs_file.closed:
                 try:

@@ -68,9 +68,7 @@ def vocabulary_problems(data: Any) -> list[Problem]:
     no saved Keras model can have: such a check fails every student."""
     problems = []
     for where, task in tasks_of(data):
-        # A torch model's layers are torch modules (Conv2d, Linear): another vocabulary.
-        if task.get("framework") == "torch":
-            continue
+        # A torch model's layers are read in Keras terms too (torch_facts.py).
         arch = _dict(_dict(task.get("checks")).get("architecture"))
         base = "checks.architecture"
         for k, name in enumerate(_list(arch.get("ignore"))):

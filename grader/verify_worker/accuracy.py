@@ -2,7 +2,7 @@
 
 ``run(ctx)`` takes the worker's VerifyContext and returns a CheckResult:
 
-* the dataset is not on disk: skipped, the message carrying the command that
+* the dataset is not on disk: not run, the message carrying the command that
   would prepare it (a missing dataset never fails a run);
 * otherwise `grader.verify_worker.training.train_and_evaluate` rebuilds the saved model's
   architecture with fresh seeded weights and trains it with the spec's fixed
@@ -75,7 +75,7 @@ def run(ctx: Any) -> CheckResult:
         trained = train_and_evaluate(ctx.model_path, spec, ctx.data_dir, progress=progress,
                                      require_gpu=require_gpu)
     except DatasetMissing as err:
-        return result(State.SKIPPED, f"skipped: {err}",
+        return result(State.NOT_RUN, f"not run: {err}",
                       details={"dataset": spec.dataset, "prepare": err.prepare})
     except GpuRequired as err:
         return error(str(err))

@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from grader.data.training_data import AccuracySpec
-from grader.protocol import CheckResult, State, error, failed, passed, result, skipped
+from grader.protocol import CheckResult, State, error, failed, not_run, passed, result
 from grader.verify_worker.training import TrainResult, evaluate_saved_model
 
 
@@ -25,7 +25,7 @@ def score_training(record: dict[str, Any], spec: AccuracySpec,
     each saved model scored on the test split. A sweep passes when every run
     trained and the best meets the threshold; its ``details`` list every run."""
     if record.get("skipped"):
-        return skipped(f"skipped: {record['skipped']}")
+        return not_run(f"not run: {record['skipped']}")
     if record.get("grader_error"):
         return error(record["grader_error"])
     runs = record.get("runs")

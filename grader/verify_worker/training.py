@@ -48,7 +48,7 @@ from grader.data.training_data import (
 )
 
 #: Final-layer activations that already produce probabilities.
-_PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
+PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
 
 
 @dataclass
@@ -231,7 +231,7 @@ def rebuild_fresh(model_path: str | os.PathLike, seed: int):
     return model
 
 
-def _final_activation(model) -> str | None:
+def final_activation(model) -> str | None:
     for layer in reversed(model.layers):
         activation = getattr(layer, "activation", None)
         if activation is not None:
@@ -255,7 +255,7 @@ def loss_for_head(loss: str, units: int, activation: str | None) -> str:
     return loss
 
 
-def _make_loss(name: str, from_logits: bool):
+def make_loss(name: str, from_logits: bool):
     import keras
 
     if "crossentropy" in name.lower() and from_logits:
@@ -265,7 +265,7 @@ def _make_loss(name: str, from_logits: bool):
     return keras.losses.get(name)
 
 
-def _make_optimizer(name: str, learning_rate: float):
+def make_optimizer(name: str, learning_rate: float):
     import keras
 
     optimizer = keras.optimizers.get(name)
@@ -477,8 +477,8 @@ def _train(model_path, spec: AccuracySpec, data_dir, data: Dataset | None, progr
     shape = input_shape(model)
     raw = feeds_raw_pixels(spec, model)
     units = int(model.output_shape[-1])
-    activation = _final_activation(model)
-    from_logits = activation not in _PROBABILITY_ACTIVATIONS
+    activation = final_activation(model)
+    from_logits = activation not in PROBABILITY_ACTIVATIONS
     loss = loss_for_head(spec.loss, units, activation)
     if loss != spec.loss:
         notes.append(f"trained with {loss}, the loss that fits the model's output "
@@ -500,8 +500,8 @@ def _train(model_path, spec: AccuracySpec, data_dir, data: Dataset | None, progr
     x_val, y_val = adapt_images(splits["validation"][0], shape, raw), splits["validation"][1]
     x_test, y_test = adapt_images(splits["test"][0], shape, raw), splits["test"][1]
 
-    model.compile(optimizer=_make_optimizer(spec.optimizer, spec.learning_rate),
-                  loss=_make_loss(loss, from_logits))
+    model.compile(optimizer=make_optimizer(spec.optimizer, spec.learning_rate),
+                  loss=make_loss(loss, from_logits))
     steps = math.ceil(n_train / spec.batch_size)
     start = time.monotonic()
     state = {"deadline": start + spec.time_limit_s, "stopped": "epochs", "epochs_run": 0,

@@ -21,6 +21,19 @@ Thresholds, with their defaults:
 of the same model, image and class; a flat map fails its class, and a class
 whose references are all flat is not scored), ``atol`` 1e-4 (activation maps,
 relative to the layer's largest activation).
+
+Trained models, real images: where the task's model can be trained (the parent
+finds the settings: the check's own ``train`` object, or the accuracy check of the
+task or of a task with the same builder call) the check runs in two stages. A
+verify worker trains first (grader/verify_worker/visual_training.py, reached here
+through ``check["_stage"] == "train"``); the build worker then runs the student's
+function on that trained model and the first training example of each class; this
+side scores it on the same model and images (``check["_trained"]``, whose file
+hashes the parent kept, so files changed in between are refused). Otherwise (no
+data on this machine, ``--static``, no settings) the check falls back to the
+untrained model and the synthetic probe image, and says why (``check["_fallback"]``).
+Grad-CAM's details then carry ``panels``: per class, the input, the student's map
+and the reference map as PNG file names, with the class name and correlation.
 """
 
 from __future__ import annotations
@@ -33,9 +46,11 @@ import numpy as np
 from grader.protocol import CheckResult, State, error, failed, passed, result
 from grader.verify_worker.visual_plan import (
     OUTPUTS,
+    class_images,
     conv_layer_names,
     plan,
-    probe_image,
+    read_inputs,
+    single_image,
     start_image,
 )
 
@@ -205,10 +220,54 @@ def _bad_array(name: str, value: np.ndarray, shape: tuple) -> str | None:
 
 
 def run(ctx: Any) -> CheckResult:
-    """The verify worker's visual check; reads what `produce` stored."""
-    check, model = ctx.check, ctx.model
-    record = (getattr(ctx, "notes", None) or {}).get("visual")
+    """The verify worker's visual check; reads what `produce` stored. With
+    ``check["_stage"] == "train"`` it is the trusted training stage instead."""
+    check = ctx.check
+    if check.get("_stage") == "train":
+        from grader.verify_worker.visual_training import train_stage
+
+        return train_stage(ctx)
     where = f"{check.get('file', '?')}: {check.get('function', '?')}"
+    try:
+        model, inputs, how = _model_and_inputs(ctx)
+    except ValueError as err:
+        return error(f"{where}: {err}")
+    scored = _score(ctx, model, inputs, where)
+    scored["message"] += f"; {how}"
+    scored["details"]["model"] = how
+    return scored
+
+
+def _model_and_inputs(ctx: Any) -> tuple[Any, dict[str, np.ndarray] | None, str]:
+    """The model and images the check is scored on, and how to say which they are."""
+    trained, check = ctx.check.get("_trained"), ctx.check
+    if not trained:
+        why = check.get("_fallback") or "the task names no training for it"
+        return ctx.model, None, f"untrained model, synthetic image: {why}"
+    import keras
+
+    from grader.verify_worker.visual_training import sha256
+
+    # The parent kept the hashes the training stage reported; the scratch files
+    # were within the build worker's reach since.
+    for path, digest in ((trained["model"], trained["sha256"]),
+                         (trained["inputs"], trained["inputs_sha256"])):
+        if not Path(path).is_file() or sha256(path) != digest:
+            raise ValueError(f"{Path(path).name}, which the grader wrote for this check, "
+                             "changed or went missing before scoring; the check cannot be "
+                             "trusted")
+    model = keras.saving.load_model(trained["model"], safe_mode=True, compile=False)
+    inputs = read_inputs(trained["inputs"])
+    if check.get("kind") == "filter_pattern":  # the ascent starts from grey, not an image
+        return model, inputs, f"trained model ({trained['summary']})"
+    names = ", ".join(str(n) for n in inputs["names"])
+    return model, inputs, (f"trained model ({trained['summary']}); real images: the first "
+                           f"training example of {names}")
+
+
+def _score(ctx: Any, model, inputs, where: str) -> CheckResult:
+    check = ctx.check
+    record = (getattr(ctx, "notes", None) or {}).get("visual")
     if record is None:
         return error(f"{where}: the build worker produced no visual outputs for this task")
     if record.get("error"):
@@ -227,18 +286,31 @@ def run(ctx: Any) -> CheckResult:
     kind = calls["kind"]
     checker = {"grad_cam": _check_grad_cam, "activation_maps": _check_activation_maps,
                "filter_pattern": _check_filter_pattern}[kind]
-    scored = checker(model, check, calls, outputs, folder, where)
+    scored = checker(model, check, calls, outputs, folder, where, inputs)
     if kind == "grad_cam" and check.get("figure_function"):
         scored = _check_figure(scored, record, check)
     scored["details"]["images"] = sorted(str(p) for p in folder.glob("*.png"))
     return scored
 
 
-def _check_grad_cam(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:
+def _display(image: np.ndarray, inputs, index: int | None) -> np.ndarray:
+    """The picture of an input: the dataset's pixels scaled to [0, 1] when it is a
+    real image (a model fed raw 0..255 pixels gets them unscaled), else the probe."""
+    if inputs is not None and index is not None and "display" in inputs:
+        return inputs["display"][index]
+    return image
+
+
+def _check_grad_cam(model, check, calls, outputs, folder: Path, where: str,
+                    inputs=None) -> CheckResult:
     threshold = float(check.get("min_correlation", DEFAULT_MIN_CORRELATION))
-    image = probe_image(calls["image_shape"], calls["seed"])
-    problems, per_class, agreeing, unjudged, flat = [], {}, 0, [], []
+    images = class_images(calls, inputs)
+    labels = [int(c) for c in inputs["labels"]] if inputs is not None else []
+    problems, per_class, agreeing, unjudged, flat, panels = [], {}, 0, [], [], []
     for c in calls["classes"]:
+        image = images[c]
+        row = labels.index(c) if c in labels else None
+        name = str(inputs["names"][row]) if row is not None else None
         cam = outputs.get(f"cam_{c}")
         if cam is None:
             problems.append(f"no map for class {c}")
@@ -265,8 +337,19 @@ def _check_grad_cam(model, check, calls, outputs, folder: Path, where: str) -> C
         scores = {k: correlation(cam, r) for k, r in refs.items()}
         best = max(scores, key=scores.get)
         per_class[str(c)] = {"correlation": round(scores[best], 4), "score": best}
-        save_png(np.concatenate([_to_rgb(image), _colormap(cam), _colormap(refs[best])], axis=1),
+        if name is not None:
+            per_class[str(c)]["name"] = name
+        picture = _to_rgb(_display(image, inputs, row))
+        save_png(np.concatenate([picture, _colormap(cam), _colormap(refs[best])], axis=1),
                  folder / f"grad_cam_class{c}_student_vs_reference.png")
+        # One file per panel, for the report's labelled rows (names, not paths: the
+        # parent moves the images when it keeps them).
+        panel = {"class": c, "name": name, "correlation": round(scores[best], 4),
+                 "combined": f"grad_cam_class{c}_student_vs_reference.png"}
+        for part, array in (("input", picture), ("student", _colormap(cam)),
+                            ("reference", _colormap(refs[best]))):
+            panel[part] = Path(save_png(array, folder / f"grad_cam_class{c}_{part}.png")).name
+        panels.append(panel)
         if is_flat(cam):
             flat.append(c)
         elif scores[best] < threshold:
@@ -280,7 +363,7 @@ def _check_grad_cam(model, check, calls, outputs, folder: Path, where: str) -> C
                         "to a tensor the class score does not depend on) or the map was never "
                         "filled in")
     judged = len(calls["classes"]) - len(unjudged)
-    details = {"classes": per_class, "min_correlation": threshold}
+    details = {"classes": per_class, "min_correlation": threshold, "panels": panels}
     if unjudged:
         details["unjudged_classes"] = unjudged
         problems.append(f"class {', '.join(map(str, unjudged))}: not scored, the reference "
@@ -294,15 +377,18 @@ def _check_grad_cam(model, check, calls, outputs, folder: Path, where: str) -> C
                       hints=["weight the last conv layer's maps by the spatial mean of the "
                              "class score's gradient, sum over channels, ReLU, resize to the "
                              "image, divide by the maximum"])
-    summary = ", ".join(f"class {c}: r={v['correlation']:.3f}" for c, v in per_class.items()
+    summary = ", ".join(f"class {c}{' (' + v['name'] + ')' if v.get('name') else ''}: "
+                        f"r={v['correlation']:.3f}" for c, v in per_class.items()
                         if v["correlation"] is not None)
     return passed(f"{where}: Grad-CAM agrees with the reference (Pearson r >= {threshold}; "
                   f"{summary})" + "".join(f"; {p}" for p in problems), details, fraction=1.0)
 
 
-def _check_activation_maps(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:
+def _check_activation_maps(model, check, calls, outputs, folder: Path, where: str,
+                           inputs=None) -> CheckResult:
     atol = float(check.get("atol", DEFAULT_ATOL))
-    image = probe_image(calls["image_shape"], calls["seed"])
+    image = single_image(calls, inputs)
+    save_png(_to_rgb(_display(image, inputs, 0)), folder / "activations_input.png")
     problems, seen = [], {}
     for name in calls["layer_names"]:
         got = outputs.get(f"act_{name}")
@@ -323,6 +409,8 @@ def _check_activation_maps(model, check, calls, outputs, folder: Path, where: st
         if got.ndim == 3:
             save_png(_grid(got), folder / f"activations_{name}.png")
     details = {"layers": seen, "atol": atol}
+    if inputs is not None:
+        details["input"] = {"class": int(inputs["labels"][0]), "name": str(inputs["names"][0])}
     if problems:
         return failed(f"{where}: " + "; ".join(problems), details=details, fraction=0.0,
                       hints=["return {name: the layer's output for the image, batch axis "
@@ -331,7 +419,8 @@ def _check_activation_maps(model, check, calls, outputs, folder: Path, where: st
                   "layers' true outputs", details, fraction=1.0)
 
 
-def _check_filter_pattern(model, check, calls, outputs, folder: Path, where: str) -> CheckResult:
+def _check_filter_pattern(model, check, calls, outputs, folder: Path, where: str,
+                          inputs=None) -> CheckResult:
     start = start_image(calls["image_shape"], calls["seed"])
     pattern = outputs.get("pattern")
     layer, index = calls["layer_name"], calls["filter_index"]

@@ -1,7 +1,11 @@
 """What the two workers agree on for a visual check: the calls to make (from the spec
-and the saved model's layer names, a public fact of the file) and the deterministic
-images they are made on. The build worker makes the student's calls with these; the
-verify worker recomputes the reference with the same ones. Pure NumPy and Keras.
+and the saved model's layer names, a public fact of the file) and the images they
+are made on. The build worker makes the student's calls with these; the verify
+worker recomputes the reference with the same ones. Pure NumPy and Keras.
+
+The images are real ones when the grader trained the model first
+(grader/verify_worker/visual_training.py wrote them to ``inputs.npz``: the first
+training example of each named class) and the synthetic `probe_image` otherwise.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import numpy as np
 
 OUTPUTS = "outputs.npz"
 META = "meta.json"
+#: What the trusted training stage writes: the trained model and the images.
+TRAINED = "trained.keras"
+INPUTS = "inputs.npz"
 
 
 def probe_image(shape: tuple[int, ...] | list[int], seed: int = 0) -> np.ndarray:
@@ -77,3 +84,47 @@ def start_image(shape, seed: int) -> np.ndarray:
     every filter then sees a mixture of positive and negative inputs."""
     rng = np.random.default_rng(seed + 1)
     return np.clip(0.5 + 0.1 * rng.standard_normal(shape), 0.0, 1.0).astype(np.float32)
+
+
+def image_classes(check: dict[str, Any]) -> list[int] | None:
+    """The classes whose first training example the trained stage picks: Grad-CAM's
+    classes; for activation maps the ``class_index`` if the spec names one (else the
+    first training example, None); filter patterns start from grey (none)."""
+    kind = check.get("kind")
+    if kind == "grad_cam":
+        return _classes(check)
+    if kind == "activation_maps" and "class_index" in check:
+        return [int(check["class_index"])]
+    return None if kind == "activation_maps" else []
+
+
+def read_inputs(path: str) -> dict[str, np.ndarray]:
+    """The images the trained stage wrote (no pickles)."""
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def class_images(calls: dict[str, Any], inputs: dict[str, np.ndarray] | None
+                 ) -> dict[int, np.ndarray]:
+    """Grad-CAM's image per class: the class's own training example, or (untrained)
+    the one probe image for every class."""
+    if inputs is not None:
+        return {int(c): inputs["images"][i].astype(np.float32)
+                for i, c in enumerate(inputs["labels"])}
+    image = probe_image(calls["image_shape"], calls["seed"])
+    return {c: image for c in calls["classes"]}
+
+
+def single_image(calls: dict[str, Any], inputs: dict[str, np.ndarray] | None) -> np.ndarray:
+    """The image activation maps are computed on."""
+    if inputs is not None:
+        return inputs["images"][0].astype(np.float32)
+    return probe_image(calls["image_shape"], calls["seed"])
+
+
+def figure_images(calls: dict[str, Any], inputs: dict[str, np.ndarray] | None) -> np.ndarray:
+    """The batch a Grad-CAM figure function gets, one image per class."""
+    if inputs is not None:
+        return np.stack([class_images(calls, inputs)[c] for c in calls["classes"]])
+    return np.stack([probe_image(calls["image_shape"], calls["seed"] + i)
+                     for i in range(len(calls["classes"]))])

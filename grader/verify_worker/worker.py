@@ -30,8 +30,8 @@ from grader.protocol import (
     VerifyResult,
     VerifyState,
     error,
+    not_run,
     read_jobs,
-    skipped,
 )
 
 
@@ -61,7 +61,7 @@ def _check(name: str) -> Callable[[VerifyContext], CheckResult]:
         try:
             function = registry.load(registry.CHECKS[name].target)
         except ImportError as exc:
-            return skipped(f"skipped: the {name} check is not available here ({exc})")
+            return not_run(f"not run: the {name} check is not available here ({exc})")
         return function(ctx)
 
     return run

@@ -53,12 +53,18 @@ def test_types_in_a_list_in_ignore_and_activations_are_all_checked():
     assert "did you mean 'Dropout'?" in fields["checks.architecture.ignore[1]"]
 
 
-def test_a_torch_task_is_not_held_to_keras_names():
+def test_a_torch_task_is_held_to_the_keras_names_its_layers_are_read_in():
+    """A torch model's facts name nn.Linear as Dense (torch_facts.py): a spec saying
+    Linear would fail every student, so it is a problem, for properties too."""
     data = _practical2()
     task = data["tasks"][0]
     task["framework"] = "torch"
     task["checks"]["architecture"]["layers"] = [{"type": "Linear"}]
-    assert vocabulary_problems(data) == []
+    task["checks"]["architecture"]["properties"] = [{"count": "Conv2d", "at_least": 1}]
+    fields = {p.field: p.message for p in vocabulary_problems(data)}
+    assert set(fields) == {"checks.architecture.layers[0].type",
+                           "checks.architecture.properties[0].count"}
+    assert "did you mean 'Conv2D'?" in fields["checks.architecture.properties[0].count"]
 
 
 def test_a_spec_of_any_shape_is_linted_without_an_exception():

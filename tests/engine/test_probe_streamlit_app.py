@@ -265,7 +265,8 @@ def test_unscaled_pixels_show_the_wrong_probability_and_decision(app_run):
 
 def test_one_decision_for_every_image_and_one_image_lose_their_parts(app_run):
     always = app_run.test("always_pneumonia", "outputs")
-    assert always["score"] == pytest.approx(4 * (1 + 2 * 2 / 3 + 1) / 4, abs=0.005), always["output"]
+    assert always["score"] == pytest.approx(4 * (1 + 2 * 2 / 3 + 1) / 4, abs=0.005), \
+        always["output"]
     assert "the decision 'Normal' in an st.success" in always["output"]
     one = app_run.test("one_image", "outputs")
     assert one["score"] == pytest.approx(4 * (1 + 2 * 2 / 3 + 1) / 4, abs=0.005), one["output"]

@@ -47,7 +47,7 @@ def check(grader, sub: Path, spec: Path, out: Path, *extra: str, env=None):
     return result, data, tests
 
 
-def test_sound_submission_passes_accuracy_and_grad_cam_and_a_missing_dataset_skips(
+def test_sound_submission_passes_accuracy_and_grad_cam_and_a_missing_dataset_is_not_run(
         grader, tmp_path):
     """One `grader check` run (TensorFlow starts once): model 3 trained on real
     Fashion-MNIST, the Grad-CAM task, and model 3 again against a dataset that
@@ -71,9 +71,12 @@ def test_sound_submission_passes_accuracy_and_grad_cam_and_a_missing_dataset_ski
     assert details["device"].startswith(("CPU", "GPU")) and details["train_seconds"] > 0
     assert acc["score"] == acc["max_score"] == 3
 
-    skipped = tests["model3-no-data: accuracy"]
-    assert skipped["grader"]["state"] == "skipped" and skipped["max_score"] == 0
-    assert "grader data prepare cats-dogs --zip kagglecatsanddogs_3367a.zip" in skipped["output"]
+    # Missing data is loud: not run (0 of 0, shown as failed, counted apart), never a pass.
+    not_run = tests["model3-no-data: accuracy"]
+    assert not_run["grader"]["state"] == "not_run" and not_run["max_score"] == 0
+    assert not_run["status"] == "failed"
+    assert "grader data prepare cats-dogs --zip kagglecatsanddogs_3367a.zip" in not_run["output"]
+    assert "1 check(s) not run on this machine" in data["output"]
 
     visual = tests["gradcam: visual"]
     assert visual["grader"]["state"] == "passed", visual["output"]
@@ -81,7 +84,7 @@ def test_sound_submission_passes_accuracy_and_grad_cam_and_a_missing_dataset_ski
     # Saved next to the results file, so a person can look after the scratch space is gone.
     assert images and all(p.is_file() and out.parent in p.parents for p in images)
     assert any(p.name == "student_figure.png" for p in images)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr  # exit 1: a check not run
 
 
 def freeze_the_output_layer(source: str) -> str:

@@ -16,24 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from grader.parent.checks.model_view import output_head, top_layers
 from grader.protocol import CheckResult, failed, passed
 
 
-def _output_layer(facts: dict[str, Any]) -> dict[str, Any] | None:
-    layers = [layer for layer in facts["graph"]["layers"] if layer["type"] != "InputLayer"]
-    if not layers:
-        return None
-    last = layers[-1]
-    # An Activation layer after the last Dense decides the output activation.
-    if last["type"] in ("Activation", "Softmax") and len(layers) > 1:
-        act = last.get("config", {}).get("activation", "softmax")
-        return {**layers[-2], "config": {**layers[-2].get("config", {}), "activation": act}}
-    return last
-
-
 def _output_activation(facts: dict[str, Any]) -> str | None:
-    out = _output_layer(facts)
-    return None if out is None else out.get("config", {}).get("activation")
+    head = output_head(facts)
+    return None if head is None else head["activation"]
 
 
 # PyTorch losses that take logits (facts["compile"]["loss"], read by torch_loss.py), and
@@ -59,7 +48,7 @@ def softmax_from_logits(facts: dict, task: dict) -> str | None:
 
 
 def dense_before_flatten(facts: dict, task: dict) -> str | None:
-    layers = [x for x in facts["graph"]["layers"] if x["type"] != "InputLayer"]
+    layers = top_layers(facts)
     for index, layer in enumerate(layers):
         if layer["type"] != "Dense":
             continue

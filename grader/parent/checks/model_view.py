@@ -9,7 +9,8 @@ from typing import Any
 # Layer types that stand for an activation, and the activation each stands for.
 ACTIVATION_LAYERS = {"ReLU": "relu", "Softmax": "softmax", "LeakyReLU": "leaky_relu",
                      "ELU": "elu", "PReLU": "prelu"}
-PROBABILITIES = ("softmax", "sigmoid")
+# Heads that give (log-)probabilities; log_softmax is PyTorch's, paired with NLLLoss.
+PROBABILITIES = ("softmax", "sigmoid", "log_softmax")
 
 
 def top_layers(facts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,7 +36,10 @@ def all_layers(facts: dict[str, Any]) -> list[dict[str, Any]]:
 def standalone_activation(layer: dict[str, Any]) -> str | None:
     if layer["type"] == "Activation":
         return str(layer.get("config", {}).get("activation", "linear"))
-    return ACTIVATION_LAYERS.get(layer["type"])
+    if layer["type"] in ACTIVATION_LAYERS:
+        # A torch log_softmax reads as a Softmax layer that says so in its config.
+        return str(layer.get("config", {}).get("activation") or ACTIVATION_LAYERS[layer["type"]])
+    return None
 
 
 def output_head(facts: dict[str, Any]) -> dict[str, Any] | None:

@@ -76,7 +76,7 @@ def _head(prop: dict[str, Any], facts: dict[str, Any], task: dict[str, Any]) -> 
     found = f"{head['type']}({units}, {act})"
     compiled = facts.get("compile") or {}
     if act in PROBABILITIES:
-        ok = (units == classes and (act == "softmax" or classes == 1)) or (
+        ok = (units == classes and (act != "sigmoid" or classes == 1)) or (
             classes == 2 and units == 1 and act == "sigmoid")
     elif act == "linear":
         # Logits are a correct head when the loss applies the softmax itself; only a

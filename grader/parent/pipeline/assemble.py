@@ -25,6 +25,7 @@ from grader.protocol import (
     VerifyState,
     error,
     normalised,
+    not_run,
     skipped,
 )
 
@@ -125,17 +126,18 @@ def align_skipped_checks(outcomes: list[TaskOutcome], run: RunOptions) -> None:
 
     for out in outcomes:
         for name, res in out.checks.items():
-            if registry.CHECKS[name].scored_in != "verify" or res.get("state") == "skipped":
+            if registry.CHECKS[name].scored_in != "verify" or \
+                    res.get("state") in ("skipped", "not_run"):
                 continue
-            why = run.skip_reason(name)
+            if (why := run.skip_reason(name)) is not None:
+                out.checks[name] = skipped(f"skipped: {why}")
+                continue
             dataset = out.task["checks"][name].get("dataset")
-            if why is None and dataset:
+            if dataset:
                 try:
                     locate(dataset, run.data_dir)
                 except DatasetMissing as exc:
-                    why = str(exc)
-            if why is not None:
-                out.checks[name] = skipped(f"skipped: {why}")
+                    out.checks[name] = not_run(f"not run: {exc}")
 
 
 def _with_source_facts(facts: dict[str, Any], task: dict[str, Any], submission: Any,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.parent.checks import graph
+from grader.parent.checks import graph, properties
 from grader.parent.checks.architecture import align, describe, expand_spec, normalise
 
 # Below this agreement a match is graded but flagged for a person.
@@ -53,30 +53,28 @@ class Match:
 
 
 def agreement(task: dict[str, Any], facts: dict[str, Any]) -> float:
-    """How closely a model follows the task's spec, 0..1: its layers against the
-    expected architecture, else the graph property the task requires (an inception or
-    residual block), else its parameter count. 0 for a model that cannot be the task's
+    """How closely a model follows the task's spec, 0..1: the mean of its layers'
+    agreement with the expected architecture, the share of the stated properties it
+    has and whether it has the graph property the task requires (an inception or
+    residual block); then its parameter count. 0 for a model that cannot be the task's
     at all: one built for another input shape."""
     if not _fits_input(task, facts):
         return 0.0
     checks = task.get("checks", {})
     arch = checks.get("architecture")
     layers = (facts.get("graph") or {}).get("layers") or []
-    if arch:
-        ignore = set(arch.get("ignore", ["InputLayer"])) | {"InputLayer"}
-        got = normalise(layers, ignore)
-        expected = normalise(expand_spec(arch["layers"]), ignore)
-        contains = arch.get("match", "exact") == "contains"
-        cost = 0.0
-        for op, i, _ in align(expected, got, contains):
-            if (op == "missing" and expected[i].get("optional")) or (op == "extra" and contains):
-                continue
-            cost += _COST[op]
-        score = max(0.0, 1.0 - cost / max(1, len(expected)))
-    elif "graph" in checks:
-        score = 1.0 if graph.check(facts, checks["graph"], task)["state"] == "passed" else 0.4
-    else:
-        score = 0.5
+    parts = []
+    if arch and arch.get("layers"):
+        parts.append(_layer_agreement(arch, layers))
+    if arch and arch.get("properties"):
+        held = [v["ok"] for v in properties.evaluate(arch["properties"], facts, task)]
+        parts.append(sum(held) / len(held))
+    if "graph" in checks:
+        # The block a task is about (residual, inception) tells its model apart from
+        # a sibling task's plain CNN better than shared properties can.
+        parts.append(1.0 if graph.check(facts, checks["graph"], task)["state"] == "passed"
+                     else 0.4)
+    score = sum(parts) / len(parts) if parts else 0.5
     want = checks.get("params", {}).get("trainable")
     have = facts.get("trainable_params")
     if isinstance(want, int) and isinstance(have, int):
@@ -84,6 +82,19 @@ def agreement(task: dict[str, Any], facts: dict[str, Any]) -> float:
     if not _fits_output(task, facts):
         score *= 0.5  # the right layers with the wrong head is still the student's attempt
     return round(score, 4)
+
+
+def _layer_agreement(arch: dict[str, Any], layers: list[dict[str, Any]]) -> float:
+    ignore = set(arch.get("ignore", ["InputLayer"])) | {"InputLayer"}
+    got = normalise(layers, ignore)
+    expected = normalise(expand_spec(arch["layers"]), ignore)
+    contains = arch.get("match", "exact") == "contains"
+    cost = 0.0
+    for op, i, _ in align(expected, got, contains):
+        if (op == "missing" and expected[i].get("optional")) or (op == "extra" and contains):
+            continue
+        cost += _COST[op]
+    return max(0.0, 1.0 - cost / max(1, len(expected)))
 
 
 def _fits_input(task: dict[str, Any], facts: dict[str, Any]) -> bool:

@@ -74,7 +74,8 @@ class Grading:
         if self.fatal:
             return 2
         states = [c["state"] for t in self.tasks for c in t.checks.values()]
-        return 1 if any(s in FAILED_STATES for s in states) else 0
+        # A check the machine could not run is no pass either: never exit 0 for it.
+        return 1 if any(s in FAILED_STATES or s == State.NOT_RUN for s in states) else 0
 
 
 

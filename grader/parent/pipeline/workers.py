@@ -1,6 +1,16 @@
 """Steps 4 and 5 of grading: the build worker builds (student code runs there), and
 each saved model goes to the verify worker as soon as it is saved, so the two
-workers' TensorFlow start-ups overlap. grader/parent/sandbox.py supervises both."""
+workers' TensorFlow start-ups overlap. grader/parent/sandbox.py supervises both.
+
+A visual check the grader trains for (jobs.visual_training) goes in three stages:
+its saved model goes to a second verify worker, the trainer, which trains a fresh
+copy and picks the real images (grader/verify_worker/visual_training.py); then a
+second build worker runs the student's visual function on that trained model and
+those images; then the verify worker scores it, on the files whose hashes the
+trainer reported. Each queue is closed by what comes before it only (build, then
+trainer, then the visual builds, then verify), so a worker that cannot start fails
+its jobs instead of waiting forever. When training is not possible the stages still
+run, on the untrained model and the synthetic image, and the check says why."""
 
 from __future__ import annotations
 
@@ -17,7 +27,11 @@ from grader.parent.pipeline.jobs import Plan, build_worker_resources, verify_job
 from grader.parent.pipeline.matching import Candidate, match
 from grader.parent.pipeline.outcome import Grading, RunOptions, Stopped, TaskOutcome
 from grader.parent.spec import Spec
-from grader.protocol import BuildResult, BuildState
+from grader.protocol import BuildJob, BuildResult, BuildState, VerifyJob
+
+#: Ids of a visual check's extra jobs: the trainer's, and the build on the trained model.
+TRAIN_SUFFIX = "+train"
+VISUAL_SUFFIX = "+visual"
 
 
 def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
@@ -41,6 +55,12 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
     hide = hide_prefix(run.data_dir, keep=[scratch])
 
     captured: dict[str, BuildResult] = {}  # tasks whose models are matched after the build
+    trainer_q: queue.Queue = queue.Queue()
+    staged: dict[str, BuildResult] = {}  # visual tasks built, waiting for the trainer
+
+    def fallback(job_id: str) -> dict[str, Any] | None:
+        why = plan.visual_fallback.get(job_id)
+        return None if why is None else {"_fallback": why}
 
     def on_built(job_id: str, raw: dict[str, Any]) -> None:
         built = outcomes[job_id].build = BuildResult.from_wire(raw)
@@ -59,7 +79,13 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
                 BuildState.ERROR, f"the build worker named {built.model_path}, outside the "
                 "folder models are saved in; the submission must not move the saved model")
             return
-        verify_q.put(verify_job(spec, by_task[job_id], built, run, hide is not None))
+        if job_id in plan.visual_training:
+            staged[job_id] = built
+            trainer_q.put(_train_job(spec, by_task[job_id], built, run, scratch,
+                                     plan.visual_training[job_id]))
+            return
+        verify_q.put(verify_job(spec, by_task[job_id], built, run, hide is not None,
+                                fallback(job_id)))
 
     file_of = {j.id: j.file for j in plan.jobs}
 
@@ -89,6 +115,18 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         target=verify_sup.run, args=(verify_q, lambda j, r: None, lambda j, f: []),
         daemon=True)
     verify_thread.start()
+    # The trainer: a verify worker of its own (started only when a job comes), so that
+    # training for the pictures overlaps the accuracy checks instead of queueing behind.
+    trainer_sup = sandbox.Supervisor(sandbox.WorkerSpec(
+        argv=verify_spec.argv, cwd=_mkdir(scratch / "visual-train"),
+        env=sandbox.scrubbed_env(scratch / "visual-train",
+                                 {"GRADER_DATA": run.data_dir} if run.data_dir else None),
+        memory_mb=verify_spec.memory_mb, output_limit=1 << 20, flood_limit=None,
+        job_timeout=lambda job: job.timeout))
+    trainer_thread = threading.Thread(
+        target=trainer_sup.run, args=(trainer_q, lambda j, r: None, lambda j, f: []),
+        daemon=True)
+    trainer_thread.start()
 
     build_env = sandbox.scrubbed_env(_mkdir(scratch / "home"), build_extra_env)
     build_spec = sandbox.WorkerSpec(
@@ -109,13 +147,23 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
             build_sup.run(build_q, on_built, on_build_failure)
             # Every run is in: each task that had no builder gets its captured model.
             for job_id, built in assign_captured(spec, captured, outcomes, plan).items():
-                verify_q.put(verify_job(spec, by_task[job_id], built, run, hide is not None))
+                verify_q.put(verify_job(spec, by_task[job_id], built, run, hide is not None,
+                                        fallback(job_id)))
+            trainer_q.put(None)
+            trainer_thread.join()
+            if staged:
+                visual_sup = sandbox.Supervisor(build_spec)
+                _visual_builds(spec, plan, run, staged, trainer_sup.outcome, visual_sup,
+                               verify_q, hide is not None)
+                _merge(build_sup.outcome, visual_sup.outcome)
         finally:
+            trainer_q.put(None)
             verify_q.put(None)
         verify_thread.join()
     except Stopped:  # SIGTERM: score the tasks that are done; the rest say why not
         halt_workers(result)
     build, verify = build_sup.outcome, verify_sup.outcome
+    _merge(verify, trainer_sup.outcome)
     result.workers = {"build": build.workers_started, "verify": verify.workers_started}
     result.timeline = sorted([(round(t - result.started, 3), "build", e, j)
                               for t, e, j in build.timeline]
@@ -127,6 +175,95 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         result.student_output += f"\n[... {build.output_dropped:,} more bytes not kept]"
 
     return build, verify
+
+
+def _train_job(spec: Spec, task: dict[str, Any], built: BuildResult, run: RunOptions,
+               scratch: Path, settings: dict[str, Any]) -> VerifyJob:
+    """The trainer's job for a visual task: its visual check alone, as the training
+    stage (grader/verify_worker/visual.py), writing into a folder of the scratch space."""
+    check = {k: v for k, v in task["checks"]["visual"].items() if not k.startswith("_")}
+    check.update(_stage="train", _training=settings,
+                 _out_dir=str(_mkdir(scratch / "visual-trained" / task["id"])))
+    timeout = float(spec.limits(task)["verify_timeout_s"]) + float(
+        settings.get("time_limit_s", 600)) + 120.0  # + reading the dataset
+    return VerifyJob(id=task["id"] + TRAIN_SUFFIX, model_path=built.model_path or "",
+                     task={**task, "checks": {"visual": check}}, data_dir=run.data_dir,
+                     require_gpu=run.require_gpu, timeout=timeout)
+
+
+def _trained(trainer: sandbox.Outcome, task_id: str) -> tuple[dict[str, Any] | None, str]:
+    """What the trainer made for ``task_id`` (paths and hashes), or (None, why not)."""
+    job_id = task_id + TRAIN_SUFFIX
+    if job_id in trainer.failures:
+        return None, f"the grader's training failed ({trainer.failures[job_id].message})"
+    raw = trainer.results.get(job_id) or {}
+    check = (raw.get("checks") or {}).get("visual") or {}
+    details = check.get("details") or {}
+    if check.get("state") == "passed" and all(
+            isinstance(details.get(k), str) for k in ("model", "sha256", "inputs",
+                                                      "inputs_sha256", "summary")):
+        return details, ""
+    return None, check.get("message") or raw.get("message") or "the grader's training failed"
+
+
+def _visual_builds(spec: Spec, plan: Plan, run: RunOptions, staged: dict[str, BuildResult],
+                   trainer: sandbox.Outcome, sup: sandbox.Supervisor, verify_q: queue.Queue,
+                   data_hidden: bool) -> None:
+    """The student's visual functions on the trained models (or, where training was
+    not possible, the untrained ones), in a fresh build worker; each result goes on
+    to the verify worker for scoring."""
+    by_task = {t["id"]: t for t in spec.tasks}
+    jobs_by_id = {j.id: j for j in plan.jobs}
+    extra: dict[str, dict[str, Any]] = {}
+    todo: queue.Queue = queue.Queue()
+    for task_id, first in staged.items():
+        details, why = _trained(trainer, task_id)
+        check = {k: v for k, v in by_task[task_id]["checks"]["visual"].items()
+                 if not k.startswith("_")}
+        if details is not None:
+            check.update(_model=details["model"], _inputs=details["inputs"])
+            # The hashes stay here, out of the build worker's reach, for the scoring.
+            extra[task_id] = {"_trained": {k: details[k] for k in (
+                "model", "sha256", "inputs", "inputs_sha256", "summary")}}
+        else:
+            check.update(_model=first.model_path, _fallback=why)
+            extra[task_id] = {"_fallback": why}
+        original = jobs_by_id[task_id]
+        todo.put(BuildJob.from_wire({**original.to_wire(), "id": task_id + VISUAL_SUFFIX,
+                                     "checks": {"visual": check}}))
+    todo.put(None)
+
+    def send(task_id: str, visual: dict[str, Any]) -> None:
+        first = staged[task_id]
+        built = BuildResult(first.state, model_path=first.model_path, facts=first.facts,
+                            notes={**first.notes, "visual": visual})
+        verify_q.put(verify_job(spec, by_task[task_id], built, run, data_hidden,
+                                extra[task_id]))
+
+    def on_built(job_id: str, raw: dict[str, Any]) -> None:
+        task_id = job_id.removesuffix(VISUAL_SUFFIX)
+        built = BuildResult.from_wire(raw)
+        visual = built.notes.get("visual") if isinstance(built.notes, dict) else None
+        if not isinstance(visual, dict):
+            visual = {"error": built.message or "the visual function was not run"}
+        send(task_id, visual)
+
+    def on_failure(job_id: str, failure: sandbox.Failure) -> list[str]:
+        task_id = job_id.removesuffix(VISUAL_SUFFIX)
+        check = by_task[task_id]["checks"]["visual"]
+        send(task_id, {"error": f"{check.get('file', '?')}: {check.get('function', '?')}: "
+                                f"{failure.message}"})
+        return []
+
+    sup.run(todo, on_built, on_failure)
+
+
+def _merge(into: sandbox.Outcome, other: sandbox.Outcome) -> None:
+    """A helper worker's output, timeline and starts, counted with its side's."""
+    into.output += other.output
+    into.output_dropped += other.output_dropped
+    into.workers_started += other.workers_started
+    into.timeline += other.timeline
 
 
 def halt_workers(result: Grading) -> None:
