@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # slurm-wlm + munge: the real single-node cluster the batch tests start.
 # dataset-fashion-mnist: the real Fashion-MNIST IDX files for accuracy checks.
-APT_PACKAGES=(slurm-wlm munge dataset-fashion-mnist)
+# chromium: the headless browser the tests open the HTML pages in.
+APT_PACKAGES=(slurm-wlm munge dataset-fashion-mnist chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

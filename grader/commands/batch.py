@@ -1,4 +1,5 @@
-"""`grader batch plan|submit|status` and `grader collect`: a class on a Slurm cluster.
+"""`grader batch plan|run|submit|status` and `grader collect`: a class on this machine
+or on a Slurm cluster.
 
 Only typer, rich and the standard library at module level: the work lives in
 grader/parent/batch/, imported inside each command (pandas only for `collect`).
@@ -13,10 +14,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
-    help="Grade a whole class on a Slurm cluster: plan, submit, status (then `grader collect`).",
+    help="Grade a whole class: plan, then run here (or submit to Slurm), status, then "
+         "`grader collect`.",
     no_args_is_help=True,
 )
 console = Console(soft_wrap=True)  # long paths must stay on one line for copy and paste
@@ -71,8 +74,17 @@ def plan(
     maps_csv: Annotated[Path | None, typer.Option(
         "--maps", help="CSV of student,task,map (map: FILE:NAME, as for `grader check "
         "--map`): pins a task of a student to a file's function or model variable.")] = None,
+    allow_missing_data: Annotated[bool, typer.Option(
+        "--allow-missing-data", help="Plan even when a dataset the accuracy checks train on "
+        "is not found here (say, it exists only on the compute nodes); where it is missing "
+        "at grading time those checks are not run.")] = False,
 ) -> None:
-    """Find the submissions, write RUN/manifest.tsv and RUN/grade.sbatch."""
+    """Find the submissions, write RUN/manifest.tsv and RUN/grade.sbatch.
+
+    Refuses (exit 2) when a dataset the accuracy checks need is not found where
+    `grader check` looks (--check-arg=--data-dir=DIR, $GRADER_DATA, the Keras cache,
+    /usr/share/datasets), unless --static or --allow-missing-data.
+    """
     from grader.parent.batch import plan as planning
     from grader.parent.spec import SpecError, load_spec
 
@@ -101,6 +113,8 @@ def plan(
         from grader.commands.check import validate_check_args
 
         validate_check_args(the_plan.check_args)
+        if not static and not allow_missing_data:
+            _refuse_missing_data(assignment, the_plan.check_args)
         pins = None
         if maps_csv is not None:
             from grader.parent.batch import maps
@@ -133,6 +147,21 @@ def plan(
                   "singularity/grader.def`)", highlight=False)
     console.print(f"array script: {planned.script}\nnext: grader batch submit {run}",
                   highlight=False)
+
+
+def _refuse_missing_data(assignment: str, check_args: list[str]) -> None:
+    from grader.parent.batch.preflight import missing_data
+
+    missing = missing_data(assignment, check_args)
+    if not missing:
+        return
+    lines = [f"dataset {m.dataset!r} (accuracy checks of {', '.join(m.tasks)}) is missing: "
+             f"{m.why}" for m in missing]
+    raise _fail("\n".join([
+        *lines, "nothing was planned. Fix: put the data there (`grader data status` lists "
+        "what is found), or name its folder with --check-arg=--data-dir=DIR (or $GRADER_DATA); "
+        "--static grades without training; --allow-missing-data plans anyway (the accuracy "
+        "checks are then not run wherever the data is missing)"]))
 
 
 def _print_rejected(rejected: list, listed_in: Path | None) -> None:
@@ -209,7 +238,8 @@ def submit(
     try:
         job_id = slurm.submit(command, cwd=run)
     except slurm.SlurmUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(f"{exc}\nno Slurm here? grade the class on this machine instead: "
+                    f"grader batch run {shlex.quote(str(run))} -j N") from None
     except slurm.SlurmError as exc:
         raise _fail(f"{exc}\ncommand: {shlex.join(command)}") from None
     slurm.record_job(run, slurm.JobRecord(job_id, slurm.now(), slurm.array_spec(indices), regrade))
@@ -218,12 +248,107 @@ def submit(
                   f"recorded in {run / slurm.JOBS}", highlight=False)
 
 
+@app.command("run")
+def run_local(
+    run: Annotated[Path, typer.Argument(help="Run directory written by `grader batch plan`.")],
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", help="Students graded at once. Default: as many as both the CPU cores "
+        "and the memory allow, min(cores, available memory / the spec's largest memory_mb "
+        "limit), at least 1.")] = None,
+    only_missing: Annotated[bool, typer.Option(
+        "--only-missing", help="Only students without a usable result (missing, failed or "
+        "corrupt); finished ones are not even looked at.")] = False,
+    regrade: Annotated[bool, typer.Option(
+        "--regrade", help="Grade again and replace finished results.")] = False,
+) -> None:
+    """Grade the planned class on this machine, N students at a time (no Slurm needed).
+
+    Each student is graded as a Slurm array task would grade them (`grader batch
+    run-task`): the same results, failed and attempts files, logs in RUN/logs/.
+    Students that already have a result are skipped unless --regrade. Ctrl-C or
+    SIGTERM stops the students in flight without a result; run the command again
+    to resume. Exit 0 when every student has a result, 1 when some failed, 130/143
+    when stopped.
+    """
+    import signal
+    import sys
+
+    from grader.parent.batch import display, local
+    from grader.parent.batch.plan import load_plan
+    from grader.parent.batch.slurm import SlurmError
+    from grader.parent.spec import SpecError
+
+    run = run.resolve()
+    if only_missing and regrade:
+        raise _fail("--only-missing and --regrade contradict each other: --regrade grades "
+                    "everyone again, --only-missing only those without a result")
+    if jobs is not None and jobs < 1:
+        raise _fail(f"--jobs {jobs}: needs at least 1")
+    try:
+        the_plan = load_plan(run)
+        chosen = local.select(run, only_missing, regrade)
+        why = "set with -j"
+        if jobs is None:
+            jobs, why = local.default_jobs(the_plan.assignment)
+    except (FileNotFoundError, ValueError, SlurmError, SpecError) as exc:
+        raise _fail(str(exc)) from None
+
+    if chosen.busy:
+        console.print(f"{len(chosen.busy)} students are being graded elsewhere (Slurm or "
+                      f"another `grader batch run`); not grading them here: "
+                      f"{_some(chosen.busy)}", highlight=False)
+    if chosen.skip:
+        local.log_skips(run, chosen.skip)
+        console.print(f"{len(chosen.skip)} students already graded: skipped (--regrade grades "
+                      "them again)", highlight=False)
+    if not chosen.grade:
+        console.print(f"nothing to grade; next: grader collect {run}", highlight=False)
+        return
+    console.print(f"grading {len(chosen.grade)} students, {min(jobs, len(chosen.grade))} at a "
+                  f"time (-j {jobs}: {why}); each task's output: "
+                  f"{run / 'logs'}/local-<pid>_<index>.out", highlight=False)
+    show = display.RichProgress if console.is_terminal else display.PlainProgress
+    events: list = []
+    with show(console, len(chosen.grade)) as progress:
+        def finished(event) -> None:
+            events.append(event)
+            progress.finished(event)
+
+        stopped = local.grade(run, chosen.grade, jobs, regrade, progress.started, finished)
+    counts = {k: sum(1 for e in events if e.outcome == k)
+              for k in ("graded", "skipped", "failed", "cancelled")}
+    console.print(", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing done",
+                  highlight=False)
+    if stopped:
+        console.print(f"stopped by {signal.Signals(stopped).name}: the {counts['cancelled']} "
+                      "students in flight have no result; `grader batch run "
+                      f"{run}` grades them (and any not started)", highlight=False)
+        sys.stdout.flush()
+        raise typer.Exit(128 + stopped)
+    console.print(f"next: grader batch status {run}, then grader collect {run}",
+                  highlight=False)
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    more = f" ... and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 @app.command()
 def status(
     run: Annotated[Path, typer.Argument(help="Run directory written by `grader batch plan`.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    show_all: Annotated[bool, typer.Option(
+        "--all", help="A row for every student, the finished ones too.")] = False,
 ) -> None:
-    """Done, failed, running and missing students of a run (running from squeue)."""
+    """Counts by state, then the students not done with why (running from squeue).
+
+    A class that fits the screen is shown whole; a larger one shows only the
+    students not done (at most a screenful; --all for everyone).
+    """
+    from grader.parent.batch import review
     from grader.parent.batch.slurm import SlurmError
     from grader.parent.batch.state import STATES, run_state
 
@@ -232,6 +357,7 @@ def status(
         state = run_state(run)
     except (FileNotFoundError, ValueError, SlurmError) as exc:
         raise _fail(str(exc)) from None
+    reviews = review.needs_review(state, review.extra_flags(run))
     if as_json:
         print(json.dumps({
             "run": str(run), "squeue": state.squeue_available,
@@ -239,25 +365,67 @@ def status(
             "students": [{"index": s.entry.index, "student": s.entry.student, "state": s.state,
                           "score": s.score, "max_score": s.max_score, "job": s.job,
                           "reason": s.reason} for s in state.students],
+            "needs_review": [{"student": r.student, "state": r.state, "reasons": r.reasons()}
+                             for r in reviews],
         }, indent=2))
         return
-    table = Table(title=f"{run}")
+    counts = state.counts()
+    line = f"{len(state.students)} students: " + (
+        ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s]) or "none")
+    if reviews:
+        kinds = ", ".join(f"{n} {k}" for k, n in review.counts(reviews).items())
+        line += f"; {len(reviews)} need review ({kinds}; see `grader collect {run}`)"
+    console.print(line, highlight=False)
+    if state.squeue_problem:
+        console.print(f"running tasks show as missing: {state.squeue_problem.splitlines()[-1]}",
+                      highlight=False)
+    # Title, header, borders and the lines above take about 8 lines of the screen.
+    room = max(10, console.height - 8)
+    if show_all or len(state.students) <= room:
+        console.print(_status_table(f"{run}", state.students))
+        return
+    waiting = [s for s in state.students if s.state != "done"]
+    if not waiting:
+        console.print(f"every student is done (`grader batch status {run} --all` lists them)",
+                      highlight=False)
+        return
+    shown = waiting[:room - 1] if len(waiting) > room else waiting
+    console.print(f"{len(waiting)} not done:", highlight=False)
+    _status_lines(shown)
+    if len(shown) < len(waiting):
+        console.print(f"... and {len(waiting) - len(shown)} more (--all or --json for "
+                      "every student)", highlight=False)
+
+
+def _status_table(title: str, students: list) -> Table:
+    """One row per student; ids and states are never cut, a long reason wraps."""
+    table = Table(title=title)
     for col in ("#", "student", "state", "score", "job", "reason"):
-        # Ids and states are never cut; the reason (a sentence) wraps instead.
         table.add_column(col, overflow="fold", no_wrap=col != "reason",
-                         min_width=_widest(col, (s.entry.student for s in state.students))
+                         min_width=_widest(col, (s.entry.student for s in students))
                          if col == "student" else None)
-    for s in state.students:
+    for s in students:
         score = "" if s.score is None else f"{s.score:g}/{s.max_score:g}"
         style = _STATE_STYLE[s.state]
         table.add_row(str(s.entry.index), s.entry.student, f"[{style}]{s.state}[/{style}]",
                       score, s.job, s.reason)
-    console.print(table)
-    counts = state.counts()
-    line = ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s])
-    if state.squeue_problem:
-        line += (f" (running tasks show as missing: {state.squeue_problem.splitlines()[-1]})")
-    console.print(line, highlight=False)
+    return table
+
+
+def _status_lines(students: list) -> None:
+    """One line per student (index, id, state, job, reason), the reason cut to the screen:
+    a long class must fit, and the full reasons are in --all and --json."""
+    widths = [max(len(str(v)) for v in values) for values in (
+        [s.entry.index for s in students], [s.entry.student for s in students],
+        [s.state for s in students], [s.job for s in students])]
+    for s in students:
+        cells = (str(s.entry.index), s.entry.student, s.state, s.job)
+        head = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+        room = max(20, console.width - len(head) - 2)
+        reason = s.reason if len(s.reason) <= room else s.reason[:room - 1] + "…"
+        style = _STATE_STYLE[s.state]
+        console.print(head.replace(s.state, f"[{style}]{s.state}[/{style}]", 1) + "  "
+                      + escape(reason), highlight=False)
 
 
 @app.command("run-task", hidden=True)
@@ -286,11 +454,14 @@ def collect(
 ) -> None:
     """Gradebook of a run: a row per student, a column per task, the total, and a summary.
 
-    Exit status 0 when every student was graded, 1 when some are missing or
-    failed (the CSV is still written, with their cells empty).
+    Ends with the students whose grade a person should look at (unverified models,
+    checks not run, time-outs, import errors, every task failed, weak matches), also
+    written to RUN/needs_review.csv. Exit status 0 when every student was graded, 1
+    when some are missing or failed (the CSV is still written, with their cells empty).
     """
-    from grader.parent.batch import gradebook
+    from grader.parent.batch import gradebook, review
     from grader.parent.batch.slurm import SlurmError
+    from grader.parent.batch.state import run_state
 
     run = run.resolve()
     if html is not None and html.exists() and not html.is_dir():
@@ -299,7 +470,8 @@ def collect(
         raise _fail(f"--csv {csv}: is a folder; name the file to write, e.g. "
                     f"--csv {csv / 'gradebook.csv'}")
     try:
-        book = gradebook.build(run)
+        state = run_state(run)
+        book = gradebook.build(run, state)
     except (FileNotFoundError, ValueError, SlurmError) as exc:
         raise _fail(str(exc)) from None
 
@@ -315,12 +487,17 @@ def collect(
     console.print(summary)
 
     if len(book.checks):
+        # Checks not run (data or weights missing where they were graded) are counted
+        # apart: they are neither passed nor failed.
+        not_run = bool(book.checks["not_run"].sum())
         checks = Table(title="pass rate per check")
-        for col in ("task", "check", "passed", "pass rate"):
-            checks.add_column(col, justify="right" if col in ("passed", "pass rate") else "left")
+        cols = ("task", "check", "passed", "pass rate", *(("not run",) if not_run else ()))
+        for col in cols:
+            checks.add_column(col, justify="left" if col in ("task", "check") else "right")
         for row in book.checks.itertuples(index=False):
-            checks.add_row(row.task, row.check, f"{row.passed}/{row.graded}",
-                           f"{row.pass_rate:.0%}")
+            rate = "-" if _isnan(row.pass_rate) else f"{row.pass_rate:.0%}"
+            checks.add_row(row.task, row.check, f"{row.passed}/{row.graded}", rate,
+                           *((str(row.not_run),) if not_run else ()))
         console.print(checks)
 
     if len(book.problems):
@@ -332,8 +509,32 @@ def collect(
         for row in book.problems.itertuples(index=False):
             problems.add_row(row.student, row.state, row.reason)
         console.print(problems)
+
+    reviews = review.needs_review(state, review.extra_flags(run))
+    review_csv = run / review.REVIEW_CSV
+    try:
+        review.write_csv(review_csv, reviews)
+    except OSError as exc:
+        err.print(f"[yellow]warning:[/yellow] cannot write {review_csv} ({exc})",
+                  highlight=False)
+    if reviews:
+        table = Table(title=f"needs review: {len(reviews)} students (also in {review_csv})")
+        for col in ("student", "state", "why"):
+            table.add_column(col, overflow="fold", no_wrap=col != "why",
+                             min_width=_widest(col, (r.student for r in reviews))
+                             if col == "student" else None)
+        for r in reviews:
+            table.add_row(r.student, r.state, r.reasons())
+        console.print(table)
+    graded = int((book.grades["state"] == "done").sum())
+    if not len(book.problems) and not reviews:
+        console.print(f"all {graded} students graded", highlight=False)
     else:
-        console.print(f"all {len(book.grades)} students graded", highlight=False)
+        kinds = ", ".join(f"{n} {k}" for k, n in review.counts(reviews).items())
+        line = f"{graded} graded, {len(reviews)} need review" + (f" ({kinds})" if kinds else "")
+        if len(book.problems):
+            line += f", {len(book.problems)} without a grade"
+        console.print(line, highlight=False)
 
     if csv is not None:
         try:
@@ -358,6 +559,7 @@ def _student_pages(run: Path, folder: Path) -> int:
     import json
 
     from grader.parent.report_html import write_html
+    from grader.parent.visibility import for_audience
 
     folder.mkdir(parents=True, exist_ok=True)
     pages = 0
@@ -366,7 +568,9 @@ def _student_pages(run: Path, folder: Path) -> int:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue  # a corrupt result is already among the problems listed above
-        write_html(data, folder / f"{path.stem}.html")
+        # The results are the instructor's; each page goes to its student.
+        data.setdefault("grader", {})["student"] = path.stem
+        write_html(for_audience(data, "student"), folder / f"{path.stem}.html")
         pages += 1
     return pages
 

@@ -37,11 +37,15 @@ def check(
                       "(a function to call or a model variable the file makes; repeatable). "
                       "For a submission that does not follow the template's names, "
                       "instead of editing the student's file.")] = None,
+    audience: Annotated[str, typer.Option(
+        "--audience", help="student (default): a hidden task shows its score only, in the "
+                           "results file, the terminal and the page; instructor: "
+                           "everything.")] = "student",
 ) -> None:
     """Grade SUBMISSION. Exit 0: every check passed; 1: some failed; 2: could not grade."""
     # Deferred imports keep `grader --help` fast; none of these imports TensorFlow.
     from grader import files
-    from grader.parent import pipeline, report, report_html
+    from grader.parent import pipeline, report, report_html, visibility
     from grader.parent.spec import validation_problems
 
     try:
@@ -50,6 +54,9 @@ def check(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
+    if audience not in visibility.AUDIENCES:
+        typer.echo(f"error: --audience {audience!r}: choose student or instructor", err=True)
+        raise typer.Exit(2)
     for option, path in (("--json", json_path), ("--html", html_path)):
         # Found now, not after minutes of grading whose results would then be lost.
         problem = report.output_path_problem(path, option) if path is not None else None
@@ -94,6 +101,7 @@ def check(
     if problems:  # a grader bug; say so in the file rather than write nothing
         data["grader"]["errors"].append("results do not match the schema: "
                                         + "; ".join(problems[:5]))
+    data = visibility.for_audience(data, audience)
     code, lost = grading.exit_code, []
     for option, path, write, what in (
             ("--json", json_path, lambda d, p: files.write_json_atomic(p, d), "results"),
@@ -122,7 +130,7 @@ def check(
 
 # Options of `grader check` that every task sets itself: a second copy in
 # --check-arg would send the results elsewhere or grade another assignment.
-_SET_BY_TASK = ("--assignment", "-a", "--json", "--help")
+_SET_BY_TASK = ("--assignment", "-a", "--json", "--audience", "--help")
 
 
 def validate_check_args(args: list[str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,7 @@ def results(grading: Any) -> dict[str, Any]:
             "submission": str(grading.submission),
             "complete": grading.complete,
             "exit_code": exit_code,
+            "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(grading.started)),
             "errors": grading.errors,
             "tasks": tasks_info,
             "workers_started": grading.workers,

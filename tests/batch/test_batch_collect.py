@@ -218,7 +218,7 @@ def test_collect_writes_a_page_per_graded_student(grader, run, tmp_path):
     assert proc.returncode == 1  # dan and eve have no grade
     assert sorted(p.name for p in pages.iterdir()) == ["ann.html", "ben.html", "cat.html"]
     ben = (pages / "ben.html").read_text()
-    assert "<title>practical2: 4 / 8</title>" in ben and "<h2>model1</h2>" in ben
+    assert "<title>ben: practical2: 4 / 8</title>" in ben and "<h2>model1</h2>" in ben
     assert "3 student report(s) written to" in proc.stdout
     in_the_way = tmp_path / "file"
     in_the_way.write_text("")

@@ -9,7 +9,6 @@ decision and the verify side's refusal of changed files are checked in-process.
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from check_runs import Run, run_check
+from fashion_data import small_fashion_mnist
 
 from grader.parent.pipeline.jobs import visual_training
 from grader.parent.pipeline.outcome import RunOptions
@@ -48,27 +48,10 @@ def _task(task_id: str, file: str, train: dict) -> dict:
                                   "class_indices": CLASSES, "train": train}}}
 
 
-def _small_fashion_mnist(folder: Path) -> None:
-    """The first 600 training and 100 test images of the real Fashion-MNIST, as IDX."""
-    from grader.data import DatasetMissing, load_dataset
-    from grader.parent.probes.fixtures import idx_bytes  # the IDX writer tests/data uses
-
-    try:
-        real = load_dataset("fashion-mnist", folder / "none")
-    except DatasetMissing:
-        pytest.skip("Debian's dataset-fashion-mnist is not installed (scripts/setup.sh)")
-    (folder / "fashion-mnist").mkdir(parents=True)
-    for stem, array in (("train-images-idx3-ubyte", real.x_train[:600, ..., 0]),
-                        ("train-labels-idx1-ubyte", real.y_train[:600].astype(np.uint8)),
-                        ("t10k-images-idx3-ubyte", real.x_test[:100, ..., 0]),
-                        ("t10k-labels-idx1-ubyte", real.y_test[:100].astype(np.uint8))):
-        (folder / "fashion-mnist" / f"{stem}.gz").write_bytes(gzip.compress(idx_bytes(array)))
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> Run:
     root = tmp_path_factory.mktemp("visual-trained")
-    _small_fashion_mnist(root / "data")
+    small_fashion_mnist(root / "data")
     sub = root / "submission"
     sub.mkdir()
     for name in ("cnn.py", "gradcam.py"):

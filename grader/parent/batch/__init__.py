@@ -1,4 +1,4 @@
-"""Grading a whole class on a Slurm cluster, one idea per module.
+"""Grading a whole class, on this machine or on a Slurm cluster, one idea per module.
 
 A run directory (`RUN/`) holds everything about one batch, so it can be
 inspected, resubmitted and collected from any machine that mounts it:
@@ -15,11 +15,15 @@ inspected, resubmitted and collected from any machine that mounts it:
                          is kept in results/.corrupt/ and S is graded again)
     RUN/failed/S.json    why the last attempt for S produced no results file
     RUN/attempts/S.tsv   one line per start, finish or skip of a task for S
-    RUN/logs/            Slurm's output of every array task
+    RUN/logs/            the output of every task (Slurm's JOB_INDEX.out, or
+                         local-PID_INDEX.out from `grader batch run`)
+    RUN/needs_review.csv the students whose grade a person should check (collect)
 
 Modules: `manifest` finds submissions and reads/writes the manifest, `plan`
 renders the sbatch script, `slurm` talks to sbatch/squeue, `task` is what one
 array task runs, `state` tells done/failed/running/missing apart, and
-`results` reads a results file back and tells a corrupt one, and `gradebook`
-turns the results into a pandas gradebook.
+`results` reads a results file back and tells a corrupt one, `gradebook`
+turns the results into a pandas gradebook, `review` lists the doubtful grades,
+`local` grades the class here (`grader batch run`, shown by `display`), and
+`preflight` checks at plan time that the accuracy checks' data is here.
 """

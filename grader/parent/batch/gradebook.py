@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 class Gradebook:
     grades: pd.DataFrame      # student, <task>..., total, max_score, state
     summary: pd.DataFrame     # per task and total: out_of, graded, mean, median, min, max
-    checks: pd.DataFrame      # per check: task, check, graded, passed, pass_rate
+    checks: pd.DataFrame      # per check: task, check, graded, passed, not_run, pass_rate
     problems: pd.DataFrame    # student, state, reason: everyone without a grade
     tasks: list[str]
 
@@ -44,11 +44,13 @@ def _task_scores(data: dict) -> tuple[dict[str, float], dict[str, float], list[t
         scores[task] = scores.get(task, 0.0) + float(test.get("score", 0))
         out_of[task] = out_of.get(task, 0.0) + float(test.get("max_score", 0))
         # A skipped check (accuracy under --static) or one a person grades says
-        # nothing about how many students passed it.
-        if (test.get("grader") or {}).get("state") in ("skipped", "manual"):
+        # nothing about how many students passed it; one not run (data or weights
+        # missing on the grading machine) is counted apart, never as failed.
+        state = (test.get("grader") or {}).get("state")
+        if state in ("skipped", "manual"):
             continue
         checks.append((task, test.get("name", "?"), test.get("status") == "passed",
-                       float(test.get("max_score", 0))))
+                       float(test.get("max_score", 0)), state == "not_run"))
     return scores, out_of, checks
 
 
@@ -78,9 +80,10 @@ def build(run: Path, state: RunState | None = None) -> Gradebook:
             total_out_of = max(total_out_of, row["max_score"])
             for task, m in maxima.items():
                 out_of[task] = max(out_of.get(task, 0.0), m)
-            for task, name, passed, max_score in checks:
+            for task, name, passed, max_score, not_run in checks:
                 check_rows.append({"student": st.entry.student, "task": task, "check": name,
-                                   "passed": passed, "max_score": max_score})
+                                   "passed": passed and not not_run, "max_score": max_score,
+                                   "graded": not not_run, "not_run": not_run})
         row["state"] = st.state
         rows.append(row)
 
@@ -99,15 +102,17 @@ def build(run: Path, state: RunState | None = None) -> Gradebook:
                                            "min", "max"])
 
     check_frame = pd.DataFrame(check_rows, columns=["student", "task", "check", "passed",
-                                                    "max_score"])
+                                                    "max_score", "graded", "not_run"])
     checks = (check_frame.groupby(["task", "check"], sort=False)
-              .agg(graded=("passed", "size"), passed=("passed", "sum"))
+              .agg(graded=("graded", "sum"), passed=("passed", "sum"),
+                   not_run=("not_run", "sum"))
               .reset_index())
     # Tasks in gradebook order; checks of one task in the order the results list them.
     checks = checks.sort_values("task", key=lambda col: col.map(tasks.index), kind="stable")
     checks = checks.reset_index(drop=True)
-    checks["passed"] = checks["passed"].astype(int)
-    checks["pass_rate"] = checks["passed"] / checks["graded"]
+    for col in ("passed", "graded", "not_run"):
+        checks[col] = checks[col].astype(int)
+    checks["pass_rate"] = checks["passed"] / checks["graded"].where(checks["graded"] > 0)
 
     problems = pd.DataFrame(
         [{"student": st.entry.student, "state": st.state, "reason": st.reason}

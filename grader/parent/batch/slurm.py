@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 JOBS = "jobs.tsv"
+NO_CONFIG = "Could not establish a configuration source"  # sbatch without any slurm.conf
 
 # squeue states of an array task that is queued or still holds a node. Anything
 # else (COMPLETED, CANCELLED, TIMEOUT, NODE_FAIL, ...) is over: the run
@@ -91,6 +92,9 @@ def submit(command: list[str], cwd: Path) -> str:
     proc = subprocess.run([exe, *command[1:]], cwd=cwd, capture_output=True, text=True,
                           timeout=120)
     if proc.returncode != 0:
+        if NO_CONFIG in proc.stderr:
+            # The client is installed (a Debian package pulled in) but no cluster is set up.
+            raise SlurmUnavailable(f"sbatch found no Slurm cluster here ({proc.stderr.strip()})")
         raise SlurmError(f"sbatch failed (exit {proc.returncode}): {proc.stderr.strip()}")
     return parse_job_id(proc.stdout)
 

@@ -16,6 +16,8 @@ still queued or running. Precedence, first match wins:
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +76,9 @@ def _missing_reason(run: Path, entry: manifest.Entry,
     job = last.get("job", "")
     log = run / "logs" / f"{job}.out"
     if last["event"] == "cancelled":
-        return f"task {job} was terminated by Slurm before it finished (see {log})", job
+        by = ("stopped with its `grader batch run`" if job.startswith("local-")
+              else "terminated by Slurm")
+        return f"task {job} was {by} before it finished (see {log})", job
     if last["event"] == "started":
         where = "" if squeue_available else " (squeue unavailable: it may still be running)"
         return (f"task {job} started on {last.get('host', '?')} and never finished: cancelled, "
@@ -124,6 +128,9 @@ def run_state(run: Path, use_squeue: bool = True) -> RunState:
                 detail = "" if task.state == "RUNNING" else task.state.lower()
             students.append(StudentState(entry, state, detail,
                                          job=f"{task.job_id}_{task.index}"))
+        elif (local := local_task(run, entry.student)) is not None:
+            students.append(StudentState(entry, "running", "grading on this machine "
+                                         "(`grader batch run`)", job=local))
         elif failed_path(run, entry.student).exists():
             record = _read_failure(failed_path(run, entry.student))
             students.append(StudentState(entry, "failed", str(record.get("reason", "?")),
@@ -132,6 +139,28 @@ def run_state(run: Path, use_squeue: bool = True) -> RunState:
             reason, job = _missing_reason(run, entry, available)
             students.append(StudentState(entry, "missing", reason, job=job))
     return RunState(students, available, problem)
+
+
+def local_task(run: Path, student: str) -> str | None:
+    """The job id of a `grader batch run` task grading STUDENT right now, or None.
+
+    Such a task logs "started" under `local-PID_INDEX`; it still runs while the
+    `grader batch run` process PID lives on this host (squeue knows nothing of it)."""
+    attempts = read_attempts(run, student)
+    if not attempts or attempts[-1]["event"] != "started":
+        return None
+    job, host = attempts[-1]["job"], attempts[-1]["host"]
+    pid = job.removeprefix("local-").partition("_")[0]
+    if not job.startswith("local-") or "_" not in job or not pid.isdigit() \
+            or host != socket.gethostname():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, someone else's
+    return job
 
 
 def _read_failure(path: Path) -> dict:

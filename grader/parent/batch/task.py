@@ -36,6 +36,7 @@ from grader.parent.batch.plan import load_plan
 from grader.parent.batch.results import CorruptResult, load_result
 from grader.parent.submission import place_notebook, spec_notebook_name, unpack_zip
 
+LOCAL_JOB_ENV = "GRADER_BATCH_JOB"  # the job id a `grader batch run` task logs under
 EXIT_GRADED = (0, 1)  # grader check: 0 all passed, 1 some check failed
 # How much of grader check's own output a failure reason quotes (the rest is in the log).
 TAIL_LINES = 6
@@ -56,6 +57,11 @@ class TaskIds:
 
     @classmethod
     def from_env(cls) -> TaskIds:
+        # `grader batch run` names its tasks itself (LOCAL_JOB_ENV): first, because
+        # it may run inside a Slurm allocation whose ids would be the same for all.
+        local = os.environ.get(LOCAL_JOB_ENV)
+        if local:
+            return cls(local, socket.gethostname())
         array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
         array_task = os.environ.get("SLURM_ARRAY_TASK_ID")
         if array_job and array_task:
@@ -138,16 +144,10 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
     plan = load_plan(run)
     entry = _find_entry(run, index)
     ids = TaskIds.from_env()
-    final = results_path(run, entry.student)
     print(f"grader batch: task {index} grades {entry.student} ({entry.path}) as job {ids.job} "
           f"on {ids.host}", flush=True)
 
-    if final.exists() and not regrade and _set_aside_if_corrupt(run, entry, ids):
-        pass  # graded again below, as --only-missing asked
-    elif final.exists() and not regrade:
-        log_attempt(run, entry.student, ids, "skipped", "already graded; submit --regrade to redo")
-        print(f"grader batch: {final} exists; not grading {entry.student} again "
-              "(submit with --regrade to replace it)", flush=True)
+    if skip_if_graded(run, entry, ids, regrade):
         return 0
 
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -163,8 +163,11 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
             folder = prepare(entry, scratch, spec_notebook_name(plan.assignment))
         except (ValueError, OSError, zipfile.BadZipFile) as exc:
             return _fail(run, entry, ids, f"could not unpack the submission: {exc}", None, None)
+        # The instructor's results: hidden tasks keep their details here; the student
+        # pages collect writes are redacted from them (grader/parent/visibility.py).
         cmd = [sys.executable, "-m", "grader", "check", str(folder),
-               "--assignment", plan.assignment, "--json", str(tmp_json)]
+               "--assignment", plan.assignment, "--json", str(tmp_json),
+               "--audience", "instructor"]
         if plan.static:
             cmd.append("--static")
         elif plan.gpus:
@@ -209,16 +212,30 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
             os.replace(produced, kept)
         return code
     except _Terminated:
+        by = ("`grader batch run` (Ctrl-C or SIGTERM)" if os.environ.get(LOCAL_JOB_ENV)
+              else "Slurm (scancel, time limit or preemption)")
         log_attempt(run, entry.student, ids, "cancelled",
-                    "SIGTERM from Slurm (scancel, time limit or preemption); no result written")
-        print(f"grader batch: {entry.student}: terminated by Slurm; no result written",
-              flush=True)
+                    f"SIGTERM from {by}; no result written")
+        print(f"grader batch: {entry.student}: terminated by {by.split(' (')[0]}; "
+              "no result written", flush=True)
         return 143
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         tmp_json.unlink(missing_ok=True)
         shutil.rmtree(tmp_json.with_name(tmp_json.stem + "-images"), ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def skip_if_graded(run: Path, entry: manifest.Entry, ids: TaskIds, regrade: bool) -> bool:
+    """True (and the skip logged) when ENTRY already has a usable result and no regrade was
+    asked; a corrupt one is set aside first, so the student is graded again."""
+    final = results_path(run, entry.student)
+    if regrade or not final.exists() or _set_aside_if_corrupt(run, entry, ids):
+        return False
+    log_attempt(run, entry.student, ids, "skipped", "already graded; submit --regrade to redo")
+    print(f"grader batch: {final} exists; not grading {entry.student} again "
+          "(submit with --regrade to replace it)", flush=True)
+    return True
 
 
 def _set_aside_if_corrupt(run: Path, entry: manifest.Entry, ids: TaskIds) -> bool:
