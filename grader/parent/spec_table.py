@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.parent.checks.params import render_count
+
 
 def _types(value: str | list[str]) -> str:
     return "/".join([value] if isinstance(value, str) else value)
@@ -28,15 +30,6 @@ def _property(prop: dict[str, Any]) -> str:
     return "a correct output head" + star
 
 
-def _count(value: int | dict[str, int]) -> str:
-    if isinstance(value, int):
-        return f"{value:,}"
-    lo, hi = value.get("min"), value.get("max")
-    if lo is not None and hi is not None:
-        return f"{lo:,}-{hi:,}"
-    return f"≥{lo:,}" if lo is not None else f"≤{hi:,}"
-
-
 def _check(name: str, spec: dict[str, Any]) -> str:
     points = f"{spec.get('points', 0):g} pt"
     if name == "architecture":
@@ -47,7 +40,7 @@ def _check(name: str, spec: dict[str, Any]) -> str:
         what += [_property(p) for p in spec.get("properties", [])]
         return f"architecture ({'; '.join(what)}) {points}"
     if name == "params":
-        counts = ", ".join(f"{k} {_count(v)}" for k, v in spec.items() if k != "points")
+        counts = ", ".join(f"{k} {render_count(v)}" for k, v in spec.items() if k != "points")
         return f"params ({counts}) {points}"
     if name == "graph":
         return f"graph ({', '.join(spec['require'])}) {points}"

@@ -34,4 +34,4 @@ def test_a_row_names_the_text_the_checks_and_the_reason():
     row = markdown(spec).splitlines()[2]
     assert row == ("| `q6` | “build a simple CNN” | architecture (≥1 Conv2D*; Conv2D → "
                    "Flatten/GlobalAveragePooling2D → Dense; no Conv2D; a correct output head) "
-                   "4 pt; params (trainable 10-2,000) 1 pt | Open design |")
+                   "4 pt; params (trainable 10 to 2,000) 1 pt | Open design |")

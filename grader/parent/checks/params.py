@@ -20,7 +20,8 @@ def _fits(want: int | dict[str, int], have: int) -> bool:
     return want.get("min", 0) <= have <= want.get("max", have)
 
 
-def _render(want: int | dict[str, int]) -> str:
+def render_count(want: int | dict[str, int]) -> str:
+    """An expected count as a person reads it: 62,350; 10 to 2,000; at least 5."""
     if isinstance(want, int):
         return f"{want:,}"
     lo, hi = want.get("min"), want.get("max")
@@ -42,7 +43,8 @@ def check(facts: dict[str, Any], spec: dict[str, Any], task: dict[str, Any]) -> 
             good.append(f"{label} {have:,}")
         else:
             delta = f" ({have - spec[key]:+,})" if isinstance(spec[key], int) else ""
-            bad.append(f"{label} parameters: expected {_render(spec[key])}, got {have:,}{delta}")
+            bad.append(f"{label} parameters: expected {render_count(spec[key])}, "
+                       f"got {have:,}{delta}")
     if not bad:
         return passed("; ".join(good), details=details)
     return failed("\n".join(bad), hints=[
