@@ -81,6 +81,9 @@ def _build_app() -> Any:
     from grader.commands import assignment
 
     app.add_typer(assignment.app, name="assignment")
+    from grader.commands import export
+
+    app.add_typer(export.app, name="export")
     return app
 
 
