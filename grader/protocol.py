@@ -195,6 +195,9 @@ class VerifyJob(Message):
     notes: dict[str, Any] = field(default_factory=dict)  # the build hooks' records
     require_gpu: bool = False
     timeout: float = 120.0
+    # Where grader-trained accuracy results are reused (grader/verify_worker/train_cache.py);
+    # None: train every model. The parent sends it only where the build worker cannot reach it.
+    train_cache: str | None = None
 
 
 class VerifyState(str, Enum):

@@ -49,6 +49,8 @@ class Sources:
         self.scratch = scratch
         self._runs: dict[tuple, Any] = {}  # (path, settings) -> RunReport
         self._saved: dict[tuple, list[dict[str, Any]]] = {}  # run key -> captured records
+        # (model id, example shape) -> a torch module's record for that input
+        self._exports: dict[tuple, dict[str, Any]] = {}
         self._told: set[tuple] = set()  # runs whose failures and notes a task has reported
 
     # ------------------------------------------------------------------ modules
@@ -99,33 +101,129 @@ class Sources:
     # ------------------------------------------------------------------ capture
 
     def captured(self, job: BuildJob, model_facts: Any) -> tuple[list[dict[str, Any]], str]:
-        """Every Keras model the run of the task's whole file built, saved as .keras for
-        the parent to match and the verify worker to score, with where it came from;
-        and the path of the file that was run."""
+        """Every model the run of the task's whole file built, saved for the parent to
+        match and the verify worker to score, with where it came from; and the path of
+        the file that was run. Keras models are saved as .keras once per run; a PyTorch
+        module is exported per example input (the task's input shape), since one run
+        serves tasks of several input shapes."""
         path = job.source_path or job.module_path
         report = self.run(job, path, job.file)
         key = _key(path, job)
         if key not in self._saved:
+            run_index = len(self._saved)
             records = []
             for index, captured in enumerate(report.models):
-                if captured.framework != "keras":
-                    continue
-                where = (captured.built_at.describe() if captured.built_at
-                         else str(captured.first_seen))
-                record = {"name": captured.name, "run": captured.run, "where": where,
-                          "events": captured.event_kinds}
-                target = self.out_dir / f"run{len(self._saved)}-model{index}.keras"
-                try:
-                    record["facts"] = model_facts(captured.model)
-                    captured.model.save(target)
-                except Exception as exc:  # an unbuilt or unsaveable model: said, not used
-                    record["unusable"] = f"{type(exc).__name__}: {exc}"[:300]
-                    records.append(record)
-                    continue
-                record["model_path"] = str(target.resolve())
+                record = {"name": captured.name, "run": captured.run,
+                          "where": _where(captured), "events": captured.event_kinds,
+                          "framework": captured.framework,
+                          # One module exported for two input shapes is still one model.
+                          "model_id": f"run{run_index}-model{index}"}
+                if captured.framework == "keras":
+                    self._save_keras(captured, record, model_facts)
                 records.append(record)
             self._saved[key] = records
-        return self._saved[key], path
+        records = []
+        for index, record in enumerate(self._saved[key]):
+            if record["framework"] == "torch":
+                record = self._torch_record(report.models[index].model, record,
+                                            example_shapes(job))
+            records.append(record)
+        return records, path
+
+    def _save_keras(self, captured: Any, record: dict[str, Any], model_facts: Any) -> None:
+        target = self.out_dir / f"{record['model_id']}.keras"
+        try:
+            record["facts"] = model_facts(captured.model)
+            captured.model.save(target)
+        except Exception as exc:  # an unbuilt or unsaveable model: said, not used
+            record["unusable"] = f"{type(exc).__name__}: {exc}"[:300]
+            return
+        record["model_path"] = str(target.resolve())
+
+    def _torch_record(self, model: Any, base: dict[str, Any],
+                      shapes: list[tuple[int, ...]]) -> dict[str, Any]:
+        """The record of a captured torch module for the first example shape it runs
+        on, exported once per shape (the same module may serve several tasks)."""
+        misfits = []
+        for shape in shapes:
+            cache = (base["model_id"], shape)
+            if cache not in self._exports:
+                self._exports[cache] = _export_captured(model, base, shape, self.out_dir)
+            record = self._exports[cache]
+            if not record.get("misfit"):
+                return record
+            misfits.append(record["unusable"])
+        return {**base, "misfit": True,
+                "unusable": "it fails on this task's input: " + "; ".join(misfits)}
+
+
+def example_shapes(job: BuildJob) -> list[tuple[int, ...]]:
+    """The example inputs a torch module is exported on, batch of one: the task's input
+    shape, and for a Keras task's image shape (written channels-last, as CS 577's
+    [32, 32, 3], whose text allows PyTorch) the channels-first one PyTorch expects."""
+    shape = tuple(int(d) for d in job.input_shape or [])
+    shapes = [(1, *shape)]
+    if job.framework != "torch" and len(shape) == 3:
+        shapes.append((1, shape[2], shape[0], shape[1]))
+    return shapes
+
+
+def export_torch(model: Any, shape: tuple[int, ...], target: Path) -> dict[str, Any]:
+    """Saves a torch module with torch.export on a zero example of ``shape`` and returns
+    the facts read from the exported program (the verify worker's reading).
+
+    The module is exported in eval mode (dropout off, batch norm on its running
+    statistics), as it would be used to predict, then put back in the mode it was in.
+    Raises ``Misfit`` when the module fails on the example; any other exception means
+    torch.export could not capture it."""
+    import torch
+
+    from grader.verify_worker.torch_facts import program_facts, torch_module_facts
+
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    example = torch.zeros(shape, device=device)
+    training = model.training
+    model.eval()
+    try:
+        try:
+            with torch.no_grad():
+                output = model(example)
+        except Exception as exc:
+            raise Misfit(f"{shape}: {type(exc).__name__}: {exc}"[:300]) from exc
+        out_shape = [int(d) for d in output.shape] if hasattr(output, "shape") else None
+        program = torch.export.export(model, (example,))
+        torch.export.save(program, str(target))
+        try:
+            return program_facts(program, list(shape), out_shape)
+        except Exception:  # only used to choose; the verify worker reads the file again
+            return torch_module_facts(model, out_shape)
+    finally:
+        model.train(training)
+
+
+class Misfit(Exception):
+    """A torch module that fails on an example input: not this task's model."""
+
+
+def _export_captured(model: Any, base: dict[str, Any], shape: tuple[int, ...],
+                     out_dir: Path) -> dict[str, Any]:
+    record = dict(base)
+    target = out_dir / f"{base['model_id']}-{'x'.join(map(str, shape[1:]))}.pt2"
+    try:
+        record["facts"] = export_torch(model, shape, target)
+    except Misfit as exc:
+        record.update(misfit=True, unusable=str(exc))
+        return record
+    except Exception as exc:  # torch.export cannot capture it: said, not used
+        record["unusable"] = (f"torch.export could not capture it on an input of shape "
+                              f"{shape} ({type(exc).__name__}: {exc})")[:400]
+        return record
+    record["model_path"] = str(target.resolve())
+    return record
+
+
+def _where(captured: Any) -> str:
+    return captured.built_at.describe() if captured.built_at else str(captured.first_seen)
 
 
 def _key(path: str, job: BuildJob) -> tuple:

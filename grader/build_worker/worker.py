@@ -341,11 +341,12 @@ def _build_one(job: BuildJob, module: Any, out_dir: Path, model_facts: Any,
         whole = Namespace(sources.run(job, job.source_path or job.module_path,
                                       job.file).namespace)
         model, failed = _pinned(job, whole)
-    elif job.capture and not torch_task and not _defines(module, job.function):
+    elif job.capture and not _defines(module, job.function):
         # No builder to call: the file as handed in (a script, a notebook of cells) is
-        # run whole and every model it built goes to the parent to match to tasks.
+        # run whole and every model it built (Keras or PyTorch) goes to the parent to
+        # match to tasks.
         return _captured(job, sources, model_facts)
-    elif job.capture and not torch_task and (why := _other_signature(job, module)):
+    elif job.capture and (why := _other_signature(job, module)):
         # A builder of the template's name that takes other arguments (a notebook's
         # build_model(input_shape, num_classes)): the models the file built instead.
         result = _captured(job, sources, model_facts)
@@ -441,7 +442,7 @@ def _pinned(job: BuildJob, module: Any) -> tuple[Any, BuildResult | None]:
     except AttributeError:
         return None, BuildResult(BuildState.ERROR, f"{job.file}: --map names {job.pin!r}, "
                                  "which the file does not define (after running it whole)")
-    if isinstance(target, keras.Model):
+    if isinstance(target, keras.Model) or _is_torch(target):  # a module is callable too
         return target, None
     if not callable(target):
         return None, BuildResult(BuildState.ERROR, f"{job.file}: --map names {job.pin!r}, "
@@ -460,9 +461,17 @@ def _captured(job: BuildJob, sources: Sources, model_facts: Any) -> BuildResult:
     result = BuildResult(BuildState.CAPTURED, captured=usable,
                          message=f"{job.file}: no function {job.function!r}; graded the "
                                  "models running the file built")
+    # A torch module that fails on this task's input is most likely another task's
+    # model: said only when the task has nothing else to be graded on.
     result.run_notes += [f"{r['name']} built at {r['where']} could not be kept: "
-                         f"{r['unusable']}" for r in records if "unusable" in r]
+                         f"{r['unusable']}" for r in records
+                         if "unusable" in r and (not r.get("misfit") or not usable)]
     return sources.tell(job, path, result)
+
+
+def _is_torch(value: Any) -> bool:
+    torch = sys.modules.get("torch")  # never imported here for a Keras-only submission
+    return torch is not None and isinstance(value, torch.nn.Module)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,18 @@ def check(
     require_gpu: Annotated[bool, typer.Option(
         "--require-gpu", help="Fail at once (exit 2) unless a GPU is usable, e.g. a Slurm job "
                               "submitted without --gres=gpu:1.")] = False,
+    train_cache: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--train-cache", envvar="GRADER_TRAIN_CACHE",
+        help="Reuse grader-trained accuracy results from this folder, and add to it: each "
+             "architecture trains once per data, settings and library versions (a class "
+             "graded with `grader batch` shares RUN/cache).")] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Train every model even where --train-cache or "
+                           "GRADER_TRAIN_CACHE names a folder.")] = False,
+    time_budget: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--time-budget", min=1.0,
+        help="Seconds for the whole submission (default: the spec's defaults.time_budget_s, "
+             "else none); once spent, no task starts and the rest say so.")] = None,
     maps: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--map", help="Grade TASK from this file and name, e.g. --map model2=hw.ipynb:cnn "
                       "(a function to call or a model variable the file makes; repeatable). "
@@ -84,6 +96,8 @@ def check(
             submission, assignment=assignment, static=static, data_dir=data_dir,
             on_event=(lambda _job, event: progress(event)) if progress else None,
             require_gpu=require_gpu, only_tasks=tasks, maps=pinned,
+            train_cache=None if no_cache or train_cache is None else str(train_cache),
+            time_budget_s=time_budget,
             images_dir=kept_beside.with_name(kept_beside.stem + "-images") if kept_beside
             else None)
     except pipeline.Stopped:  # before grading began (unpacking, reading the spec)

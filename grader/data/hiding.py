@@ -98,16 +98,34 @@ def namespaces_available() -> bool:
         return False
 
 
-def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path]) -> list[str] | None:
+def _runtime() -> list[Path]:
+    """What the worker needs to run: Python, its packages and the grader itself."""
+    return [Path(sys.prefix), Path(sys.base_prefix),
+            *(Path(p) for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p))]
+
+
+def can_cover(folder: str | os.PathLike, keep: list[Path]) -> bool:
+    """Whether ``folder`` (an existing folder: the training cache) can be covered whole
+    in the build worker: it must hold neither a folder in ``keep`` nor the runtime."""
+    path = Path(folder)
+    return path.is_dir() and path.resolve() != Path("/") and not any(
+        _inside(k, path) for k in [*keep, *_runtime()])
+
+
+def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path],
+                cover: list[Path] | tuple[Path, ...] = ()) -> list[str] | None:
     """The argv prefix that starts a command with the data roots hidden, or
-    None when namespaces are unavailable here."""
+    None when namespaces are unavailable here. ``cover``: more folders to hide whole
+    (the training cache, which student code must not write); check them with
+    `can_cover` first."""
     if not namespaces_available():
         return None
-    # The worker needs Python, its packages and the grader itself: a data root
-    # that holds any of them (GRADER_DATA=$HOME, say) is hidden entry by entry.
-    runtime = [Path(sys.prefix), Path(sys.base_prefix),
-               *(Path(p) for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p))]
-    folders, files = paths_to_hide(data_dir, [*keep, *runtime])
+    # A data root that holds the runtime (GRADER_DATA=$HOME, say) is hidden entry by entry.
+    folders, files = paths_to_hide(data_dir, [*keep, *_runtime()])
+    if cover:
+        every = sorted({*folders, *(Path(c).resolve() for c in cover)})
+        folders = [f for f in every if not any(f != o and _inside(f, o) for o in every)]
+        files = [f for f in files if not any(_inside(f, o) for o in folders)]
     # --net: a network namespace of its own with no interfaces up, so student code
     # can neither download (data, weights) nor send anything out while it runs.
     return ["unshare", "--user", "--map-root-user", "--mount", "--net",

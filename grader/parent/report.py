@@ -246,4 +246,5 @@ def render(data: dict[str, Any], console: Any = None) -> None:
     elif not not_run:
         console.print("[green]every check passed[/green]")
     else:
-        console.print("every check that ran passed; the ones not run need the data above")
+        console.print("every check that ran passed; the ones not run need a person (why: "
+                      "above)")

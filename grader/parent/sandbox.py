@@ -103,6 +103,40 @@ class Failure:
 
 
 @dataclass
+class Budget:
+    """Wall clock for one whole submission, shared by all its workers (`grader check
+    --time-budget`): once it is spent no job starts, a job running then is stopped,
+    and each job left fails saying so. Without it a submission whose every builder
+    hangs costs one full job timeout per task."""
+
+    seconds: float
+    deadline: float  # time.monotonic() at which it is spent
+    # Seconds each task's jobs ran (build, training, verify together), for the messages.
+    taken: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def since(cls, seconds: float, started_wall: float) -> Budget:
+        """A budget counted from ``started_wall`` (time.time() when grading began)."""
+        return cls(seconds, time.monotonic() + seconds - max(0.0, time.time() - started_wall))
+
+    def spent(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def charge(self, job_id: str, seconds: float) -> None:
+        task = job_id.split("+")[0]  # a task's extra jobs (task+train, task+visual)
+        self.taken[task] = self.taken.get(task, 0.0) + max(0.0, seconds)
+
+    def failure(self, job_id: str, ran_for: float | None = None) -> Failure:
+        task = job_id.split("+")[0]
+        before = ", ".join(f"{t} {s:.1f} s" for t, s in self.taken.items() if t != task)
+        took = (f"the tasks before it took: {before}" if before else
+                "no task before it finished; starting the workers took the rest")
+        stopped = "" if ran_for is None else f", and this task was stopped after {ran_for:.1f} s"
+        return Failure("budget", f"not graded: this submission used up its time budget of "
+                       f"{self.seconds:g} s{stopped} ({took})")
+
+
+@dataclass
 class WorkerSpec:
     argv: list[str]  # the worker command; the job and event fds are appended
     cwd: Path
@@ -121,6 +155,7 @@ class WorkerSpec:
     # Called with (job id, event) for events other than ready/start/done, such as the
     # verify worker's training progress.
     on_event: Callable[[str | None, dict[str, Any]], None] | None = None
+    budget: Budget | None = None  # the submission's, shared with its other workers
 
 
 @dataclass
@@ -227,6 +262,9 @@ class Supervisor:
             waiting = [j for j in waiting if j.id not in doomed]
             if closed and not waiting:
                 break
+            if self.spec.budget is not None and self.spec.budget.spent():
+                self._out_of_budget(jobs, waiting, closed, on_failure, doomed)
+                break
             if not waiting and not eager:
                 continue
             run = self._one_worker(jobs, waiting, closed, on_result, on_failure, doomed)
@@ -243,6 +281,18 @@ class Supervisor:
         for job_id, failure in doomed.items():
             self.outcome.failures.setdefault(job_id, failure)
         return self.outcome
+
+    def _out_of_budget(self, jobs, waiting, closed, on_failure, doomed) -> None:
+        """The budget is spent: every job waiting, and every job still to come, fails
+        without a worker (none is started again)."""
+        while True:
+            for job in waiting:
+                if job.id not in self.outcome.failures and job.id not in doomed:
+                    self._fail(job.id, self.spec.budget.failure(job.id), on_failure, doomed)
+            if closed:
+                return
+            waiting = []
+            closed = self._pull(jobs, waiting, closed, block=True)
 
     def _fail(self, job_id: str, failure: Failure, on_failure, doomed) -> None:
         self.outcome.failures[job_id] = failure
@@ -301,6 +351,8 @@ class Supervisor:
         waiting = []
         by_id = {j.id: j for j in sent}
         current: str | None = None
+        started_at = time.monotonic()
+        out_of_time = False  # killed for the submission's budget: not the worker's fault
         phase: str | None = None
         ready = False
         deadline = time.monotonic() + spec.startup_timeout
@@ -323,6 +375,9 @@ class Supervisor:
                     for job in more:
                         if job.id in doomed:
                             continue
+                        if spec.budget is not None and spec.budget.spent():
+                            self._fail(job.id, spec.budget.failure(job.id), on_failure, doomed)
+                            continue
                         jobs_file.write(json.dumps(job.to_wire()) + "\n")
                         sent.append(job)
                         by_id[job.id] = job
@@ -332,7 +387,10 @@ class Supervisor:
                              and j.id not in self.outcome.failures and j.id not in doomed]
                 if closed and not remaining:
                     break
-                timeout = max(0.0, deadline - time.monotonic())
+                # The submission's budget ends any wait, idle or not.
+                limit = deadline if spec.budget is None else min(deadline,
+                                                                 spec.budget.deadline)
+                timeout = max(0.0, limit - time.monotonic())
                 readable, _, _ = select.select([ev_r], [], [], min(timeout, 0.05))
                 # Only with no event waiting: the job that printed may already have
                 # ended, and its "done" must be read before the next job is blamed.
@@ -368,6 +426,7 @@ class Supervisor:
                         if event["job"] != current:
                             step_output_start = out_size
                         current = event["job"]
+                        started_at = time.monotonic()
                         phase = event.get("phase")
                         deadline = time.monotonic() + spec.job_timeout(by_id[current])
                     elif kind == "done" and event.get("job") in by_id:
@@ -380,6 +439,8 @@ class Supervisor:
                         elif job_id not in self.outcome.results:
                             self.outcome.results[job_id] = event.get("result", {})
                             on_result(job_id, event.get("result", {}))
+                        if spec.budget is not None and job_id == current:
+                            spec.budget.charge(job_id, time.monotonic() - started_at)
                         current = None
                         phase = None
                         deadline = time.monotonic() + 3600 * 24
@@ -389,6 +450,14 @@ class Supervisor:
                         except Exception:  # drawing progress must never stop grading
                             pass
                 if failure is not None or not ev_open:
+                    break
+                if spec.budget is not None and spec.budget.spent():
+                    out_of_time = True
+                    if current is not None:  # stopped; the jobs left fail in run()
+                        ran = time.monotonic() - started_at
+                        spec.budget.charge(current, ran)
+                        failure = spec.budget.failure(
+                            current, ran if started_at < spec.budget.deadline else None)
                     break
                 if time.monotonic() >= deadline:
                     if current is None and not ready:
@@ -427,7 +496,7 @@ class Supervisor:
                 except BrokenPipeError:
                     pass
 
-        if failure is None and fatal is None:
+        if failure is None and fatal is None and not out_of_time:
             unfinished = [j for j in sent if j.id not in self.outcome.results
                           and j.id not in self.outcome.failures and j.id not in doomed]
             if unfinished:
@@ -449,6 +518,8 @@ class Supervisor:
                     failure = Failure(kind, reason, phase)
                     current = unfinished[0].id
         if failure is not None and current is not None:
+            if spec.budget is not None and failure.kind != "budget":
+                spec.budget.charge(current, time.monotonic() - started_at)
             self._fail(current, failure, on_failure, doomed)
         left = [j for j in sent if j.id not in self.outcome.results
                 and j.id not in self.outcome.failures and j.id not in doomed]

@@ -10,7 +10,12 @@
   whose training is the student's work (``trained_by: "student"``), the
   weights the build worker saved are evaluated as they are
   (`grader.verify_worker.student_scores.score_training`). Either way the score is
-  measured here, on the test split.
+  measured here, on the test split;
+* with a training cache folder (``grader check --train-cache DIR``), a grader-trained
+  result is keyed by the architecture, settings, data and versions
+  (`grader.verify_worker.train_cache`) and reused when that key was trained before:
+  each distinct architecture of a class trains once. Student-trained results are
+  never cached.
 
 Training sends ``progress`` events; the parent draws them
 (grader/parent/progress.py), since only the parent owns the terminal.
@@ -72,8 +77,12 @@ def run(ctx: Any) -> CheckResult:
                               "user namespaces), so a person must review this score",
                               details=outcome["details"])
             return outcome
-        trained = train_and_evaluate(ctx.model_path, spec, ctx.data_dir, progress=progress,
-                                     require_gpu=require_gpu)
+        cache = _cache_lookup(ctx, spec, require_gpu)
+        trained = cache.get("result")
+        if trained is None:
+            trained = train_and_evaluate(ctx.model_path, spec, ctx.data_dir,
+                                         progress=progress, require_gpu=require_gpu)
+            _cache_store(cache, trained)
     except DatasetMissing as err:
         return result(State.NOT_RUN, f"not run: {err}",
                       details={"dataset": spec.dataset, "prepare": err.prepare})
@@ -85,7 +94,73 @@ def run(ctx: Any) -> CheckResult:
         return failed(str(err), ["build the model for the dataset's input shape with built-in "
                                  "layers"], {"dataset": spec.dataset, "metric": spec.metric,
                                              "threshold": spec.threshold}, fraction=0.0)
+    details = trained.as_dict()
+    if "details" in cache:
+        details["cache"] = cache["details"]
     if trained.passed:
-        return passed(trained.summary(), trained.as_dict(), fraction=1.0)
-    return failed(trained.summary(), _hints(trained, spec), trained.as_dict(), fraction=0.0)
+        return passed(trained.summary(), details, fraction=1.0)
+    return failed(trained.summary(), _hints(trained, spec), details, fraction=0.0)
+
+
+def _cache_lookup(ctx: Any, spec: Any, require_gpu: bool) -> dict[str, Any]:
+    """The training cache's view of this check (grader/verify_worker/train_cache.py):
+    ``{}`` when no cache folder was given; else ``{"cache", "key", "material",
+    "details"}``, plus ``result`` (a TrainResult) when this architecture was trained
+    with these settings before. Raises what training would raise first (a missing
+    dataset, --require-gpu on a CPU node), so a reused result never skips those."""
+    folder = getattr(ctx, "train_cache", None)
+    if not folder:
+        return {}
+    import time
+
+    from grader import device as devices
+    from grader.verify_worker import train_cache
+    from grader.verify_worker.training import (
+        PROBABILITY_ACTIVATIONS,
+        TrainResult,
+        final_activation,
+        loss_for_head,
+        read_model_config,
+    )
+
+    started = time.monotonic()
+    dev = devices.describe()
+    if require_gpu:
+        devices.require_gpu(dev)
+    cache = train_cache.TrainCache(folder)
+    dataset = train_cache.dataset_digests(spec.dataset, ctx.data_dir, cache.digests_path)
+    try:
+        activation = final_activation(ctx.model)
+        loss = loss_for_head(spec.loss, int(ctx.model.output_shape[-1]), activation)
+        material = train_cache.key_material(
+            read_model_config(ctx.model_path), spec, loss,
+            activation not in PROBABILITY_ACTIVATIONS, dataset, dev)
+    except (TypeError, ValueError, AttributeError, IndexError) as err:
+        # Training says what is wrong with such a model; it is simply not cached.
+        return {"details": {"reused": False, "stored": False,
+                            "why": f"no cache key ({type(err).__name__})"}}
+    key = train_cache.digest(material)
+    found = {"cache": cache, "key": key, "material": material,
+             "details": {"key": key, "reused": False, "stored": False}}
+    stored = cache.get(key)
+    if stored is not None:
+        try:
+            result = TrainResult(**stored)
+        except TypeError:  # written by another grader version: train again
+            return found
+        result.notes = [*result.notes, train_cache.REUSED]
+        found["result"] = result
+        found["details"].update(reused=True, lookup_seconds=round(time.monotonic() - started, 3))
+    return found
+
+
+def _cache_store(cache: dict[str, Any], trained: Any) -> None:
+    """Keeps a grader-trained result that completed normally (see
+    train_cache.CACHEABLE_STOPS for why only those)."""
+    from grader.verify_worker.train_cache import CACHEABLE_STOPS
+
+    if "key" not in cache or trained.stopped not in CACHEABLE_STOPS:
+        return
+    cache["details"]["stored"] = cache["cache"].put(cache["key"], cache["material"],
+                                                    trained.as_dict())
 

@@ -405,6 +405,15 @@ def program_facts(program: Any, input_shape: list | None, output_shape: list | N
             "framework": "torch"}
 
 
+def program_input_shape(program: Any) -> list[int] | None:
+    """The shape of the one tensor input the program was exported on (batch included),
+    or None when it has another number of inputs or does not say."""
+    names = set(program.graph_signature.user_inputs)
+    shapes = [_dims(node) for node in program.graph.nodes
+              if node.op == "placeholder" and node.name in names]
+    return shapes[0] if len(shapes) == 1 else None
+
+
 def torch_export_facts(program: Any, example: Any) -> dict[str, Any]:
     """Facts of a loaded torch.export ExportedProgram (the verify worker's side)."""
     output = program.module()(example)

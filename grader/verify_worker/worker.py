@@ -50,6 +50,8 @@ class VerifyContext:
     # send(**data): a "progress" event to the parent (e.g. training epochs and batches).
     send: Callable[..., None] | None = None
     require_gpu: bool = False
+    # A folder of grader-trained accuracy results to reuse (grader/verify_worker/train_cache.py).
+    train_cache: str | None = None
 
 
 def _check(name: str) -> Callable[[VerifyContext], CheckResult]:
@@ -75,18 +77,47 @@ checks this run does not skip (`--static` is decided there, once)."""
 
 def _torch_facts(path: Path, task: dict[str, Any]) -> VerifyResult:
     """Facts of a PyTorch model saved with torch.export: a graph and tensors, loaded
-    without any class of the submission."""
+    without any class of the submission. The example input has the shape the program
+    was exported on (a Keras task's model may have been exported channels-first); the
+    task's own shape where the program does not say."""
     import torch
 
-    from grader.verify_worker.torch_facts import torch_export_facts
+    from grader.verify_worker.torch_facts import program_input_shape, torch_export_facts
 
     try:
         program = torch.export.load(str(path))
-        example = torch.zeros(1, *(task.get("input_shape") or []))
+        shape = program_input_shape(program) or [1, *(task.get("input_shape") or [])]
+        example = torch.zeros(shape)
         with torch.no_grad():
             return VerifyResult(VerifyState.VERIFIED, facts=torch_export_facts(program, example))
     except Exception as exc:
         return VerifyResult(VerifyState.ERROR, message=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+# What the verify-side checks need that a torch.export program cannot give here.
+_KERAS_ONLY = {
+    "accuracy": ("the grader trains and evaluates Keras models only, and this is a PyTorch "
+                 "model; a person can train it with the check's settings (or read the "
+                 "accuracy the student's own script reports) and grade this check by hand"),
+    "visual": ("the grader draws its pictures (activation maps, filter patterns, Grad-CAM) "
+               "on Keras models only, and this is a PyTorch model; a person can run the "
+               "student's visual code and grade this check by hand"),
+}
+
+
+def _verify_torch(job: VerifyJob, path: Path) -> VerifyResult:
+    """A PyTorch model, chosen by its saved file (.pt2) whatever the task's framework:
+    its facts, and the checks that need a live Keras model marked not run, for a person
+    (never an error: nothing is wrong with the student's model)."""
+    verified = _torch_facts(path, job.task)
+    if verified.state != VerifyState.VERIFIED:
+        return verified
+    for name in job.task.get("checks", {}):
+        if name in VERIFY_CHECKS:
+            why = _KERAS_ONLY.get(name, f"the {name} check runs on Keras models only, and "
+                                  "this is a PyTorch model; a person should grade it by hand")
+            verified.checks[name] = not_run(f"not run: {why}")
+    return verified
 
 
 def _load(path: Path) -> tuple[Any, VerifyResult | None]:
@@ -109,7 +140,7 @@ def _verify(job: VerifyJob, events: EventWriter, model_facts: Callable[[Any], di
     started = time.monotonic()
     path = Path(job.model_path)
     if path.suffix == ".pt2":
-        return _torch_facts(path, job.task)
+        return _verify_torch(job, path)
     model, problem = _load(path)
     if problem is not None:
         return problem
@@ -120,6 +151,7 @@ def _verify(job: VerifyJob, events: EventWriter, model_facts: Callable[[Any], di
         ctx = VerifyContext(
             model=model, model_path=path, task=job.task, check=check, data_dir=job.data_dir,
             seed=check.get("seed", 0), notes=job.notes, require_gpu=job.require_gpu,
+            train_cache=job.train_cache,
             send=lambda _job=job.id, **data: events.send("progress", job=_job, **data))
         try:
             verified.checks[name] = VERIFY_CHECKS[name](ctx)

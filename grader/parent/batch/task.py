@@ -175,6 +175,9 @@ def run_task(run: Path, index: int, regrade: bool = False) -> int:
             # --gres, a broken driver) fails at once and stays resubmittable,
             # instead of training for hours on the CPU.
             cmd.append("--require-gpu")
+        # Every architecture of the class trains once (grader/verify_worker/train_cache.py);
+        # --check-arg=--no-cache turns it off.
+        cmd += ["--train-cache", str(run / "cache")]
         cmd += plan.check_args
         cmd += maps.args_for(run, entry.student)
         print("grader batch: " + " ".join(cmd), flush=True)

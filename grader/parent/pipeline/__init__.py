@@ -91,19 +91,23 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
           data_dir: str | None = None, keep_scratch: bool = False,
           on_event: Any = None, require_gpu: bool = False,
           images_dir: Path | None = None, only_tasks: list[str] | None = None,
-          maps: dict[str, tuple[str, str | None]] | None = None) -> Grading:
+          maps: dict[str, tuple[str, str | None]] | None = None,
+          train_cache: str | None = None, time_budget_s: float | None = None) -> Grading:
     """Grades one submission folder. Never raises for a bad submission; see Grading.
 
     ``require_gpu``: refuse at once (exit 2) on a machine without a GPU.
     ``images_dir``: where the visual checks' PNGs are kept (else they go with
     the scratch space).
     ``only_tasks``: grade just these task ids (`grader check --task`).
-    ``maps``: task id -> (file, name) pinned by `grader check --map`."""
+    ``maps``: task id -> (file, name) pinned by `grader check --map`.
+    ``train_cache``: a folder of grader-trained accuracy results to reuse and add to.
+    ``time_budget_s``: wall clock for the whole submission (else the spec's default)."""
     if sub.is_file() and sub.suffix.lower() in (".zip", ".ipynb"):
         return _grade_single_file(sub, assignment, static=static, data_dir=data_dir,
                                   keep_scratch=keep_scratch, on_event=on_event,
                                   require_gpu=require_gpu, images_dir=images_dir,
-                                  only_tasks=only_tasks, maps=maps)
+                                  only_tasks=only_tasks, maps=maps, train_cache=train_cache,
+                                  time_budget_s=time_budget_s)
     started = time.monotonic()
     result = Grading(assignment=assignment, submission=sub)
     if require_gpu:
@@ -144,7 +148,8 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
     scratch = Path(tempfile.mkdtemp(prefix="grader-"))
     try:
         run = RunOptions(static=static, data_dir=data_dir, require_gpu=require_gpu,
-                         maps=dict(maps or {}))
+                         maps=dict(maps or {}), train_cache=train_cache,
+                         time_budget_s=time_budget_s)
         _grade_with_spec(spec, sub, scratch, run, result, on_event)
         align_skipped_checks(result.tasks, run)
         if images_dir is not None:

@@ -45,6 +45,9 @@ def assemble(spec: Spec, plan: Plan, build: sandbox.Outcome, verify: sandbox.Out
                 result.fatal, result.complete = True, False
                 if f"build worker: {failure.message}" not in result.errors:
                     result.errors.append(f"build worker: {failure.message}")
+            if failure.kind == "budget":  # not the task's fault: say only why
+                out.checks = fail_all(task, "error", failure.message)
+                continue
             call = f"{job.function}({', '.join(map(repr, job.args))})"
             out.build = BuildResult(BuildState.ERROR, f"{job.file}: {call}: {failure.message}")
         built = out.build or BuildResult(BuildState.ERROR, "the build worker returned nothing")
@@ -60,8 +63,8 @@ def assemble(spec: Spec, plan: Plan, build: sandbox.Outcome, verify: sandbox.Out
             if failure.kind == "start":
                 result.fatal, result.complete = True, False
                 result.errors.append(f"verify worker: {failure.message}")
-            out.checks = fail_all(task, "error", f"verifying the saved model failed: "
-                                  f"{failure.message}")
+            out.checks = fail_all(task, "error", failure.message if failure.kind == "budget"
+                                  else f"verifying the saved model failed: {failure.message}")
             continue
         own_facts = None if built.facts is None else _with_source_facts(
             built.facts, task, result.submission, out.entry_file)

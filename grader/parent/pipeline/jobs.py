@@ -193,7 +193,9 @@ def verify_job(spec: Spec, task: dict[str, Any], built: BuildResult, run: RunOpt
                      task={**task, "checks": kept}, data_dir=run.data_dir,
                      # data_hidden is the parent's own fact, not the build worker's.
                      notes={**built.notes, "data_hidden": data_hidden},
-                     require_gpu=run.require_gpu, timeout=timeout)
+                     require_gpu=run.require_gpu, timeout=timeout,
+                     # Only where the build worker's namespaces cover the cache folder.
+                     train_cache=run.train_cache if data_hidden else None)
 
 
 def _prepare_probe(job: BuildJob, task: dict[str, Any], folder: Path,

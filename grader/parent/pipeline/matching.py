@@ -38,6 +38,17 @@ class Candidate:
     run: str  # "cnn.py run with MODEL_NUMBER=2"
     facts: dict[str, Any]
     events: list[str] = field(default_factory=list)  # built, compiled, fit, evaluated
+    # Which model this is: a torch module is saved once per input shape it is exported
+    # on, so its files differ between tasks while it is one model. Default: the file.
+    model_id: str = ""
+
+    @property
+    def identity(self) -> str:
+        return self.model_id or self.model_path
+
+    @property
+    def framework(self) -> str:
+        return framework_of(self.facts)
 
     def describe(self) -> str:
         return f"{self.run}, `{self.name}` built at {self.where}"
@@ -57,8 +68,8 @@ def agreement(task: dict[str, Any], facts: dict[str, Any]) -> float:
     agreement with the expected architecture, the share of the stated properties it
     has and whether it has the graph property the task requires (an inception or
     residual block); then its parameter count. 0 for a model that cannot be the task's
-    at all: one built for another input shape."""
-    if not _fits_input(task, facts):
+    at all: one built for another input shape, or in a framework the task cannot take."""
+    if not _takes(task, facts) or not _fits_input(task, facts):
         return 0.0
     checks = task.get("checks", {})
     arch = checks.get("architecture")
@@ -97,14 +108,43 @@ def _layer_agreement(arch: dict[str, Any], layers: list[dict[str, Any]]) -> floa
     return max(0.0, 1.0 - cost / max(1, len(expected)))
 
 
+def framework_of(facts: dict[str, Any]) -> str:
+    return facts.get("framework") or "keras"
+
+
+# The checks a torch model can be graded by on a Keras task: those read from its facts.
+# The grader trains and draws on Keras models only (those checks come back not run).
+_FACT_CHECKS = ("architecture", "graph", "lints")
+
+
+def _takes(task: dict[str, Any], facts: dict[str, Any]) -> bool:
+    """Whether a model of this framework can be the task's. A torch task takes torch
+    models only (its text asks for PyTorch); a Keras task takes a torch model where it
+    has checks that read a model's facts (CS 577's text allows PyTorch; the specs do
+    not say which texts do, so this is the rule that grades what can be graded)."""
+    task_framework = task.get("framework", "keras")
+    have = framework_of(facts)
+    if task_framework == "torch":
+        return have == "torch"
+    return have == "keras" or any(c in task.get("checks", {}) for c in _FACT_CHECKS)
+
+
 def _fits_input(task: dict[str, Any], facts: dict[str, Any]) -> bool:
+    """Whether the model's one input has the task's shape. PyTorch reads images
+    channels-first (C, H, W) where a Keras spec writes them channels-last (H, W, C),
+    and the other way round: either layout fits."""
     want = task.get("input_shape")
     shapes = facts.get("input_shapes") or []
     if not want or len(shapes) != 1 or not shapes[0]:
         return True
     have = list(shapes[0])[1:]
-    return len(have) == len(want) and all(w is None or h is None or w == h
-                                          for w, h in zip(want, have, strict=True))
+    layouts = [list(want)]
+    if len(want) == 3:  # an image: the same shape in the other framework's layout
+        layouts.append([want[1], want[2], want[0]] if task.get("framework") == "torch"
+                       else [want[2], want[0], want[1]])
+    return any(len(have) == len(w) and all(a is None or b is None or a == b
+                                           for a, b in zip(w, have, strict=True))
+               for w in layouts)
 
 
 def _fits_output(task: dict[str, Any], facts: dict[str, Any]) -> bool:
@@ -127,32 +167,40 @@ def match(tasks: list[dict[str, Any]], pools: dict[str, list[Candidate]]) -> dic
     the runs that task's entry names), best agreement first. A model goes to one task,
     unless it is the only good fit for another as well (one model frozen, then
     fine-tuned: a student builds it once for two tasks); a weak fit is taken last."""
-    scored = ((agreement(t, c.facts), _rank(c), -index, t["id"], c)
-              for t in tasks for index, c in enumerate(pools.get(t["id"], [])))
-    pairs = sorted((p for p in scored if p[0] > 0), key=lambda p: p[:3], reverse=True)
+    frameworks = {t["id"]: t.get("framework", "keras") for t in tasks}
+    scored = [(agreement(t, c.facts), c.framework == frameworks[t["id"]], _rank(c), -index,
+               t["id"], c)
+              for t in tasks for index, c in enumerate(pools.get(t["id"], []))]
+    # Among strong fits (and then among weak ones) a model of the task's own framework
+    # goes first: a Keras task gets the student's Keras model before the PyTorch one a
+    # later question built, however close that one's layers are.
+    pairs = sorted((p for p in scored if p[0] > 0),
+                   key=lambda p: (p[0] >= WEAK_BELOW, p[1], p[0], p[2], p[3]), reverse=True)
     by_task = {t["id"]: t for t in tasks}
     chosen: dict[str, Match] = {}
-    used: dict[str, str] = {}  # model path -> the task it went to first
+    used: dict[str, str] = {}  # model identity -> the task it went to first
 
     def take(score: float, task_id: str, candidate: Candidate) -> None:
         # A rival is a different model the student plainly made as much of: not a
-        # helper's sub-model (a Grad-CAM model built inside a function, unnamed).
-        rivals = [c for s, r, _, t, c in pairs if t == task_id and c is not candidate
-                  and c.model_path not in used and abs(s - score) <= TIE_WITHIN
+        # helper's sub-model (a Grad-CAM model built inside a function, unnamed), nor
+        # one in another framework than the chosen one's when that is the task's.
+        rivals = [c for s, same, r, _, t, c in pairs if t == task_id and c is not candidate
+                  and c.identity not in used and abs(s - score) <= TIE_WITHIN
                   and r >= _rank(candidate) and _named(c) >= _named(candidate)
+                  and same >= (candidate.framework == frameworks[task_id])
                   and not _same_layers(c, candidate)]
         why = _why(by_task[task_id], candidate, score)
-        if candidate.model_path in used:
-            why += f"; the same model as for {used[candidate.model_path]}"
+        if candidate.identity in used:
+            why += f"; the same model as for {used[candidate.identity]}"
         chosen[task_id] = Match(candidate, score, why, weak=score < WEAK_BELOW,
                                 tied_with=rivals[0] if rivals else None)
-        used.setdefault(candidate.model_path, task_id)
+        used.setdefault(candidate.identity, task_id)
 
     for shared, strong in ((False, True), (True, True), (True, False)):
-        for score, _, _, task_id, candidate in pairs:
+        for score, _, _, _, task_id, candidate in pairs:
             if task_id in chosen or (strong and score < WEAK_BELOW):
                 continue
-            if candidate.model_path in used and not (shared and (strong or score >= SHARE_WEAK)):
+            if candidate.identity in used and not (shared and (strong or score >= SHARE_WEAK)):
                 continue
             take(score, task_id, candidate)
     return chosen

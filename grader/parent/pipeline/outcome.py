@@ -29,6 +29,12 @@ class RunOptions:
     require_gpu: bool = False
     # `--map TASK=FILE:NAME`: task id -> (file, name or None), pinned by an instructor.
     maps: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # `--train-cache DIR`: reuse grader-trained accuracy results by architecture and
+    # settings (grader/verify_worker/train_cache.py); None trains every model.
+    train_cache: str | None = None
+    # `--time-budget S`: wall clock for the whole submission (else the spec's
+    # defaults.time_budget_s); once spent no job starts (grader/parent/sandbox.py Budget).
+    time_budget_s: float | None = None
 
     def skip_reason(self, check: str) -> str | None:
         """Why ``check`` does not run at all in this run, or None. `--static` is
@@ -77,6 +83,14 @@ class Grading:
         # A check the machine could not run is no pass either: never exit 0 for it.
         return 1 if any(s in FAILED_STATES or s == State.NOT_RUN for s in states) else 0
 
+
+
+def time_budget(spec_defaults: dict[str, Any], run: RunOptions) -> float | None:
+    """The submission's time budget in seconds: `--time-budget`, else the spec's
+    ``defaults.time_budget_s``, else None (no budget: only each job's own limit)."""
+    value = run.time_budget_s if run.time_budget_s is not None else \
+        spec_defaults.get("time_budget_s")
+    return float(value) if value else None
 
 
 def fail_all(task: dict[str, Any], state: str, message: str) -> dict[str, dict[str, Any]]:

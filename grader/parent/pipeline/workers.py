@@ -25,7 +25,13 @@ from typing import Any
 from grader.parent import sandbox
 from grader.parent.pipeline.jobs import Plan, build_worker_resources, verify_job
 from grader.parent.pipeline.matching import Candidate, match
-from grader.parent.pipeline.outcome import Grading, RunOptions, Stopped, TaskOutcome
+from grader.parent.pipeline.outcome import (
+    Grading,
+    RunOptions,
+    Stopped,
+    TaskOutcome,
+    time_budget,
+)
 from grader.parent.spec import Spec
 from grader.protocol import BuildJob, BuildResult, BuildState, VerifyJob
 
@@ -52,7 +58,10 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
     by_task = {t["id"]: t for t in spec.tasks}
     from grader.data.hiding import hide_prefix
 
-    hide = hide_prefix(run.data_dir, keep=[scratch])
+    run, cover = _train_cache(run, scratch)
+    hide = hide_prefix(run.data_dir, keep=[scratch], cover=cover)
+    seconds = time_budget(spec.data.get("defaults", {}), run)
+    budget = sandbox.Budget.since(seconds, result.started) if seconds else None
 
     captured: dict[str, BuildResult] = {}  # tasks whose models are matched after the build
     trainer_q: queue.Queue = queue.Queue()
@@ -109,6 +118,7 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         job_timeout=lambda job: job.timeout,
         eager=True,
         on_event=on_event,
+        budget=budget,
     )
     verify_sup = sandbox.Supervisor(verify_spec)
     verify_thread = threading.Thread(
@@ -122,7 +132,7 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         env=sandbox.scrubbed_env(scratch / "visual-train",
                                  {"GRADER_DATA": run.data_dir} if run.data_dir else None),
         memory_mb=verify_spec.memory_mb, output_limit=1 << 20, flood_limit=None,
-        job_timeout=lambda job: job.timeout))
+        job_timeout=lambda job: job.timeout, budget=budget))
     trainer_thread = threading.Thread(
         target=trainer_sup.run, args=(trainer_q, lambda j, r: None, lambda j, f: []),
         daemon=True)
@@ -140,6 +150,7 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         output_limit=limits0["output_limit_bytes"],
         flood_limit=limits0["output_flood_bytes"],
         job_timeout=lambda job: job.build_timeout_s,
+        budget=budget,
     )
     build_sup = sandbox.Supervisor(build_spec)
     try:
@@ -288,6 +299,27 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
+def _train_cache(run: RunOptions, scratch: Path) -> tuple[RunOptions, list[Path]]:
+    """``run`` with its training cache folder made and resolved, and the folders to
+    cover in the build worker. A folder that cannot be made, or covered whole (it holds
+    the scratch space or the grader itself), is not used: student code must never
+    be able to write an entry (grader/verify_worker/train_cache.py)."""
+    if not run.train_cache:
+        return run, []
+    from dataclasses import replace
+
+    from grader.data.hiding import can_cover
+
+    folder = Path(run.train_cache).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return replace(run, train_cache=None), []
+    if not can_cover(folder, [scratch]):
+        return replace(run, train_cache=None), []
+    return replace(run, train_cache=str(folder.resolve())), [folder.resolve()]
+
+
 def _inside(path: str, folder: Path | None) -> bool:
     try:
         return folder is not None and Path(path).resolve().is_relative_to(folder.resolve())
@@ -304,7 +336,8 @@ def assign_captured(spec: Spec, captured: dict[str, BuildResult],
     for job_id, built in captured.items():
         pools[job_id] = [Candidate(model_path=c["model_path"], name=c.get("name", "<unnamed>"),
                                    where=c.get("where", "?"), run=c.get("run", "?"),
-                                   facts=c.get("facts") or {}, events=list(c.get("events", [])))
+                                   facts=_candidate_facts(c), events=list(c.get("events", [])),
+                                   model_id=str(c.get("model_id") or ""))
                          for c in built.captured if _inside(c.get("model_path", ""), plan.models)]
     by_task = {t["id"]: t for t in spec.tasks}
     # A task whose checks call more of the student's functions on the model (Grad-CAM,
@@ -345,6 +378,16 @@ def assign_captured(spec: Spec, captured: dict[str, BuildResult],
             facts=found.candidate.facts, run_failures=built.run_failures,
             run_notes=built.run_notes)
     return out
+
+
+def _candidate_facts(record: dict[str, Any]) -> dict[str, Any]:
+    """A captured model's facts for matching. Its framework is the saved file's: the
+    verify worker loads a .pt2 as a torch.export program whatever the record says, so
+    the file decides which tasks may take it (matching.py)."""
+    facts = dict(record.get("facts") or {})
+    facts["framework"] = ("torch" if str(record.get("model_path", "")).endswith(".pt2")
+                          else "keras")
+    return facts
 
 
 def _student_functions(task: dict[str, Any]) -> list[str]:
