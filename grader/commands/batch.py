@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -450,14 +451,55 @@ def collect(
         "--csv", help="Write the gradebook here (LMS import: student id first).")] = None,
     html: Annotated[Path | None, typer.Option(
         "--html", help="Write each graded student's report here, as STUDENT.html "
-                       "(self-contained, images embedded).")] = None,
+                       "(self-contained, images embedded), and the class index, "
+                       "index.html.")] = None,
+    roster_csv: Annotated[Path | None, typer.Option(
+        "--roster", help="Course roster CSV (columns id, name, canvas_id, email, section, "
+        "login, submitted_at; see README 'Class results'): maps LMS download names to "
+        "roster ids and names, and lists who is unmatched or has no submission.")] = None,
+    out_format: Annotated[str, typer.Option(
+        "--format", help="plain: the gradebook's own columns; canvas: a Canvas gradebook "
+        "import (needs --roster).")] = "plain",
+    canvas_column: Annotated[str | None, typer.Option(
+        "--canvas-column", help="The Canvas assignment column (default: the spec's title; "
+        "'Title (12345)' updates Canvas assignment 12345).")] = None,
+    due: Annotated[str | None, typer.Option(
+        "--due", help="Due time, ISO 8601 (2024-10-01T23:59); overrides the spec's "
+        "late_policy.due.")] = None,
+    late_penalty: Annotated[float | None, typer.Option(
+        "--late-penalty", help="Percent of the raw score lost per day or part day late.")
+    ] = None,
+    grace: Annotated[str | None, typer.Option(
+        "--grace", help="Grace period after the due time: minutes, or 15m, 2h, 1d.")] = None,
+    late_cap: Annotated[float | None, typer.Option(
+        "--late-cap", help="At most this percent is lost for lateness.")] = None,
+    times_csv: Annotated[Path | None, typer.Option(
+        "--times", help="CSV of student (or id) and submitted_at (ISO 8601): submission "
+        "times, first choice for the late policy.")] = None,
+    theory_dir: Annotated[Path | None, typer.Option(
+        "--theory", help="Folder of theory results (`grader theory grade DIR --json OUT`) "
+        "or answers files, one per student named by id: merged into the gradebook.")] = None,
+    manual_csv: Annotated[Path | None, typer.Option(
+        "--manual", help="CSV of student (or id), item, points [, max_points]: scores a "
+        "person gave (explanatory questions, rubric lines), merged into the gradebook.")
+    ] = None,
+    similar: Annotated[bool, typer.Option(
+        "--similarity", help="Compare the submissions (code with identifiers and comments "
+        "ignored, the template left out; uncommon identical architectures): pairs go to "
+        "RUN/similarity.html and the needs-review list. Flags only; deducts nothing.")
+    ] = False,
+    threshold: Annotated[float, typer.Option(
+        "--similarity-threshold", help="Share of code fingerprints a pair must share.")
+    ] = 0.6,
 ) -> None:
     """Gradebook of a run: a row per student, a column per task, the total, and a summary.
 
     Ends with the students whose grade a person should look at (unverified models,
-    checks not run, time-outs, import errors, every task failed, weak matches), also
-    written to RUN/needs_review.csv. Exit status 0 when every student was graded, 1
-    when some are missing or failed (the CSV is still written, with their cells empty).
+    checks not run, time-outs, import errors, every task failed, weak matches, similar
+    submissions), also written to RUN/needs_review.csv. With --theory, --manual or a late
+    policy the gradebook adds raw, penalty and final columns. Exit status 0 when every
+    student was graded, 1 when some are missing or failed (the CSV is still written,
+    with their cells empty).
     """
     from grader.parent.batch import gradebook, review
     from grader.parent.batch.slurm import SlurmError
@@ -469,9 +511,20 @@ def collect(
     if csv is not None and csv.is_dir():
         raise _fail(f"--csv {csv}: is a folder; name the file to write, e.g. "
                     f"--csv {csv / 'gradebook.csv'}")
+    if out_format not in ("plain", "canvas"):
+        raise _fail(f"--format {out_format!r}: plain or canvas")
+    if out_format == "canvas" and roster_csv is None:
+        raise _fail("--format canvas needs --roster: Canvas matches rows by its user id or "
+                    "the SIS id, which only the roster has")
+    if not 0 < threshold <= 1:
+        raise _fail(f"--similarity-threshold {threshold}: a share in (0, 1], e.g. 0.6")
     try:
         state = run_state(run)
         book = gradebook.build(run, state)
+        if similar:
+            _similarity(run, state, threshold)
+        klass = _class_rows(run, state, roster_csv, due, grace, late_penalty, late_cap,
+                            times_csv, theory_dir, manual_csv)
     except (FileNotFoundError, ValueError, SlurmError) as exc:
         raise _fail(str(exc)) from None
 
@@ -536,32 +589,39 @@ def collect(
             line += f", {len(book.problems)} without a grade"
         console.print(line, highlight=False)
 
+    _print_class(klass)
     if csv is not None:
         try:
-            book.to_csv(csv)
+            _write_gradebook(csv, book, klass, out_format, canvas_column, run)
         except OSError as exc:
             raise _fail(f"--csv {csv}: cannot write the gradebook there ({exc}); "
                         "choose a path in an existing, writable folder") from None
-        console.print(f"gradebook written to {csv}", highlight=False)
+        console.print(f"{'Canvas import' if out_format == 'canvas' else 'gradebook'} "
+                      f"written to {csv}", highlight=False)
     if html is not None:
         try:
-            pages = _student_pages(run, html)
+            pages = _student_pages(run, html, klass)
+            index = _index_page(run, html, klass)
         except OSError as exc:
             raise _fail(f"--html {html}: cannot write the pages there ({exc}); choose a "
                         "folder you can write to") from None
-        console.print(f"{pages} student report(s) written to {html}", highlight=False)
+        console.print(f"{pages} student report(s) and the class index ({index}) written to "
+                      f"{html}", highlight=False)
     if len(book.problems):
         raise typer.Exit(1)
 
 
-def _student_pages(run: Path, folder: Path) -> int:
-    """One HTML page per readable results file of RUN; returns how many."""
+def _student_pages(run: Path, folder: Path, klass: ClassResults) -> int:
+    """One HTML page per readable results file of RUN, with the theory, manual scores and
+    late penalty merged in where there are any; returns how many."""
     import json
 
+    from grader.parent.batch.classbook import merged_result
     from grader.parent.report_html import write_html
     from grader.parent.visibility import for_audience
 
     folder.mkdir(parents=True, exist_ok=True)
+    rows = {r.student: r for r in klass.rows if r.student}
     pages = 0
     for path in sorted((run / "results").glob("*.json")):
         try:
@@ -569,10 +629,151 @@ def _student_pages(run: Path, folder: Path) -> int:
         except (OSError, ValueError):
             continue  # a corrupt result is already among the problems listed above
         # The results are the instructor's; each page goes to its student.
-        data.setdefault("grader", {})["student"] = path.stem
-        write_html(for_audience(data, "student"), folder / f"{path.stem}.html")
+        data = for_audience(data, "student")
+        row = rows.get(path.stem)
+        if row is not None and klass.merged:
+            theory = next((klass.theory[k] for k in (row.student, row.person and row.person.id)
+                           if k in klass.theory), None)
+            data = merged_result(data, row, theory, klass.maxima)
+        data.setdefault("grader", {})["student"] = row.label if row else path.stem
+        write_html(data, folder / f"{path.stem}.html")
         pages += 1
     return pages
+
+
+@dataclass
+class ClassResults:
+    """What collect merged: the rows, and what the gradebook and pages need of it."""
+
+    rows: list
+    matching: object | None
+    theory: dict
+    maxima: dict
+    with_theory: bool
+    with_late: bool
+    policy: object | None
+    title: str
+
+    @property
+    def merged(self) -> bool:
+        return self.with_theory or self.with_late or any(r.manual for r in self.rows)
+
+
+def _class_rows(run: Path, state, roster_csv: Path | None, due: str | None,
+                grace: str | None, per_day: float | None, cap: float | None,
+                times_csv: Path | None, theory_dir: Path | None,
+                manual_csv: Path | None) -> ClassResults:
+    from grader.parent.batch import classbook, late, review, roster
+    from grader.parent.batch.plan import load_plan
+    from grader.parent.spec import SpecError, load_spec
+
+    assignment = load_plan(run).assignment
+    try:
+        spec = load_spec(assignment)
+        spec_policy, title = spec.data.get("late_policy"), spec.data.get("title", spec.id)
+        questions = {q["id"]: float(q.get("points", 0))
+                     for q in (spec.data.get("theory") or {}).get("questions", [])}
+    except SpecError:
+        spec_policy, title, questions = None, Path(assignment).stem, {}
+    lms = roster.load_lms(run)
+    matching = None
+    if roster_csv is not None:
+        matching = roster.match([st.entry.student for st in state.students],
+                                roster.read_roster(roster_csv), lms)
+    chosen = late.policy(spec_policy, due, grace, per_day, cap)
+    times = late.read_times(times_csv) if times_csv else {}
+    theory = classbook.theory_results(theory_dir, assignment) if theory_dir else {}
+    manual, maxima = classbook.manual_scores(manual_csv) if manual_csv else ({}, {})
+    # A manual item named after a theory question is worth that question's points.
+    for item in {i for scores in manual.values() for i in scores}:
+        if item not in maxima and item in questions:
+            maxima[item] = questions[item]
+    reviews = {r.student: r.reasons() for r in review.needs_review(state,
+                                                                   review.extra_flags(run))}
+    rows = classbook.build_rows(state, matching, lms, theory, manual, chosen, times, reviews)
+    return ClassResults(rows, matching, theory, maxima, theory_dir is not None,
+                        chosen is not None, chosen, str(title))
+
+
+def _print_class(klass: ClassResults) -> None:
+    """The roster's loose ends, and the late penalties, when there are any."""
+    m = klass.matching
+    if m is not None:
+        console.print(f"roster: {len(m.matched)} submissions matched", highlight=False)
+        if m.unmatched:
+            console.print(f"{len(m.unmatched)} submissions not on the roster (not in a "
+                          f"Canvas import): {', '.join(m.unmatched)}", highlight=False)
+        if m.absent:
+            console.print(f"{len(m.absent)} roster students without a submission: "
+                          + ", ".join(f"{s.name or s.id} ({s.id})" for s in m.absent),
+                          highlight=False)
+    if klass.policy is not None:
+        late = [r for r in klass.rows if r.lateness and r.lateness.days]
+        console.print(f"late policy: {klass.policy.describe()}; {len(late)} late"
+                      + (": " + ", ".join(f"{r.label} {r.lateness.days} d -{r.penalty:g}"
+                                          for r in late) if late else ""), highlight=False)
+        unknown = [r.label for r in klass.rows if r.lateness and r.lateness.submitted is None
+                   and r.state != "no submission"]
+        if unknown:
+            console.print(f"no submission time for {', '.join(unknown)}: no penalty "
+                          "(--times gives one)", highlight=False)
+    canvas_late = [r.label for r in klass.rows if r.canvas_late
+                   and not (r.lateness and r.lateness.days)]
+    if canvas_late:
+        console.print(f"Canvas marked LATE but not penalised here (no late policy, or the "
+                      f"times found say on time): {', '.join(canvas_late)}", highlight=False)
+
+
+def _write_gradebook(path: Path, book, klass: ClassResults, out_format: str,
+                     canvas_column: str | None, run: Path) -> None:
+    from grader.parent.batch import classbook
+
+    if out_format == "canvas":
+        classbook.write_canvas(path, klass.rows, canvas_column or klass.title,
+                               classbook.raw_max(klass.rows, klass.maxima))
+        return
+    if klass.matching is None and not klass.merged:
+        book.to_csv(path)  # the programming gradebook as it always was
+        return
+    head, records = classbook.columns(klass.rows, book, klass.matching is not None,
+                                      klass.maxima, klass.with_theory, klass.with_late)
+    classbook.write_csv(path, head, records)
+
+
+def _index_page(run: Path, folder: Path, klass: ClassResults) -> Path:
+    import shutil
+
+    from grader.parent.batch import classbook, index_page
+    from grader.parent.batch.similarity import SIMILARITY_HTML
+
+    similarity = None
+    if (run / SIMILARITY_HTML).is_file():
+        shutil.copyfile(run / SIMILARITY_HTML, folder / SIMILARITY_HTML)
+        similarity = SIMILARITY_HTML
+    return index_page.write(folder, klass.rows, f"{klass.title}: class results",
+                            classbook.raw_max(klass.rows, klass.maxima), similarity)
+
+
+def _similarity(run: Path, state, threshold: float) -> None:
+    """Compares the run's submissions; RUN/similarity.json and .html, flags via review."""
+    from grader.parent.batch import similarity
+    from grader.parent.batch.plan import load_plan
+    from grader.parent.export import ExportError, template_folder
+    from grader.parent.spec import SpecError, load_spec
+
+    template, note = None, "no template found"
+    try:
+        template = template_folder(load_spec(load_plan(run).assignment))
+    except (SpecError, ExportError) as exc:
+        note = f"none ({exc})"
+    submissions = {st.entry.student: st.entry.path for st in state.students}
+    results = {st.entry.student: st.result for st in state.students if st.result is not None}
+    report = similarity.find(submissions, results, template, threshold, note)
+    similarity.save(run, report)
+    page = similarity.write_page(run / similarity.SIMILARITY_HTML, report,
+                                 f"similar submissions: {run.name}")
+    console.print(f"similarity: {report.compared} submissions compared, {len(report.pairs)} "
+                  f"pairs flagged; evidence in {page}", highlight=False)
 
 
 def _widest(header: str, values) -> int:

@@ -211,8 +211,6 @@ def _load_answers(path: Path) -> tuple[dict, dict[str, str]]:
     from theory.answer import GradeError
     from theory.grade import MAX_ANSWERS_BYTES, answer_problem, decode_answers
 
-    if path.is_dir():
-        raise GradeError(f"{path}: is a folder; give the student's answers JSON file")
     if not path.is_file():
         raise GradeError(f"{path}: no such file (give the student's answers JSON)")
     with path.open("rb") as handle:     # read no more than the cap, however large the file
@@ -283,14 +281,34 @@ def grade(answers: Path, assignment: str | None, json_out: Path | None, rel_tol:
     Exit 0 when every numeric answer is right, 1 when some are not, 2 when the file
     cannot be graded (with --json, its results still say why, with a score of 0).
     """
-    from theory.answer import GradeError
-    from theory.grade import Tolerance, failed_results, grade_answers
-    from theory.questions import UnknownQuestion, default_assignment, load_assignment
+    from theory.questions import load_assignment
 
     if not 0 <= rel_tol < 1:     # also false for nan; inf is not below 1
         raise _fail(f"--rel-tol must be a finite number in [0, 1), e.g. 0.001; got {rel_tol}")
     if assignment is not None:
         _guard(load_assignment, assignment)
+    if answers.is_dir():
+        _grade_folder(answers, assignment, json_out, rel_tol)
+    results, problem = grade_answers_file(answers, assignment, rel_tol)
+    if problem:
+        failure = _fail(problem)     # said first, even if the results cannot be written
+        if json_out is not None:     # a batch must not lose the student: results say why
+            _write_atomic(json_out, results)
+        raise failure from None
+    if json_out is not None:
+        _write_atomic(json_out, results)
+    _print_results(results)
+    raise SystemExit(results["grader"]["exit_code"])
+
+
+def grade_answers_file(answers: Path, assignment: str | None, rel_tol: float = 1e-3
+                       ) -> tuple[dict, str | None]:
+    """The results of one answers file, and the reason when it cannot be graded (its
+    results then score 0 and say why). ASSIGNMENT None: the file's own, else the default."""
+    from theory.answer import GradeError
+    from theory.grade import Tolerance, failed_results, grade_answers
+    from theory.questions import UnknownQuestion, default_assignment, load_assignment
+
     chosen = assignment or default_assignment()
     try:
         data, invalid = _load_answers(answers)
@@ -300,16 +318,48 @@ def grade(answers: Path, assignment: str | None, json_out: Path | None, rel_tol:
         except UnknownQuestion as exc:  # the file names an assignment no spec folder holds
             raise GradeError(f"{answers}: assignment: {exc}") from None
         chosen = named
-        results = grade_answers(data, chosen, Tolerance(rel=rel_tol), str(answers), invalid)
+        return grade_answers(data, chosen, Tolerance(rel=rel_tol), str(answers), invalid), None
     except GradeError as exc:
-        failure = _fail(str(exc))    # said first, even if the results cannot be written
-        if json_out is not None:     # a batch must not lose the student: results say why
-            _write_atomic(json_out, failed_results(chosen, str(answers), str(exc)))
-        raise failure from None
+        return failed_results(chosen, str(answers), str(exc)), str(exc)
+
+
+def _grade_folder(folder: Path, assignment: str | None, json_out: Path | None,
+                  rel_tol: float) -> NoReturn:
+    """A class's answers: FOLDER/<student>.json each graded, results to OUT/<student>.json
+    (what `grader collect --theory OUT` merges); one line per student. Exit 2 when some
+    file cannot be graded, else 1 when some answer is wrong, else 0."""
+    from rich.table import Table
+
+    from theory.grade import points_text
+
+    files = sorted(p for p in folder.glob("*.json") if p.is_file())
+    if not files:
+        raise _fail(f"{folder}: is a folder with no answers files in it (*.json, one per "
+                    "student, named by student id)")
     if json_out is not None:
-        _write_atomic(json_out, results)
-    _print_results(results)
-    raise SystemExit(results["grader"]["exit_code"])
+        if json_out.exists() and not json_out.is_dir():
+            raise _fail(f"--json {json_out}: is a file; with a folder of answers, name a "
+                        "folder for the results (one file per student)")
+        json_out.mkdir(parents=True, exist_ok=True)
+    table = Table(title=f"{len(files)} answers files in {folder}", title_justify="left")
+    for col in ("student", "score", "status"):
+        table.add_column(col, overflow="fold")
+    worst = 0
+    for path in files:
+        results, problem = grade_answers_file(path, assignment, rel_tol)
+        if json_out is not None:
+            _write_atomic(json_out / f"{path.stem}.json", results)
+        code = results["grader"]["exit_code"]
+        worst = max(worst, code)
+        status = f"not graded: {problem}" if problem else ("all correct" if code == 0 else
+                                                             "some answers wrong")
+        table.add_row(path.stem, f"{points_text(results['score'])}/"
+                      f"{points_text(results['max_score'])}", status)
+    _console().print(table)
+    if json_out is not None:
+        _console().print(f"results written to {json_out}/ (grader collect RUN --theory "
+                         f"{json_out})", highlight=False)
+    raise SystemExit(worst)
 
 
 def _write_atomic(path: Path, obj: Any) -> None:
@@ -444,7 +494,9 @@ def build() -> click.Group:
                  "Relative tolerance for non-integer answers, in [0, 1); integers (counts, "
                  "sizes) are exact.")),
              epilog="ANSWERS is the student's answers JSON "
-                    "(grader/schemas/theory_answers_file.schema.json).")
+                    "(grader/schemas/theory_answers_file.schema.json), or a folder of them, "
+                    "one per student named by student id: then --json names a folder, "
+                    "which gets one results file per student.")
     return group
 
 

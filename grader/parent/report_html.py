@@ -22,7 +22,7 @@ _COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#cf222e",
             "not_implemented": "#9a6700", "unverified": "#8250df", "skipped": "#6e7781",
             "not_run": "#9a6700", "manual": "#0969da"}
 
-_STYLE = """
+STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #1f2328;
        padding: 0 1em; }
 .first { border-left: 4px solid #cf222e; padding: .3em .8em; background: #fff8f8; }
@@ -178,7 +178,7 @@ def html_report(data: dict[str, Any]) -> str:
     when = str(info.get("graded_at") or "")[:16].replace("T", " ")
     parts = ["<!doctype html><html lang=en><meta charset=utf-8>",
              '<meta name=viewport content="width=device-width, initial-scale=1">',
-             f"<title>{_e(title)}</title><style>{_STYLE}</style><h1>{_e(title)}</h1>",
+             f"<title>{_e(title)}</title><style>{STYLE}</style><h1>{_e(title)}</h1>",
              f"<p class=meta>{_e(student)}" + (f" · graded {_e(when)} UTC" if when else "")
              + f" in {data['execution_time']:.1f} s · grader {_e(info.get('version', '?'))}"
              "</p>"]

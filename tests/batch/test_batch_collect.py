@@ -216,10 +216,12 @@ def test_collect_writes_a_page_per_graded_student(grader, run, tmp_path):
     pages = tmp_path / "pages"
     proc = grader("collect", str(run), "--html", str(pages))
     assert proc.returncode == 1  # dan and eve have no grade
-    assert sorted(p.name for p in pages.iterdir()) == ["ann.html", "ben.html", "cat.html"]
+    # A page per graded student, and the class index (tests/pages/test_class_index.py).
+    assert sorted(p.name for p in pages.iterdir()) == ["ann.html", "ben.html", "cat.html",
+                                                       "index.html"]
     ben = (pages / "ben.html").read_text()
     assert "<title>ben: practical2: 4 / 8</title>" in ben and "<h2>model1</h2>" in ben
-    assert "3 student report(s) written to" in proc.stdout
+    assert "3 student report(s) and the class index" in proc.stdout
     in_the_way = tmp_path / "file"
     in_the_way.write_text("")
     refused = grader("collect", str(run), "--html", str(in_the_way))

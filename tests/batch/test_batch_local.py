@@ -225,7 +225,7 @@ def test_extra_flags_of_other_tools_join_the_review(tmp_path, grader):
     state = run_state(run, use_squeue=False)
     assert needs_review(state) == []
     [flagged] = needs_review(state, {"ann": ["similar to ben (0.97)"]})
-    assert flagged.reasons() == "other: similar to ben (0.97)"
+    assert flagged.reasons() == "similar: ben (0.97)"
 
 
 @pytest.fixture

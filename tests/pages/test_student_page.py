@@ -10,8 +10,7 @@ import shutil
 
 import pytest
 from browser import CHROMIUM, look, png_size
-from check_runs import run_check
-from conftest import REPO
+from check_runs import REPO, run_check
 from fashion_data import small_fashion_mnist
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "

@@ -204,14 +204,14 @@ def test_check_passes_a_sound_model_and_fails_a_frozen_one_with_a_hint(tmp_path)
     assert any("trainable=False" in h for h in frozen["hints"])
 
 
-def test_check_with_missing_dataset_is_skipped_with_the_prepare_command(tmp_path, monkeypatch):
+def test_check_with_missing_dataset_is_not_run_with_the_prepare_command(tmp_path, monkeypatch):
     monkeypatch.setattr("grader.data.locations.SYSTEM_ROOTS", ())
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     monkeypatch.delenv("GRADER_DATA", raising=False)
     path = save(model3(), tmp_path / "m.keras")
     out = accuracy.run(ctx(path, {"points": 1, "dataset": "fashion-mnist", "threshold": 0.8},
                            data_dir=str(tmp_path)))
-    assert out["state"] == "skipped"
+    assert out["state"] == "not_run"  # missing data is loud, not a silent skip
     assert "apt-get install dataset-fashion-mnist" in out["message"]
 
 

@@ -127,23 +127,30 @@ def _problem_with(path: Path, kind: str) -> str | None:
     return None
 
 
-def discover(submissions: Path) -> tuple[list[tuple[str, Path, str]], list[Rejected]]:
+def discover(submissions: Path, skip: frozenset[str] | set[str] = frozenset(),
+             renamed: dict[str, str] | None = None,
+             ) -> tuple[list[tuple[str, Path, str]], list[Rejected]]:
     """Lists (student, path, kind) for gradable entries, sorted by student, and the rejects.
 
     Hidden entries and OS litter (`.DS_Store`, `__MACOSX`, `Thumbs.db`) are
     ignored, not rejected. Ids are NFC-normalised, so a name written by macOS
     (decomposed accents) and the same name from an LMS export are one student.
+    Names in SKIP (Canvas's loose files, staged as folders elsewhere) are passed
+    over; RENAMED gives an entry's student id where its name is not one (Moodle's
+    `First Last_12345_assignsubmission_file_`).
     """
     found: dict[str, tuple[Path, str]] = {}
     rejected: list[Rejected] = []
+    renamed = renamed or {}
     for path in sorted(submissions.iterdir()):
-        if is_os_litter(path.name):
+        if is_os_litter(path.name) or path.name in skip or path.name == "submission_metadata.yml":
             continue
         kind = _kind_of(path)
         if kind is None:
             rejected.append(Rejected(path, "not a folder, notebook (.ipynb) or zip"))
             continue
-        student = unicodedata.normalize("NFC", path.name if kind == "folder" else path.stem)
+        student = renamed.get(path.name) or unicodedata.normalize(
+            "NFC", path.name if kind == "folder" else path.stem)
         problem = id_problem(student)
         if problem:
             rejected.append(Rejected(path, problem))

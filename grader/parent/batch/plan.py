@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from grader.files import write_atomic, write_json_atomic
-from grader.parent.batch import manifest
+from grader.parent.batch import manifest, roster
 
 PLAN = "plan.json"
 SCRIPT = "grade.sbatch"
@@ -165,8 +165,21 @@ def make_plan(plan: Plan, template: Path = TEMPLATE) -> Planned:
     if not submissions.is_dir():
         raise FileNotFoundError(f"{submissions}: not a folder of submissions "
                                 "(one folder, .ipynb or .zip per student)")
-    found, rejected = manifest.discover(submissions)
-    if not found:
+    # LMS downloads: Canvas's loose files become a folder per student, Moodle's folders
+    # get ids without spaces, Gradescope's metadata is read; RUN/lms.json keeps it all.
+    lms: dict[str, roster.LmsInfo] = {}
+    renamed: dict[str, str] = {}
+    metadata = roster.gradescope_metadata(submissions)
+    for path in submissions.iterdir():
+        if path.is_dir() and (moodle := roster.moodle_folder(path.name)):
+            renamed[path.name] = moodle[0]
+            lms[moodle[0]] = moodle[1]
+        elif path.is_dir() and (info := roster.gradescope_info(path, metadata)):
+            lms[path.name] = info
+    canvas_files = {p.name for p in submissions.iterdir()
+                    if p.is_file() and roster.canvas_name(p.name)}
+    found, rejected = manifest.discover(submissions, canvas_files, renamed)
+    if not found and not canvas_files:
         raise NothingToGrade(submissions, rejected)
     spec_bytes = None
     if Path(plan.assignment).suffix == ".json":
@@ -185,6 +198,12 @@ def make_plan(plan: Plan, template: Path = TEMPLATE) -> Planned:
     run.mkdir(parents=True, exist_ok=True)
     for sub in ("results", "failed", "attempts", "logs"):
         (run / sub).mkdir(exist_ok=True)
+    if canvas_files:
+        _, folders, infos = roster.stage_canvas(submissions, run)
+        lms.update(infos)
+        found = sorted([*found, *((s, f, "folder") for s, f in folders.items())])
+    if lms:
+        roster.save_lms(run, lms)
     existing = manifest.read_manifest(run) if (run / manifest.MANIFEST).exists() else []
     known = {e.student for e in existing}
     entries = manifest.merge(existing, found)

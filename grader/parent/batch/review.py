@@ -32,7 +32,7 @@ from grader.parent.batch.state import RunState
 
 REVIEW_CSV = "needs_review.csv"
 KINDS = ("unverified", "not run", "time-out", "import error", "all failed", "weak match",
-         "other")
+         "similar", "other")
 _NOT_SCORED = ("skipped", "manual", "not_run", "unverified")
 # Words of the sandbox ("did not finish within"), of Slurm/`grader check` when stopped
 # by a time limit, and of Python for a missing module.
@@ -132,18 +132,22 @@ def needs_review(state: RunState, extra: Mapping[str, Iterable[str]] | None = No
             for kind, words in (("time-out", _TIMEOUT), ("import error", _IMPORT)):
                 if _has(st.reason, words):
                     flags.append(Flag(kind, "no result: " + st.reason[:160]))
-        flags += [Flag("other", str(f)) for f in extra.get(st.entry.student, [])]
+        # A similarity flag ("similar to bob: ...") is its own kind, counted apart.
+        flags += [Flag("similar", str(f).removeprefix("similar to "))
+                  if str(f).startswith("similar to ") else Flag("other", str(f))
+                  for f in extra.get(st.entry.student, [])]
         if flags:
             reviews.append(Review(st.entry.student, st.state, flags))
     return reviews
 
 
 def extra_flags(run: Path) -> dict[str, list[str]]:
-    """Flags from other tools for RUN's students ({student: [flag]}); none yet.
+    """Flags from other tools for RUN's students ({student: [flag]}): the similar pairs
+    the last `grader collect --similarity` found (RUN/similarity.json), so status,
+    collect and needs_review.csv show them."""
+    from grader.parent.batch.similarity import load_flags
 
-    The place for the similarity check to plug in: return its findings here and
-    status, collect and needs_review.csv show them."""
-    return {}
+    return load_flags(run)
 
 
 def counts(reviews: list[Review]) -> dict[str, int]:

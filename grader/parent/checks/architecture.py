@@ -214,6 +214,9 @@ def check(facts: dict[str, Any], spec: dict[str, Any], task: dict[str, Any]) -> 
         lines, earned, total, details = _layer_diff(facts, spec)
         if lines:
             details["diff"] = list(lines)
+    if "got" not in details:  # the model's layers, for a person (and the similarity check)
+        ignore = set(spec.get("ignore", ["InputLayer"])) | {"InputLayer"}
+        details["got"] = [describe(g) for g in normalise(facts["graph"]["layers"], ignore)]
     verdicts = properties.evaluate(spec.get("properties", []), facts, task)
     held = [v["text"] for v in verdicts if v["ok"]]
     for v in verdicts:
