@@ -60,7 +60,8 @@ def run(grader, tmp_path) -> Path:
                                         (2, 2, "passed")], strict=True))),
         "ben": result(dict(zip(checks, [(0, 2, "failed"), skipped, (4, 4, "passed"),
                                         (0, 2, "failed")], strict=True))),
-        "cat": result(dict(zip(checks, [(2, 2, "passed"), skipped, (0, 4, "error"),
+        # cat's accuracy could not run where cat was graded (no data there).
+        "cat": result(dict(zip(checks, [(2, 2, "passed"), (0, 0, "not_run"), (0, 4, "error"),
                                         (0, 2, "error")], strict=True))),
     }
     for student, data in graded.items():
@@ -80,12 +81,12 @@ def test_gradebook_has_a_row_per_student_and_a_column_per_task(grader, run, tmp_
     with out.open(newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows == [
-        ["student", "model1", "model2", "total", "max_score", "state"],
-        ["ann", "2", "6", "8", "8", "done"],
-        ["ben", "0", "4", "4", "8", "done"],
-        ["cat", "2", "0", "2", "8", "done"],
-        ["dan", "", "", "", "", "failed"],
-        ["eve", "", "", "", "", "missing"],
+        ["student", "model1", "model2", "total", "max_score", "state", "not_run"],
+        ["ann", "2", "6", "8", "8", "done", ""],
+        ["ben", "0", "4", "4", "8", "done", ""],
+        ["cat", "2", "0", "2", "8", "done", "model1.accuracy"],
+        ["dan", "", "", "", "", "failed", ""],
+        ["eve", "", "", "", "", "missing", ""],
     ]
 
 
@@ -97,10 +98,12 @@ def test_summary_gives_mean_median_and_pass_rate_per_check(grader, run):
     assert ["model1", "2", "3", "1.33", "2.00", "0.00", "2.00"] in rows
     assert ["model2", "6", "3", "3.33", "4.00", "0.00", "6.00"] in rows
     assert ["total", "8", "3", "4.67", "4.00", "2.00", "8.00"] in rows
-    # Pass rates count graded students; the skipped accuracy check is left out.
-    assert ["model1", "model1: architecture", "2/3", "67%"] in rows
-    assert ["model2", "model2: params", "1/3", "33%"] in rows
-    assert "accuracy" not in proc.stdout
+    # Pass rates count graded students; the skipped accuracy checks are left out, and
+    # the one not run (cat's) is counted apart, never as failed.
+    assert ["model1", "model1: architecture", "2/3", "67%", "0"] in rows
+    assert ["model1", "model1: accuracy", "0/0", "-", "1"] in rows
+    assert ["cat", "done", "not run: model1: accuracy"] in rows  # and in needs review
+    assert ["model2", "model2: params", "1/3", "33%", "0"] in rows
 
 
 def test_students_without_a_grade_are_listed_with_the_reason(grader, run):
@@ -133,9 +136,9 @@ def test_corrupt_results_are_flagged_and_the_rest_of_the_class_is_collected(grad
     assert "Traceback" not in proc.stderr
     with out.open(newline="") as fh:
         rows = {r[0]: r[1:] for r in csv.reader(fh)}
-    assert rows["ann"] == ["", "", "", "", "corrupt"]
-    assert rows["ben"] == ["", "", "", "", "corrupt"]
-    assert rows["cat"] == ["2", "0", "2", "8", "done"]
+    assert rows["ann"] == ["", "", "", "", "corrupt", ""]
+    assert rows["ben"] == ["", "", "", "", "corrupt", ""]
+    assert rows["cat"] == ["2", "0", "2", "8", "done", "model1.accuracy"]
     assert "4 students without a grade" in proc.stdout
 
     status = json.loads(grader("batch", "status", str(run), "--json").stdout)

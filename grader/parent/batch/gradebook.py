@@ -84,10 +84,14 @@ def build(run: Path, state: RunState | None = None) -> Gradebook:
                 check_rows.append({"student": st.entry.student, "task": task, "check": name,
                                    "passed": passed and not not_run, "max_score": max_score,
                                    "graded": not not_run, "not_run": not_run})
+            # The checks this student's grading could not run: the row says which, so a
+            # score without them is never read as complete.
+            row["not_run"] = " ".join(name.replace(": ", ".") for _, name, _, _, nr in checks
+                                      if nr)
         row["state"] = st.state
         rows.append(row)
 
-    columns = ["student", *tasks, "total", "max_score", "state"]
+    columns = ["student", *tasks, "total", "max_score", "state", "not_run"]
     grades = pd.DataFrame(rows).reindex(columns=columns)
 
     stats = []
