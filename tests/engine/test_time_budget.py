@@ -2,7 +2,7 @@
 
 A submission whose every builder sleeps forever would cost one build timeout per
 task (120 s each by default) and a worker restart after each; with a budget it
-costs the budget. One `grader check` run: four tasks that hang, a budget of 20 s.
+costs the budget. One `grader check` run: four tasks that hang, a budget of 15 s.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from check_runs import Run, run_check
 from grader.parent.pipeline.outcome import RunOptions, time_budget
 from grader.parent.spec import validation_problems
 
-BUDGET = 25
+BUDGET = 15
 TASKS = [f"hang{i}" for i in range(1, 5)]
 
 HANGING = '''import time

@@ -116,7 +116,9 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         output_limit=1 << 20,
         flood_limit=None,
         job_timeout=lambda job: job.timeout,
-        eager=True,
+        # Started with the build worker, so the two TensorFlow imports overlap, where a
+        # model will come; a run of function tasks only may never need it.
+        eager=any(j.kind != "function" for j in plan.jobs),
         on_event=on_event,
         budget=budget,
     )
