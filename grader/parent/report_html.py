@@ -140,8 +140,8 @@ def _test_row(test: dict[str, Any], shown: str) -> str:
 
 def _first_to_fix(tests: list[dict[str, Any]]) -> str:
     """One line at the top: the first check that lost points, and what it said."""
-    lost = [t for t in tests if t["grader"]["state"] not in ("passed", "skipped", "manual")
-            and t["grader"]["state"] != "not_run"]
+    lost = [t for t in tests
+            if t["grader"]["state"] not in ("passed", "skipped", "manual", "not_run")]
     if not lost:
         not_run = [t for t in tests if t["grader"]["state"] == "not_run"]
         if not_run:

@@ -18,16 +18,24 @@ def code_units(path: Path) -> list[tuple[str, str]]:
         return []
     if path.suffix != ".ipynb":
         return [("", text)]
+    return [(f"code cell {index}, ", code)
+            for index, code in enumerate(notebook_cells(text), start=1)]
+
+
+def notebook_cells(text: str) -> list[str]:
+    """The code of each code cell of a notebook's JSON text, shell and magic lines
+    blanked (they are not Python; blank, line numbers still match the cell); [] for
+    text that is not a notebook."""
     try:
         cells = json.loads(text).get("cells", [])
     except (ValueError, AttributeError):
         return []
-    units = []
-    code_cells = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
-    for index, cell in enumerate(code_cells, start=1):
+    out = []
+    for cell in cells:
+        if not (isinstance(cell, dict) and cell.get("cell_type") == "code"):
+            continue
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
-        lines = ["" if line.lstrip().startswith(("%", "!")) else line
-                 for line in source.splitlines()]
-        units.append((f"code cell {index}, ", "\n".join(lines)))
-    return units
+        out.append("\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                             for line in source.splitlines()))
+    return out

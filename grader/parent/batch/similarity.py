@@ -36,6 +36,7 @@ from itertools import combinations
 from pathlib import Path
 
 from grader.files import write_atomic, write_json_atomic
+from grader.parent.source_reading import notebook_cells
 
 SIMILARITY_JSON = "similarity.json"
 SIMILARITY_HTML = "similarity.html"
@@ -75,22 +76,9 @@ class Pair:
         return f"similar to {other}: " + ", ".join(parts) + f" (see {SIMILARITY_HTML})"
 
 
-def _notebook_code(text: str) -> list[str]:
-    try:
-        cells = json.loads(text).get("cells", [])
-    except (ValueError, AttributeError):
-        return []
-    out = []
-    for cell in cells:
-        if isinstance(cell, dict) and cell.get("cell_type") == "code":
-            source = cell.get("source", "")
-            out.append("".join(source) if isinstance(source, list) else str(source))
-    return out
-
-
 def _add(sources: list[Source], name: str, text: str) -> None:
     if name.lower().endswith(".ipynb"):
-        code = "\n".join(_notebook_code(text))
+        code = "\n".join(notebook_cells(text))
     elif name.lower().endswith(".py"):
         code = text
     else:

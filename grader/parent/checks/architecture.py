@@ -171,11 +171,16 @@ def align(expected: list[dict], got: list[dict], contains: bool) -> list[tuple]:
     return list(reversed(ops))
 
 
-def _layer_diff(facts: dict[str, Any], spec: dict[str, Any]) -> tuple[list[str], float, int, dict]:
-    """The differences as lines, the credit earned and the credit there is."""
-    ignore = set(spec.get("ignore", ["InputLayer"])) | {"InputLayer"}
-    got = normalise(facts["graph"]["layers"], ignore)
-    expected = normalise(expand_spec(spec["layers"]), ignore)
+def ignored_types(spec: dict[str, Any]) -> set[str]:
+    """The layer types a spec leaves open (InputLayer always)."""
+    return set(spec.get("ignore", ["InputLayer"])) | {"InputLayer"}
+
+
+def _layer_diff(got: list[dict[str, Any]], spec: dict[str, Any]
+                ) -> tuple[list[str], float, int, dict]:
+    """The differences of the model's (normalised) layers from the spec's, as lines; the
+    credit earned and the credit there is; the expected layers, described."""
+    expected = normalise(expand_spec(spec["layers"]), ignored_types(spec))
     contains = spec.get("match", "exact") == "contains"
     lines: list[str] = []
     earned, extra = 0.0, 0
@@ -203,20 +208,19 @@ def _layer_diff(facts: dict[str, Any], spec: dict[str, Any]) -> tuple[list[str],
             extra += 1
             lines.append(f"layer {j + 1}: unexpected {describe(got[j])}")
     required = sum(not e.get("optional") for e in expected)
-    details = {"expected": [describe(e) for e in expected], "got": [describe(g) for g in got]}
-    return lines, earned, required + extra, details
+    return lines, earned, required + extra, {"expected": [describe(e) for e in expected]}
 
 
 def check(facts: dict[str, Any], spec: dict[str, Any], task: dict[str, Any]) -> CheckResult:
+    got = normalise(facts["graph"]["layers"], ignored_types(spec))
     lines: list[str] = []
     earned, total, details = 0.0, 0, {}
     if spec.get("layers"):
-        lines, earned, total, details = _layer_diff(facts, spec)
+        lines, earned, total, details = _layer_diff(got, spec)
         if lines:
             details["diff"] = list(lines)
-    if "got" not in details:  # the model's layers, for a person (and the similarity check)
-        ignore = set(spec.get("ignore", ["InputLayer"])) | {"InputLayer"}
-        details["got"] = [describe(g) for g in normalise(facts["graph"]["layers"], ignore)]
+    # The model's layers, for a person (and the class's similarity check).
+    details["got"] = [describe(g) for g in got]
     verdicts = properties.evaluate(spec.get("properties", []), facts, task)
     held = [v["text"] for v in verdicts if v["ok"]]
     for v in verdicts:

@@ -66,10 +66,10 @@ def assemble(spec: Spec, plan: Plan, build: sandbox.Outcome, verify: sandbox.Out
             out.checks = fail_all(task, "error", failure.message if failure.kind == "budget"
                                   else f"verifying the saved model failed: {failure.message}")
             continue
-        own_facts = None if built.facts is None else _with_source_facts(
-            built.facts, task, result.submission, out.entry_file)
         if built.unexportable:
             out.verified = False
+            own_facts = _with_source_facts(built.facts, task, result.submission,
+                                           out.entry_file)
             out.checks = _unverified(task, own_facts, built.unexportable, run,
                                      unverified_policy[job.id],
                                      "the PyTorch model could not be saved with torch.export "
@@ -85,6 +85,8 @@ def assemble(spec: Spec, plan: Plan, build: sandbox.Outcome, verify: sandbox.Out
             out.checks = _run_checks(task, facts, verified.checks, run)
         elif verified.state == VerifyState.UNVERIFIED:
             out.verified = False
+            own_facts = _with_source_facts(built.facts, task, result.submission,
+                                           out.entry_file)
             out.checks = _unverified(task, own_facts, verified.message, run,
                                      unverified_policy[job.id])
         else:
@@ -143,13 +145,13 @@ def align_skipped_checks(outcomes: list[TaskOutcome], run: RunOptions) -> None:
                     out.checks[name] = not_run(f"not run: {exc}")
 
 
-def _with_source_facts(facts: dict[str, Any], task: dict[str, Any], submission: Any,
-                       entry_file: str | None) -> dict[str, Any]:
+def _with_source_facts(facts: dict[str, Any] | None, task: dict[str, Any], submission: Any,
+                       entry_file: str | None) -> dict[str, Any] | None:
     """The model's facts, plus what the task's file shows outside the model where a
     check reads it: a PyTorch model's training loss, augmentation in the data pipeline.
     Read (never run) from the submission as handed in, not from the build worker's
     copy, which the student's code could rewrite."""
-    if not entry_file:
+    if facts is None or not entry_file:
         return facts
     path = Path(submission) / entry_file
     facts = torch_loss.with_loss(facts, [path])

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.parent.checks import graph, properties
-from grader.parent.checks.architecture import align, describe, expand_spec, normalise
+from grader.parent.checks.architecture import (
+    align,
+    describe,
+    expand_spec,
+    ignored_types,
+    normalise,
+)
 
 # Below this agreement a match is graded but flagged for a person.
 WEAK_BELOW = 0.6
@@ -96,7 +102,7 @@ def agreement(task: dict[str, Any], facts: dict[str, Any]) -> float:
 
 
 def _layer_agreement(arch: dict[str, Any], layers: list[dict[str, Any]]) -> float:
-    ignore = set(arch.get("ignore", ["InputLayer"])) | {"InputLayer"}
+    ignore = ignored_types(arch)
     got = normalise(layers, ignore)
     expected = normalise(expand_spec(arch["layers"]), ignore)
     contains = arch.get("match", "exact") == "contains"
