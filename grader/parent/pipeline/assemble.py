@@ -5,13 +5,11 @@ here against the truth its probe kept."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from grader import registry
 from grader.parent import sandbox
-from grader.parent.checks import torch_loss
-from grader.parent.checks.source_augmentation import augmentation_in_source
+from grader.parent.checks.source_facts import with_source_facts
 from grader.parent.pipeline.jobs import Plan
 from grader.parent.pipeline.outcome import STOPPED, Grading, RunOptions, TaskOutcome, fail_all
 from grader.parent.spec import Spec
@@ -68,7 +66,7 @@ def assemble(spec: Spec, plan: Plan, build: sandbox.Outcome, verify: sandbox.Out
             continue
         if built.unexportable:
             out.verified = False
-            own_facts = _with_source_facts(built.facts, task, result.submission,
+            own_facts = with_source_facts(built.facts, task, result.submission,
                                            out.entry_file)
             out.checks = _unverified(task, own_facts, built.unexportable, run,
                                      unverified_policy[job.id],
@@ -80,12 +78,12 @@ def assemble(spec: Spec, plan: Plan, build: sandbox.Outcome, verify: sandbox.Out
                     VerifyResult(VerifyState.ERROR, message="no result from the verify worker"))
         if verified.state == VerifyState.VERIFIED:
             out.verified = True
-            facts = _with_source_facts(verified.facts or {}, task, result.submission,
+            facts = with_source_facts(verified.facts or {}, task, result.submission,
                                        out.entry_file)
             out.checks = _run_checks(task, facts, verified.checks, run)
         elif verified.state == VerifyState.UNVERIFIED:
             out.verified = False
-            own_facts = _with_source_facts(built.facts, task, result.submission,
+            own_facts = with_source_facts(built.facts, task, result.submission,
                                            out.entry_file)
             out.checks = _unverified(task, own_facts, verified.message, run,
                                      unverified_policy[job.id])
@@ -143,22 +141,6 @@ def align_skipped_checks(outcomes: list[TaskOutcome], run: RunOptions) -> None:
                     locate(dataset, run.data_dir)
                 except DatasetMissing as exc:
                     out.checks[name] = not_run(f"not run: {exc}")
-
-
-def _with_source_facts(facts: dict[str, Any] | None, task: dict[str, Any], submission: Any,
-                       entry_file: str | None) -> dict[str, Any] | None:
-    """The model's facts, plus what the task's file shows outside the model where a
-    check reads it: a PyTorch model's training loss, augmentation in the data pipeline.
-    Read (never run) from the submission as handed in, not from the build worker's
-    copy, which the student's code could rewrite."""
-    if facts is None or not entry_file:
-        return facts
-    path = Path(submission) / entry_file
-    facts = torch_loss.with_loss(facts, [path])
-    if "augmentation" not in task["checks"].get("graph", {}).get("require", []):
-        return facts
-    return {**facts, "source": {"file": entry_file,
-                                "augmentation": augmentation_in_source(path)}}
 
 
 def _run_checks(task: dict[str, Any], facts: dict[str, Any], worker_checks: dict[str, Any],

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.parent import sandbox
+from grader.parent.checks.source_facts import with_source_facts
 from grader.parent.pipeline.jobs import Plan, build_worker_resources, verify_job
 from grader.parent.pipeline.matching import Candidate, match
 from grader.parent.pipeline.outcome import (
@@ -159,7 +160,8 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         try:
             build_sup.run(build_q, on_built, on_build_failure)
             # Every run is in: each task that had no builder gets its captured model.
-            for job_id, built in assign_captured(spec, captured, outcomes, plan).items():
+            for job_id, built in assign_captured(spec, captured, outcomes, plan,
+                                                 result.submission).items():
                 verify_q.put(verify_job(spec, by_task[job_id], built, run, hide is not None,
                                         fallback(job_id)))
             trainer_q.put(None)
@@ -330,18 +332,23 @@ def _inside(path: str, folder: Path | None) -> bool:
 
 
 def assign_captured(spec: Spec, captured: dict[str, BuildResult],
-                    outcomes: dict[str, TaskOutcome], plan: Plan) -> dict[str, BuildResult]:
+                    outcomes: dict[str, TaskOutcome], plan: Plan,
+                    submission: Path) -> dict[str, BuildResult]:
     """For each task whose file had no builder to call, the captured model matched to
     it, as a build result the verify worker can take (task id -> result). A task left
     without a model fails here, naming what the run did build."""
+    by_task = {t["id"]: t for t in spec.tasks}
     pools: dict[str, list[Candidate]] = {}
     for job_id, built in captured.items():
+        # Matched on the facts it will be checked on: the file's augmentation, say.
         pools[job_id] = [Candidate(model_path=c["model_path"], name=c.get("name", "<unnamed>"),
                                    where=c.get("where", "?"), run=c.get("run", "?"),
-                                   facts=_candidate_facts(c), events=list(c.get("events", [])),
+                                   facts=with_source_facts(_candidate_facts(c), by_task[job_id],
+                                                           submission,
+                                                           outcomes[job_id].entry_file),
+                                   events=list(c.get("events", [])),
                                    model_id=str(c.get("model_id") or ""))
                          for c in built.captured if _inside(c.get("model_path", ""), plan.models)]
-    by_task = {t["id"]: t for t in spec.tasks}
     # A task whose checks call more of the student's functions on the model (Grad-CAM,
     # the student's own training) needs the builder itself: a captured model has no
     # function of the student's to hand them.
