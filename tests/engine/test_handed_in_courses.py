@@ -26,3 +26,11 @@ def test_keras2_spellings_are_notes_not_failures(graded):
     assert any("keras.layers.normalization is Keras 2" in n for n in notes)
     assert any("lr" in n and "learning_rate" in n for n in notes)
     assert run.state("vgg16-frozen", "graph") == "passed"
+
+
+def test_a_notebook_run_whole_reports_no_cell_as_left_out(graded):
+    """Captured models come from running every cell; the definitions-only reading's
+    "cell not run" list would tell the student the opposite of what happened."""
+    tasks = graded["cs577_dogsandcats_keras2"].results["grader"]["tasks"]
+    assert tasks["vgg16-augmented"]["skipped_cells"] == []
+    assert tasks["cats-cnn"]["skipped_cells"] == []

@@ -357,6 +357,9 @@ def assign_captured(spec: Spec, captured: dict[str, BuildResult],
     out: dict[str, BuildResult] = {}
     for job_id, built in captured.items():
         outcome = outcomes[job_id]
+        # The whole file ran under the harness: no cell was left out, and what failed
+        # in the run is reported as such (run_failures).
+        outcome.skipped_cells = []
         if job_id in hooked:
             task = by_task[job_id]
             uses = ", ".join(_student_functions(task))
