@@ -7,6 +7,7 @@ session) and tests/engine/conftest.py (the engine's own submissions).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,11 +55,17 @@ sys.exit(code)
 """
 
 
-def run_check(*args: str, json_path: Path, timeout: float = 900) -> Run:
-    """`grader check ARGS --json JSON_PATH` in a child process, as a Run."""
-    proc = subprocess.run([sys.executable, "-c", _PROBE, "check", *args, "--json",
-                           str(json_path)], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+def run_check(*args: str, json_path: Path, timeout: float = 900, warm=None) -> Run:
+    """`grader check ARGS --json JSON_PATH` in a child process, as a Run. ``warm``: a
+    grader.parent.warm.WarmPool whose workers it uses, as `grader batch run` lends them."""
+    fds, env = warm.channels() if warm is not None else ([], {})
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PROBE, "check", *args, "--json",
+                               str(json_path)], cwd=REPO, capture_output=True, text=True,
+                              timeout=timeout, pass_fds=fds, env={**os.environ, **env})
+    finally:
+        for fd in fds:
+            os.close(fd)
     probe = {}
     for line in proc.stderr.splitlines():
         if line.startswith("PROBE "):

@@ -261,6 +261,9 @@ def run_local(
         "corrupt); finished ones are not even looked at.")] = False,
     regrade: Annotated[bool, typer.Option(
         "--regrade", help="Grade again and replace finished results.")] = False,
+    no_warm: Annotated[bool, typer.Option(
+        "--no-warm", help="Start every worker afresh instead of forking it from a warm "
+        "server that has imported TensorFlow once (slower; for comparison).")] = False,
 ) -> None:
     """Grade the planned class on this machine, N students at a time (no Slurm needed).
 
@@ -315,7 +318,8 @@ def run_local(
             events.append(event)
             progress.finished(event)
 
-        stopped = local.grade(run, chosen.grade, jobs, regrade, progress.started, finished)
+        stopped = local.grade(run, chosen.grade, jobs, regrade, progress.started, finished,
+                              warm=not no_warm)
     counts = {k: sum(1 for e in events if e.outcome == k)
               for k in ("graded", "skipped", "failed", "cancelled")}
     console.print(", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing done",

@@ -57,7 +57,7 @@ def check(
     """Grade SUBMISSION. Exit 0: every check passed; 1: some failed; 2: could not grade."""
     # Deferred imports keep `grader --help` fast; none of these imports TensorFlow.
     from grader import files
-    from grader.parent import pipeline, report, report_html, visibility
+    from grader.parent import pipeline, report, report_html, visibility, warm
     from grader.parent.spec import validation_problems
 
     try:
@@ -97,7 +97,7 @@ def check(
             on_event=(lambda _job, event: progress(event)) if progress else None,
             require_gpu=require_gpu, only_tasks=tasks, maps=pinned,
             train_cache=None if no_cache or train_cache is None else str(train_cache),
-            time_budget_s=time_budget,
+            time_budget_s=time_budget, warm=warm.from_env(),
             images_dir=kept_beside.with_name(kept_beside.stem + "-images") if kept_beside
             else None)
     except pipeline.Stopped:  # before grading began (unpacking, reading the spec)

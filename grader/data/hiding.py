@@ -112,22 +112,30 @@ def can_cover(folder: str | os.PathLike, keep: list[Path]) -> bool:
         _inside(k, path) for k in [*keep, *_runtime()])
 
 
-def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path],
-                cover: list[Path] | tuple[Path, ...] = ()) -> list[str] | None:
-    """The argv prefix that starts a command with the data roots hidden, or
-    None when namespaces are unavailable here. ``cover``: more folders to hide whole
-    (the training cache, which student code must not write); check them with
-    `can_cover` first."""
-    if not namespaces_available():
-        return None
+def hidden_paths(data_dir: str | os.PathLike | None, keep: list[Path],
+                 cover: list[Path] | tuple[Path, ...] = ()) -> dict[str, list[str]]:
+    """What the build worker's namespaces cover: {"folders": [...], "files": [...]}.
+    ``cover``: more folders to hide whole (the training cache, which student code must
+    not write); check them with `can_cover` first."""
     # A data root that holds the runtime (GRADER_DATA=$HOME, say) is hidden entry by entry.
     folders, files = paths_to_hide(data_dir, [*keep, *_runtime()])
     if cover:
         every = sorted({*folders, *(Path(c).resolve() for c in cover)})
         folders = [f for f in every if not any(f != o and _inside(f, o) for o in every)]
         files = [f for f in files if not any(_inside(f, o) for o in folders)]
+    return {"folders": [str(f) for f in folders], "files": [str(f) for f in files]}
+
+
+def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path],
+                cover: list[Path] | tuple[Path, ...] = ()) -> list[str] | None:
+    """The argv prefix that starts a command with `hidden_paths` covered, or None when
+    namespaces are unavailable here. (A warm build worker builds the same namespaces
+    itself: grader/forkserver.py.)"""
+    if not namespaces_available():
+        return None
+    hidden = hidden_paths(data_dir, keep, cover)
     # --net: a network namespace of its own with no interfaces up, so student code
     # can neither download (data, weights) nor send anything out while it runs.
     return ["unshare", "--user", "--map-root-user", "--mount", "--net",
             "--propagation", "private", "sh", "-c", _SCRIPT, "grader-hide",
-            *map(str, folders), "--", *map(str, files), "--"]
+            *hidden["folders"], "--", *hidden["files"], "--"]

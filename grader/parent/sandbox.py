@@ -156,6 +156,10 @@ class WorkerSpec:
     # verify worker's training progress.
     on_event: Callable[[str | None, dict[str, Any]], None] | None = None
     budget: Budget | None = None  # the submission's, shared with its other workers
+    # A warm start (grader/parent/warm.py): the launcher, the worker's own arguments
+    # (what follows the module in argv) and, for a build worker, what to hide. When the
+    # launcher cannot serve, the worker is started from argv as without one.
+    warm: tuple[Any, list[str], dict[str, list[str]] | None] | None = None
 
 
 @dataclass
@@ -165,6 +169,7 @@ class Outcome:
     output: bytearray = field(default_factory=bytearray)
     output_dropped: int = 0
     workers_started: int = 0
+    workers_warm: int = 0  # of those, forked by a warm server
     timeline: list[tuple[float, str, str]] = field(default_factory=list)  # (time, event, job)
 
 
@@ -327,14 +332,17 @@ class Supervisor:
         # the file's size, so output is charged to the job that printed it exactly,
         # and the parent can watch the size without reading megabytes.
         out_fd, out_path = tempfile.mkstemp(prefix="worker-output-", dir=spec.cwd.parent)
+        proc = self._warm_start(job_r, ev_w, out_fd)
         argv = [*spec.argv, "--jobs-fd", str(job_r), "--events-fd", str(ev_w)]
         try:
-            with SPAWN_LOCK:
-                proc = subprocess.Popen(
-                    argv, cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL, stdout=out_fd,
-                    stderr=out_fd, pass_fds=(job_r, ev_w), start_new_session=True,
-                    preexec_fn=_preexec(spec.memory_mb), close_fds=True)
-                LIVE_WORKERS.add(proc.pid)
+            if proc is None:
+                with SPAWN_LOCK:
+                    proc = subprocess.Popen(
+                        argv, cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL,
+                        stdout=out_fd, stderr=out_fd, pass_fds=(job_r, ev_w),
+                        start_new_session=True, preexec_fn=_preexec(spec.memory_mb),
+                        close_fds=True)
+                    LIVE_WORKERS.add(proc.pid)
         except OSError as exc:
             for fd in (job_r, job_w, ev_r, ev_w, out_fd):
                 os.close(fd)
@@ -524,6 +532,23 @@ class Supervisor:
         left = [j for j in sent if j.id not in self.outcome.results
                 and j.id not in self.outcome.failures and j.id not in doomed]
         return self._Run(left, closed, fatal)
+
+    def _warm_start(self, job_r: int, ev_w: int, out_fd: int) -> Any:
+        """The worker forked by the warm server, or None (start it from argv)."""
+        if self.spec.warm is None:
+            return None
+        from grader.forkserver import Unavailable
+
+        launcher, args, hide = self.spec.warm
+        try:
+            proc = launcher.spawn(args, self.spec.cwd, self.spec.env, self.spec.memory_mb,
+                                  (job_r, ev_w, out_fd), hide)
+        except Unavailable:
+            return None
+        with SPAWN_LOCK:
+            LIVE_WORKERS.add(proc.pid)
+        self.outcome.workers_warm += 1
+        return proc
 
     def _keep_output(self, fd: int) -> None:
         """Appends the head of a finished worker's output to the outcome, within the cap."""

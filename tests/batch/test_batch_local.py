@@ -117,6 +117,13 @@ def test_results_are_those_an_array_task_writes(resumed, grader, tmp_path):
                 ["student"]}
 
     assert essence(run / "results" / "ann.json") == essence(alone / "results" / "ann.json")
+    # The same results whether the workers were forked warm (batch run) or started afresh.
+    from grader.data.hiding import namespaces_available
+
+    started = [json.loads((folder / "results" / "ann.json").read_text())["grader"]
+               ["workers_started"] for folder in (run, alone)]
+    assert started[1]["warm"] == 0
+    assert started[0]["warm"] == (2 if namespaces_available() else 1), started
     batch = json.loads((run / "results" / "ann.json").read_text())["grader"]["batch"]
     assert re.fullmatch(r"local-\d+_1", batch["job"])
     assert (run / "logs" / f"{batch['job']}.out").is_file()

@@ -179,7 +179,11 @@ def write_notebook(path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def zoo_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("zoo")
+    return make_zoo(tmp_path_factory.mktemp("zoo"))
+
+
+def make_zoo(root: Path) -> Path:
+    """The zoo submission and its spec under ``root``: every way a builder can fail."""
     sub = root / "submission"
     shutil.copytree(FIXTURES / "zoo", sub, ignore=shutil.ignore_patterns("__pycache__"))
     (sub / ".grader-assignment").write_text("zoo\n")

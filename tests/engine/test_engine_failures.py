@@ -238,3 +238,34 @@ def test_an_endless_print_loop_fails_its_task_before_it_fills_the_disk(tmp_path)
     assert run.state("chatty", "params") == "passed"
     assert run.state("endless", "params") == "error"
     assert "printed more than 200,000 bytes" in run.test("endless", "params")["output"]
+
+
+def test_warm_workers_grade_the_zoo_as_fresh_ones(zoo, tmp_path):
+    """Every way a builder can fail, graded by workers forked from warm servers
+    (`grader batch run`): the same states, the same reasons, restarts forked too."""
+    from conftest import make_zoo
+
+    from grader.data.hiding import namespaces_available
+    from grader.parent.warm import WarmPool
+
+    root = make_zoo(tmp_path)
+    with WarmPool() as pool:
+        warm = run_check(str(root / "submission"), "--assignment", str(root / "zoo.json"),
+                         "--static", json_path=root / "results.json", warm=pool)
+    states = {t["name"]: t["grader"]["state"] for t in zoo.results["tests"]}
+    assert {t["name"]: t["grader"]["state"] for t in warm.results["tests"]} == states
+    assert warm.code == zoo.code
+    started = warm.results["grader"]["workers_started"]
+    if namespaces_available():
+        assert started["warm"] == started["build"] + started["verify"], started
+    assert started["build"] >= 2  # the hard exit's worker was replaced
+    for task_id, words in (("hard_exit", "exited with status 7"),
+                           ("hangs", "did not finish within 5 s"),
+                           ("memory_hog", "ran out of memory"),
+                           ("calls_exit", "sys.exit(3)")):
+        assert words in warm.test(task_id, "params")["output"], task_id
+    marker = str(root / "daemon.pid").encode()
+    assert (root / "daemon.pid").read_text()
+    time.sleep(1)
+    assert not [p for p in Path("/proc").iterdir() if p.name.isdigit() and
+                _cmdline_has(p, marker)], "the daemon outlived warm grading"

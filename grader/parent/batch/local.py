@@ -6,6 +6,10 @@ the attempts log, the results and failed files, and what --only-missing and
 --regrade mean are therefore the Slurm path's, line for line. The child's output
 goes to RUN/logs/local-PID_INDEX.out, as a Slurm task's goes to logs/JOB_INDEX.out.
 
+The workers come warm: this process holds one forkserver per worker kind
+(grader/parent/warm.py) and hands each task a channel to them, so a student's
+workers cost a fork, not a TensorFlow import each (`--no-warm` starts them fresh).
+
 Stopping (Ctrl-C, SIGTERM) sends SIGTERM to every child's process group: the
 task logs "cancelled" and leaves no results file (see task.py), so the next
 `grader batch run` grades exactly the students that were in flight.
@@ -110,15 +114,33 @@ class _Running:
 
 
 def grade(run: Path, entries: list[manifest.Entry], jobs: int, regrade: bool,
-          on_start: Callable[[manifest.Entry], None], on_event: Callable[[Event], None]) -> int:
+          on_start: Callable[[manifest.Entry], None], on_event: Callable[[Event], None],
+          warm: bool = True) -> int:
     """Grades ENTRIES, JOBS at a time; returns 0, or the signal number that stopped it.
 
-    A stop (SIGINT, SIGTERM) cancels the tasks in flight and starts no more."""
+    A stop (SIGINT, SIGTERM) cancels the tasks in flight and starts no more.
+    ``warm``: workers forked from warm servers (else each starts Python afresh)."""
     load_plan(run)  # a bad plan is one error here, not one per student
+    logs = run / "logs"
+    logs.mkdir(exist_ok=True)
+    if not entries:
+        return 0
+    from grader.parent.warm import WarmPool
+
+    pool = WarmPool(logs) if warm else None
+    try:
+        return _grade(run, entries, jobs, regrade, on_start, on_event, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _grade(run: Path, entries: list[manifest.Entry], jobs: int, regrade: bool,
+           on_start: Callable[[manifest.Entry], None], on_event: Callable[[Event], None],
+           pool: object) -> int:
     todo = list(entries)
     running: list[_Running] = []
     logs = run / "logs"
-    logs.mkdir(exist_ok=True)
 
     stopped: list[int] = []
 
@@ -132,7 +154,7 @@ def grade(run: Path, entries: list[manifest.Entry], jobs: int, regrade: bool,
         while (todo or running) and not stopped:
             while todo and len(running) < jobs and not stopped:
                 entry = todo.pop(0)
-                running.append(_start(run, entry, regrade, logs))
+                running.append(_start(run, entry, regrade, logs, pool))
                 on_start(entry)
             time.sleep(0.2)
             for task in [t for t in running if t.proc.poll() is not None]:
@@ -152,17 +174,23 @@ def grade(run: Path, entries: list[manifest.Entry], jobs: int, regrade: bool,
             signal.signal(s, handler)
 
 
-def _start(run: Path, entry: manifest.Entry, regrade: bool, logs: Path) -> _Running:
+def _start(run: Path, entry: manifest.Entry, regrade: bool, logs: Path,
+           pool: object) -> _Running:
     job = f"local-{os.getpid()}_{entry.index}"
     cmd = [sys.executable, "-m", "grader", "batch", "run-task", str(run), str(entry.index)]
     if regrade:
         cmd.append("--regrade")
-    with (logs / f"{job}.out").open("ab") as log:
-        # A session of its own: a terminal's Ctrl-C reaches only us, and the task's
-        # `grader check` can be signalled with it as one process group.
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, LOCAL_JOB_ENV: job})
+    fds, env = pool.channels() if pool is not None else ([], {})
+    try:
+        with (logs / f"{job}.out").open("ab") as log:
+            # A session of its own: a terminal's Ctrl-C reaches only us, and the task's
+            # `grader check` can be signalled with it as one process group.
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    pass_fds=fds, env={**os.environ, **env, LOCAL_JOB_ENV: job})
+    finally:
+        for fd in fds:  # the task holds them now; a server sees its hang-up when it ends
+            os.close(fd)
     return _Running(entry, proc, time.monotonic())
 
 

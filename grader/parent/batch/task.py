@@ -265,8 +265,11 @@ def _run_teed(cmd: list[str], cwd: Path) -> tuple[int, str]:
     """Runs CMD with its output copied to ours (the Slurm log); returns its exit code and the
     last lines of that output, joined, for a failure reason."""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
+    from grader.parent.warm import inherited_fds
+
+    # Warm workers lent by `grader batch run` pass through to `grader check`.
     with subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT) as proc:
+                          stderr=subprocess.STDOUT, pass_fds=inherited_fds()) as proc:
         try:
             assert proc.stdout is not None
             for raw in proc.stdout:

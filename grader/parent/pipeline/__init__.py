@@ -92,7 +92,8 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
           on_event: Any = None, require_gpu: bool = False,
           images_dir: Path | None = None, only_tasks: list[str] | None = None,
           maps: dict[str, tuple[str, str | None]] | None = None,
-          train_cache: str | None = None, time_budget_s: float | None = None) -> Grading:
+          train_cache: str | None = None, time_budget_s: float | None = None,
+          warm: Any = None) -> Grading:
     """Grades one submission folder. Never raises for a bad submission; see Grading.
 
     ``require_gpu``: refuse at once (exit 2) on a machine without a GPU.
@@ -101,13 +102,14 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
     ``only_tasks``: grade just these task ids (`grader check --task`).
     ``maps``: task id -> (file, name) pinned by `grader check --map`.
     ``train_cache``: a folder of grader-trained accuracy results to reuse and add to.
-    ``time_budget_s``: wall clock for the whole submission (else the spec's default)."""
+    ``time_budget_s``: wall clock for the whole submission (else the spec's default).
+    ``warm``: warm workers to use (grader/parent/warm.py Launchers), else fresh ones."""
     if sub.is_file() and sub.suffix.lower() in (".zip", ".ipynb"):
         return _grade_single_file(sub, assignment, static=static, data_dir=data_dir,
                                   keep_scratch=keep_scratch, on_event=on_event,
                                   require_gpu=require_gpu, images_dir=images_dir,
                                   only_tasks=only_tasks, maps=maps, train_cache=train_cache,
-                                  time_budget_s=time_budget_s)
+                                  time_budget_s=time_budget_s, warm=warm)
     started = time.monotonic()
     result = Grading(assignment=assignment, submission=sub)
     if require_gpu:
@@ -149,7 +151,7 @@ def grade(sub: Path, assignment: str | None = None, static: bool = False,
     try:
         run = RunOptions(static=static, data_dir=data_dir, require_gpu=require_gpu,
                          maps=dict(maps or {}), train_cache=train_cache,
-                         time_budget_s=time_budget_s)
+                         time_budget_s=time_budget_s, warm=warm)
         _grade_with_spec(spec, sub, scratch, run, result, on_event)
         align_skipped_checks(result.tasks, run)
         if images_dir is not None:

@@ -35,6 +35,8 @@ class RunOptions:
     # `--time-budget S`: wall clock for the whole submission (else the spec's
     # defaults.time_budget_s); once spent no job starts (grader/parent/sandbox.py Budget).
     time_budget_s: float | None = None
+    # Warm workers lent by `grader batch run` (grader/parent/warm.py Launchers), or None.
+    warm: Any = None
 
     def skip_reason(self, check: str) -> str | None:
         """Why ``check`` does not run at all in this run, or None. `--static` is

@@ -57,10 +57,19 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         build_q.put(job)
     build_q.put(None)
     by_task = {t["id"]: t for t in spec.tasks}
-    from grader.data.hiding import hide_prefix
+    from grader.data.hiding import hidden_paths, hide_prefix
 
     run, cover = _train_cache(run, scratch)
     hide = hide_prefix(run.data_dir, keep=[scratch], cover=cover)
+    warm_build = warm_verify = None
+    # Warm workers (grader/parent/warm.py) only where no GPU is visible: a worker forked
+    # after the import must set up CUDA itself, which is not tested on a GPU node yet,
+    # and there training, not the import, is what a student costs.
+    if run.warm is not None and not sandbox.gpu_visible():
+        warm_verify = run.warm.verify
+        # A warm build worker builds the hiding namespaces itself; where they cannot be
+        # built, the build worker starts fresh (and the report says the data is not hidden).
+        warm_build = run.warm.build if hide is not None else None
     seconds = time_budget(spec.data.get("defaults", {}), run)
     budget = sandbox.Budget.since(seconds, result.started) if seconds else None
 
@@ -122,6 +131,7 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         eager=any(j.kind != "function" for j in plan.jobs),
         on_event=on_event,
         budget=budget,
+        warm=(warm_verify, [], None) if warm_verify else None,
     )
     verify_sup = sandbox.Supervisor(verify_spec)
     verify_thread = threading.Thread(
@@ -135,7 +145,7 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         env=sandbox.scrubbed_env(scratch / "visual-train",
                                  {"GRADER_DATA": run.data_dir} if run.data_dir else None),
         memory_mb=verify_spec.memory_mb, output_limit=1 << 20, flood_limit=None,
-        job_timeout=lambda job: job.timeout, budget=budget))
+        job_timeout=lambda job: job.timeout, budget=budget, warm=verify_spec.warm))
     trainer_thread = threading.Thread(
         target=trainer_sup.run, args=(trainer_q, lambda j, r: None, lambda j, f: []),
         daemon=True)
@@ -154,6 +164,8 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         flood_limit=limits0["output_flood_bytes"],
         job_timeout=lambda job: job.build_timeout_s,
         budget=budget,
+        warm=(warm_build, [str(plan.models)],
+              hidden_paths(run.data_dir, keep=[scratch], cover=cover)) if warm_build else None,
     )
     build_sup = sandbox.Supervisor(build_spec)
     try:
@@ -179,7 +191,8 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         halt_workers(result)
     build, verify = build_sup.outcome, verify_sup.outcome
     _merge(verify, trainer_sup.outcome)
-    result.workers = {"build": build.workers_started, "verify": verify.workers_started}
+    result.workers = {"build": build.workers_started, "verify": verify.workers_started,
+                      "warm": build.workers_warm + verify.workers_warm}
     result.timeline = sorted([(round(t - result.started, 3), "build", e, j)
                               for t, e, j in build.timeline]
                              + [(round(t - result.started, 3), "verify", e, j)
@@ -278,6 +291,7 @@ def _merge(into: sandbox.Outcome, other: sandbox.Outcome) -> None:
     into.output += other.output
     into.output_dropped += other.output_dropped
     into.workers_started += other.workers_started
+    into.workers_warm += other.workers_warm
     into.timeline += other.timeline
 
 
