@@ -55,9 +55,34 @@ sys.exit(code)
 """
 
 
-def run_check(*args: str, json_path: Path, timeout: float = 900, warm=None) -> Run:
-    """`grader check ARGS --json JSON_PATH` in a child process, as a Run. ``warm``: a
-    grader.parent.warm.WarmPool whose workers it uses, as `grader batch run` lends them."""
+_POOL = None
+
+
+def shared_pool():
+    """This test process's warm servers (each xdist worker has its own), started on
+    first use: most gradings of the suite get their workers as `grader batch run`
+    lends them, which saves two TensorFlow imports each. The gradings that test the
+    workers' confinement and failures start fresh ones (``fresh=True``), as a lone
+    `grader check` does, and tests/engine/test_warm_workers.py holds the warm ones to
+    the same confinement."""
+    global _POOL
+    if _POOL is None:
+        import atexit
+
+        from grader.parent.warm import WarmPool
+
+        _POOL = WarmPool()
+        atexit.register(_POOL.close)
+    return _POOL
+
+
+def run_check(*args: str, json_path: Path, timeout: float = 900, warm=None,
+              fresh: bool = False) -> Run:
+    """`grader check ARGS --json JSON_PATH` in a child process, as a Run. Its workers
+    come from ``warm`` (a grader.parent.warm.WarmPool), else from the shared pool,
+    unless ``fresh``: then it starts them itself, as `grader check` alone does."""
+    if warm is None and not fresh:
+        warm = shared_pool()
     fds, env = warm.channels() if warm is not None else ([], {})
     try:
         proc = subprocess.run([sys.executable, "-c", _PROBE, "check", *args, "--json",

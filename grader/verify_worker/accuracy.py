@@ -55,7 +55,6 @@ def run(ctx: Any) -> CheckResult:
     from grader.data.training_data import AccuracySpec, corrupt_message
     from grader.device import GpuRequired
     from grader.verify_worker.student_scores import score_training
-    from grader.verify_worker.training import train_and_evaluate
 
     try:
         spec = AccuracySpec.from_dict(ctx.check)
@@ -78,11 +77,7 @@ def run(ctx: Any) -> CheckResult:
                               details=outcome["details"])
             return outcome
         cache = _cache_lookup(ctx, spec, require_gpu)
-        trained = cache.get("result")
-        if trained is None:
-            trained = train_and_evaluate(ctx.model_path, spec, ctx.data_dir,
-                                         progress=progress, require_gpu=require_gpu)
-            _cache_store(cache, trained)
+        trained = _train(ctx, spec, cache, progress, require_gpu)
     except DatasetMissing as err:
         return result(State.NOT_RUN, f"not run: {err}",
                       details={"dataset": spec.dataset, "prepare": err.prepare})
@@ -117,7 +112,6 @@ def _cache_lookup(ctx: Any, spec: Any, require_gpu: bool) -> dict[str, Any]:
     from grader.verify_worker import train_cache
     from grader.verify_worker.training import (
         PROBABILITY_ACTIVATIONS,
-        TrainResult,
         final_activation,
         loss_for_head,
         read_model_config,
@@ -140,18 +134,52 @@ def _cache_lookup(ctx: Any, spec: Any, require_gpu: bool) -> dict[str, Any]:
         return {"details": {"reused": False, "stored": False,
                             "why": f"no cache key ({type(err).__name__})"}}
     key = train_cache.digest(material)
-    found = {"cache": cache, "key": key, "material": material,
+    found = {"cache": cache, "key": key, "material": material, "started": started,
              "details": {"key": key, "reused": False, "stored": False}}
-    stored = cache.get(key)
-    if stored is not None:
-        try:
-            result = TrainResult(**stored)
-        except TypeError:  # written by another grader version: train again
-            return found
-        result.notes = [*result.notes, train_cache.REUSED]
-        found["result"] = result
-        found["details"].update(reused=True, lookup_seconds=round(time.monotonic() - started, 3))
+    _reuse(found)
     return found
+
+
+def _reuse(found: dict[str, Any]) -> None:
+    """Adds ``result`` to a cache lookup when its key has a stored result."""
+    import time
+
+    from grader.verify_worker import train_cache
+    from grader.verify_worker.training import TrainResult
+
+    stored = found["cache"].get(found["key"])
+    if stored is None:
+        return
+    try:
+        result = TrainResult(**stored)
+    except TypeError:  # written by another grader version: train again
+        return
+    result.notes = [*result.notes, train_cache.REUSED]
+    found["result"] = result
+    found["details"].update(reused=True,
+                            lookup_seconds=round(time.monotonic() - found["started"], 3))
+
+
+def _train(ctx: Any, spec: Any, cache: dict[str, Any], progress: Any,
+           require_gpu: bool) -> Any:
+    """Trains, unless the cache has the result. While one process trains a key, another
+    that reaches it waits (up to the training's time limit) and then reuses the result,
+    so students graded side by side train a shared architecture once."""
+    from grader.verify_worker.training import train_and_evaluate
+
+    if "result" in cache:
+        return cache["result"]
+    if "key" not in cache:
+        return train_and_evaluate(ctx.model_path, spec, ctx.data_dir, progress=progress,
+                                  require_gpu=require_gpu)
+    with cache["cache"].claim(cache["key"], wait_s=float(spec.time_limit_s)):
+        _reuse(cache)
+        if "result" in cache:
+            return cache["result"]
+        trained = train_and_evaluate(ctx.model_path, spec, ctx.data_dir, progress=progress,
+                                     require_gpu=require_gpu)
+        _cache_store(cache, trained)
+        return trained
 
 
 def _cache_store(cache: dict[str, Any], trained: Any) -> None:

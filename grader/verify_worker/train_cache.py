@@ -16,11 +16,13 @@ result is a function of
 
 `key_material` gathers those in the verify worker (never where student code ran)
 and `digest` hashes them. Entries are JSON files ``DIR/accuracy/KEY.json`` written
-with `grader.files.write_json_atomic`: two processes that reach the same key at
-once may both train, each write lands whole by rename, and a reader sees one whole
-file or none. An entry holds the result and the key material, never a student's
-name or a submission's path, so a reused result can say where it came from only as
-"earlier in this run (or cache)".
+with `grader.files.write_json_atomic`: each write lands whole by rename, and a
+reader sees one whole file or none. A process about to train a key holds
+``KEY.lock`` (flock) meanwhile, so another that reaches the same key waits and
+reuses the result instead of training it again (students graded side by side); where
+locks do not work, both train and the last write stands. An entry holds the result
+and the key material, never a student's name or a submission's path, so a reused
+result can say where it came from only as "earlier in this run (or cache)".
 
 The cache folder is covered in the build worker's namespaces like the data roots
 (grader/data/hiding.py): student code could otherwise write a forged entry for its
@@ -30,12 +32,16 @@ does not pass the folder on, and nothing is cached.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import hashlib
 import json
 import os
 import platform
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -242,6 +248,38 @@ class TrainCache:
                 not isinstance(entry.get("result"), dict):
             return None
         return entry["result"]
+
+    @contextlib.contextmanager
+    def claim(self, key: str, wait_s: float) -> Iterator[bool]:
+        """Holds ``key`` while this process trains it: an exclusive flock on
+        ``accuracy/KEY.lock``, waited for up to ``wait_s`` while another process holds
+        it. Yields whether it is held; a lock that cannot be had (a filesystem without
+        locks, the wait spent) only means training without it. The kernel drops the
+        lock when its holder ends, so a killed worker never leaves a key claimed."""
+        try:
+            path = self.folder / "accuracy" / f"{key}.lock"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            yield False
+            return
+        try:
+            deadline = time.monotonic() + wait_s
+            held = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held = True
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.2)
+                except OSError:
+                    break
+            yield held
+        finally:
+            os.close(fd)
 
     def put(self, key: str, material: dict[str, Any], result: dict[str, Any]) -> bool:
         """Stores ``result`` under ``key`` (atomically); False when the folder is not

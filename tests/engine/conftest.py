@@ -210,8 +210,10 @@ def make_zoo(root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def zoo(zoo_dir) -> Run:
+    # Started fresh, as a lone `grader check` does; test_engine_failures.py grades the zoo
+    # with warm workers too.
     return run_check(str(zoo_dir / "submission"), "--assignment", str(zoo_dir / "zoo.json"),
-                 "--static", json_path=zoo_dir / "results.json")
+                     "--static", json_path=zoo_dir / "results.json", fresh=True)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,16 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import FIXTURES, ONE_POINT, REPO, SMALL, run_check, task, write_spec
+from conftest import (
+    FIXTURES,
+    ONE_POINT,
+    REPO,
+    SMALL,
+    make_zoo,
+    run_check,
+    task,
+    write_spec,
+)
 
 from grader.parent.spec import validation_problems
 
@@ -243,15 +252,11 @@ def test_an_endless_print_loop_fails_its_task_before_it_fills_the_disk(tmp_path)
 def test_warm_workers_grade_the_zoo_as_fresh_ones(zoo, tmp_path):
     """Every way a builder can fail, graded by workers forked from warm servers
     (`grader batch run`): the same states, the same reasons, restarts forked too."""
-    from conftest import make_zoo
-
     from grader.data.hiding import namespaces_available
-    from grader.parent.warm import WarmPool
 
     root = make_zoo(tmp_path)
-    with WarmPool() as pool:
-        warm = run_check(str(root / "submission"), "--assignment", str(root / "zoo.json"),
-                         "--static", json_path=root / "results.json", warm=pool)
+    warm = run_check(str(root / "submission"), "--assignment", str(root / "zoo.json"),
+                     "--static", json_path=root / "results.json")
     states = {t["name"]: t["grader"]["state"] for t in zoo.results["tests"]}
     assert {t["name"]: t["grader"]["state"] for t in warm.results["tests"]} == states
     assert warm.code == zoo.code

@@ -245,6 +245,47 @@ def test_two_processes_writing_one_key_leave_a_valid_entry(tmp_path):
     assert list((cache.folder / "accuracy").iterdir()) == [cache.path(key)]  # no litter
 
 
+def test_a_key_being_trained_is_waited_for_and_then_reused(tmp_path):
+    """Two students with one architecture graded side by side: the second waits for the
+    first's training (its claim) and finds the result, instead of training again."""
+    import threading
+    import time
+
+    cache = TrainCache(tmp_path / "cache")
+    key = digest({"architecture": "shared"})
+    claimed = threading.Event()
+
+    def first() -> None:
+        with cache.claim(key, wait_s=5) as held:
+            assert held
+            claimed.set()
+            time.sleep(1.0)  # training
+            cache.put(key, {"architecture": "shared"}, {"accuracy": 0.84})
+
+    trainer = threading.Thread(target=first)
+    trainer.start()
+    claimed.wait(5)
+    started = time.monotonic()
+    with cache.claim(key, wait_s=30) as held:
+        waited = time.monotonic() - started
+        found = cache.get(key)
+    trainer.join()
+    assert held and waited >= 0.5, waited
+    assert found == {"accuracy": 0.84}
+    # A claim not had within its wait is given up: that process trains without it.
+    with cache.claim(key, wait_s=5):
+        holder = threading.Thread(target=lambda: results.append(_try(cache, key)))
+        results: list = []
+        holder.start()
+        holder.join()
+    assert results == [False]
+
+
+def _try(cache: TrainCache, key: str) -> bool:
+    with cache.claim(key, wait_s=0.3) as held:
+        return held
+
+
 def test_a_forged_or_foreign_entry_is_not_reused(tmp_path):
     cache = TrainCache(tmp_path)
     key = digest({"a": 1})

@@ -189,6 +189,11 @@ def verify_job(spec: Spec, task: dict[str, Any], built: BuildResult, run: RunOpt
     timeout = float(spec.limits(task)["verify_timeout_s"])
     if "accuracy" in kept:
         timeout += float(kept["accuracy"].get("time_limit_s", 600))
+        if run.train_cache and data_hidden:
+            # It may first wait, up to that limit, for another process training the same
+            # architecture (train_cache.TrainCache.claim), and train after all if that ends
+            # without a result to reuse.
+            timeout += float(kept["accuracy"].get("time_limit_s", 600))
     return VerifyJob(id=task["id"], model_path=built.model_path,
                      task={**task, "checks": kept}, data_dir=run.data_dir,
                      # data_hidden is the parent's own fact, not the build worker's.
