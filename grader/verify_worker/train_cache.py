@@ -24,6 +24,13 @@ locks do not work, both train and the last write stands. An entry holds the resu
 and the key material, never a student's name or a submission's path, so a reused
 result can say where it came from only as "earlier in this run (or cache)".
 
+A visual check's training (grader/verify_worker/visual_training.py) is kept the same
+way under ``DIR/visual/KEY/``: the trained model and the chosen images with their
+hashes, keyed by the canonical architecture, the visual budget, the classes, the
+dataset, the versions and the device. A classmate's copy gets those weights set on a
+rebuild of their own model, so their layer names (which their function may use)
+stay theirs.
+
 The cache folder is covered in the build worker's namespaces like the data roots
 (grader/data/hiding.py): student code could otherwise write a forged entry for its
 own architecture, or spoil a classmate's. Where it cannot be covered the parent
@@ -227,7 +234,8 @@ def key_material(config: dict[str, Any], spec: Any, loss: str, from_logits: bool
 
 
 class TrainCache:
-    """``folder/accuracy/KEY.json`` entries and ``folder/dataset-digests.json``."""
+    """``folder/accuracy/KEY.json`` entries, ``folder/visual/KEY/`` (a visual check's
+    trained model and images) and ``folder/dataset-digests.json``."""
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
@@ -290,6 +298,60 @@ class TrainCache:
             return True
         except OSError:
             return False
+
+
+    def visual(self, key: str) -> dict[str, Any] | None:
+        """A stored visual training: {"model", "inputs" (paths in the store), "details"},
+        or None. The files must still have the hashes stored with them."""
+        folder = self.folder / "visual" / key
+        entry = _read_json(folder / "entry.json")
+        if not isinstance(entry, dict) or entry.get("key") != key or \
+                entry.get("format") != FORMAT or digest(entry.get("material")) != key or \
+                not isinstance(entry.get("details"), dict):
+            return None
+        files = {"model": folder / "trained.keras", "inputs": folder / "inputs.npz"}
+        hashes = entry.get("sha256") or {}
+        try:
+            if any(_sha256(path) != hashes.get(name) for name, path in files.items()):
+                return None
+        except OSError:
+            return None
+        return {**{k: str(v) for k, v in files.items()}, "details": entry["details"]}
+
+    def put_visual(self, key: str, material: dict[str, Any], model: Path, inputs: Path,
+                   details: dict[str, Any]) -> bool:
+        """Stores a visual training whole (a folder renamed into place) or not at all;
+        False when it could not, or another process stored the key first."""
+        import shutil
+        import tempfile
+
+        target = self.folder / "visual" / key
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
+        except OSError:
+            return False
+        try:
+            shutil.copyfile(model, staging / "trained.keras")
+            shutil.copyfile(inputs, staging / "inputs.npz")
+            write_json_atomic(staging / "entry.json", {
+                "format": FORMAT, "key": key, "material": material, "details": details,
+                "sha256": {"model": _sha256(staging / "trained.keras"),
+                           "inputs": _sha256(staging / "inputs.npz")}})
+            os.rename(staging, target)
+            return True
+        except OSError:
+            return False
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest_ = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest_.update(block)
+    return digest_.hexdigest()
 
 
 def _read_json(path: Path) -> Any:

@@ -71,8 +71,7 @@ def train_stage(ctx: Any) -> CheckResult:
         key = _key(Path(ctx.model_path), settings, classes)
         done = _CACHE.get(key)
         if done is None or not all(Path(done[k]).is_file() for k in ("model", "inputs")):
-            done = _CACHE[key] = train_for_visual(ctx.model_path, settings, ctx.data_dir,
-                                                  out_dir, classes)
+            done = _CACHE[key] = _trained_once(ctx, settings, out_dir, classes)
         return passed(done["summary"], details=dict(done))
     except DatasetMissing as err:
         return skipped(f"no training data on this machine ({err})")
@@ -81,6 +80,65 @@ def train_stage(ctx: Any) -> CheckResult:
     except Exception as err:  # a model the grader cannot train: the check still runs
         return skipped(f"the grader could not train the model ({type(err).__name__}: "
                        f"{str(err)[:300]})")
+
+
+def _trained_once(ctx: Any, settings: dict[str, Any], out_dir: Path,
+                  classes: list[int] | None) -> dict[str, Any]:
+    """`train_for_visual`, or, with the run's training cache (``ctx.train_cache``), the
+    weights another student's copy of this architecture was trained to: the same
+    canonical configuration, settings, classes, dataset files, library versions and
+    device give the same seeded training, so its weights are set on a fresh rebuild of
+    this student's own model (its layer names, which the student's function may use)
+    and saved here; the images are copied. Two processes that reach one key at once:
+    the second waits for the first (TrainCache.claim)."""
+    folder = getattr(ctx, "train_cache", None)
+    if not folder:
+        return train_for_visual(ctx.model_path, settings, ctx.data_dir, out_dir, classes)
+    from grader import device as devices
+    from grader.verify_worker import train_cache
+    from grader.verify_worker.training import read_model_config
+
+    spec = training_spec(settings)
+    cache = train_cache.TrainCache(folder)
+    material = {"visual": train_cache.architecture_digest(read_model_config(ctx.model_path)),
+                "settings": settings, "classes": classes,
+                "dataset": train_cache.dataset_digests(spec.dataset, ctx.data_dir,
+                                                       cache.digests_path),
+                "versions": train_cache.versions(), "device": str(devices.describe())}
+    key = train_cache.digest(material)
+    with cache.claim("visual-" + key, wait_s=float(spec.time_limit_s)):
+        stored = cache.visual(key)
+        if stored is not None:
+            return _reuse(ctx.model_path, stored, spec.seed, out_dir)
+        done = train_for_visual(ctx.model_path, settings, ctx.data_dir, out_dir, classes)
+        cache.put_visual(key, material, Path(done["model"]), Path(done["inputs"]),
+                         {k: v for k, v in done.items() if k not in (
+                             "model", "sha256", "inputs", "inputs_sha256")})
+        return done
+
+
+def _reuse(model_path: str | Path, stored: dict[str, Any], seed: int,
+           out_dir: Path) -> dict[str, Any]:
+    """A stored visual training, made this student's: their model rebuilt, the stored
+    weights set on it, saved with the images in ``out_dir``."""
+    import shutil
+
+    import keras
+
+    from grader.verify_worker.train_cache import REUSED
+    from grader.verify_worker.training import rebuild_fresh
+
+    model = rebuild_fresh(model_path, seed)
+    trained = keras.saving.load_model(stored["model"], compile=False, safe_mode=True)
+    model.set_weights(trained.get_weights())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / TRAINED)
+    shutil.copyfile(stored["inputs"], out_dir / INPUTS)
+    details = dict(stored["details"])
+    details["summary"] = f"{details.get('summary', 'trained by the grader')}; {REUSED}"
+    return {**details, "model": str((out_dir / TRAINED).resolve()),
+            "sha256": sha256(out_dir / TRAINED), "inputs": str((out_dir / INPUTS).resolve()),
+            "inputs_sha256": sha256(out_dir / INPUTS), "reused": True}
 
 
 def training_spec(settings: dict[str, Any]):

@@ -165,3 +165,50 @@ def test_scoring_refuses_trained_files_changed_since_training(tmp_path):
                         check=check, data_dir=None)
     out = visual.run(ctx)
     assert out["state"] == "error" and "changed or went missing" in out["message"]
+
+
+BOB_GRAD_CAM = '''
+from gradcam import grad_cam as reference_grad_cam
+
+
+def grad_cam(model, image, class_index, layer_name=None):
+    # Bob's function finds his layers by the names he gave them.
+    model.get_layer("bob_first_conv")
+    return reference_grad_cam(model, image, class_index, layer_name)
+'''
+
+
+def test_a_classmates_visual_training_is_reused_on_a_model_with_its_own_names(tmp_path):
+    """With the run's training cache, the second student whose model 2 is the same
+    architecture under other layer names gets the first one's trained weights on a
+    rebuild of their own model (their names, which their function may use)."""
+    small_fashion_mnist(tmp_path / "data")
+    spec = tmp_path / "visual-cache.json"
+    spec.write_text(json.dumps({"id": spec.stem, "title": spec.stem, "marker": spec.stem,
+                                "tasks": [_task("gradcam", "gradcam.py", TRAIN)]}))
+    runs = {}
+    for student in ("alice", "bob"):
+        sub = tmp_path / student
+        sub.mkdir()
+        for name in ("cnn.py", "gradcam.py"):
+            shutil.copy(REPO / "reference" / "practical2" / name, sub / name)
+    cnn = tmp_path / "bob" / "cnn.py"
+    first = 'layers.Conv2D(16, 7, padding="same", activation="relu")'
+    assert cnn.read_text().count(first) == 1
+    cnn.write_text(cnn.read_text().replace(first, first[:-1] + ', name="bob_first_conv")'))
+    (tmp_path / "bob" / "gradcam.py").rename(tmp_path / "bob" / "reference_cam.py")
+    (tmp_path / "bob" / "gradcam.py").write_text(
+        BOB_GRAD_CAM.replace("from gradcam import", "from reference_cam import"))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+        env.delenv("GRADER_DATA", raising=False)
+        for student in ("alice", "bob"):
+            runs[student] = run_check(str(tmp_path / student), "--assignment", str(spec),
+                                      "--data-dir", str(tmp_path / "data"), "--train-cache",
+                                      str(tmp_path / "cache"),
+                                      json_path=tmp_path / f"{student}.json")
+    alice, bob = (runs[s].test("gradcam", "visual") for s in ("alice", "bob"))
+    assert alice["score"] == 3 and "reused" not in alice["output"], alice["output"]
+    assert bob["score"] == 3, bob["output"]
+    assert "reused: the same architecture was trained" in bob["output"]
+    assert len(list((tmp_path / "cache" / "visual").iterdir())) == 1

@@ -101,7 +101,7 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         if job_id in plan.visual_training:
             staged[job_id] = built
             trainer_q.put(_train_job(spec, by_task[job_id], built, run, scratch,
-                                     plan.visual_training[job_id]))
+                                     plan.visual_training[job_id], hide is not None))
             return
         verify_q.put(verify_job(spec, by_task[job_id], built, run, hide is not None,
                                 fallback(job_id)))
@@ -206,17 +206,22 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
 
 
 def _train_job(spec: Spec, task: dict[str, Any], built: BuildResult, run: RunOptions,
-               scratch: Path, settings: dict[str, Any]) -> VerifyJob:
+               scratch: Path, settings: dict[str, Any], data_hidden: bool) -> VerifyJob:
     """The trainer's job for a visual task: its visual check alone, as the training
-    stage (grader/verify_worker/visual.py), writing into a folder of the scratch space."""
+    stage (grader/verify_worker/visual.py), writing into a folder of the scratch space.
+    With the training cache where the build worker cannot reach it, a classmate's
+    training of the same architecture is reused (visual_training._trained_once)."""
     check = {k: v for k, v in task["checks"]["visual"].items() if not k.startswith("_")}
     check.update(_stage="train", _training=settings,
                  _out_dir=str(_mkdir(scratch / "visual-trained" / task["id"])))
     timeout = float(spec.limits(task)["verify_timeout_s"]) + float(
         settings.get("time_limit_s", 600)) + 120.0  # + reading the dataset
+    if run.train_cache and data_hidden:
+        timeout += float(settings.get("time_limit_s", 600))  # a wait on the key's claim
     return VerifyJob(id=task["id"] + TRAIN_SUFFIX, model_path=built.model_path or "",
                      task={**task, "checks": {"visual": check}}, data_dir=run.data_dir,
-                     require_gpu=run.require_gpu, timeout=timeout)
+                     require_gpu=run.require_gpu, timeout=timeout,
+                     train_cache=run.train_cache if data_hidden else None)
 
 
 def _trained(trainer: sandbox.Outcome, task_id: str) -> tuple[dict[str, Any] | None, str]:
