@@ -17,12 +17,15 @@ death with the server, core dumps off, the address-space limit, for a build work
 the namespaces below, then the request's folder, environment and output file.
 
 Build workers: each child builds the namespaces of grader/data/hiding.py for itself,
-with the folders and files its request names (the data roots, the training cache):
-covered, no network, locked by a nested user namespace, and a PID namespace of its
-own where the worker is PID 1 and sees no other process, the server and other
-students' workers included. The server is not dumpable, so nothing can read or trace
-its memory. Keras fixed its home folder when the server imported it; each child binds
-its own HOME/.keras over that folder, so no student reads another's files there.
+with the folders and files its request names (the data roots, the training cache,
+the verify side's folders): covered, no network, every mount read-only but the
+check's scratch folder, all of it locked by a nested user namespace, and a PID
+namespace of its own whose init runs no student code: the worker sees no other
+process (the server, other students' workers), and when the init ends the kernel
+ends everything the worker started, whatever process group or death signal it chose.
+The server and the init are not dumpable, so nothing can read or trace their memory.
+Keras fixed its home folder when the server imported it; each child binds its own
+HOME/.keras over that folder, so no student reads another's files there.
 
 Wire (a SOCK_SEQPACKET socket per client, one JSON message per packet, descriptors
 passed with SCM_RIGHTS):
@@ -42,6 +45,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -57,12 +61,21 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
-MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 0x1, 0x2, 0x4, 0x8, 0x20
+MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_RELATIME = 0x400, 0x800, 0x1000, 0x4000, 0x200000
+MS_PRIVATE = 0x40000
+# A mount's flags a remount must keep (statvfs's ST_* bits are the same numbers).
+_KEPT_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME
+# The init of a worker's PID namespace exits with this plus the signal that killed the
+# worker; the holder turns it back into that signal (the worker's own exit codes are
+# below it: a Python worker exits 0, 1 or 2).
+INIT_SIGNALLED = 0x80
 MAX_MESSAGE = 1 << 20
 CHILD_FDS = 3  # jobs, events, output
 
 _libc = ctypes.CDLL(None, use_errno=True)
+# Taken before any student code runs: a worker that replaces os._exit still ends.
+_exit = os._exit
 
 
 class Unavailable(Exception):
@@ -106,47 +119,104 @@ def _map_root(uid: int, gid: int) -> None:
     Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
 
 
+def _mount_points() -> list[str]:
+    """This mount namespace's mount points (/proc/self/mountinfo's fifth field)."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        field = line.split(" ")[4]
+        # Spaces, tabs, newlines and backslashes come as octal escapes (\040).
+        points.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field))
+    return points
+
+
+def _read_only_but(writable: list[str]) -> None:
+    """Every mount read-only but ``writable`` and the kernel's own (/proc, /sys, /dev),
+    keeping each mount's other flags (a user namespace may not drop them)."""
+    kernel = ("/proc", "/sys", "/dev")
+    for point in _mount_points():
+        if point in writable or any(point == k or point.startswith(k + "/") for k in kernel):
+            continue
+        flags = os.statvfs(point).f_flag & _KEPT_FLAGS
+        _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
+
+
+def _wait_for(pid: int) -> int:
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
+
+
+def _end_as(status: int) -> None:
+    """Ends this process as a child that ended with wait ``status`` did."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+    elif os.WIFEXITED(status) and os.WEXITSTATUS(status) > INIT_SIGNALLED:
+        sig = os.WEXITSTATUS(status) - INIT_SIGNALLED  # from the namespace's init, below
+    else:
+        _exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+    _exit(INIT_SIGNALLED + sig)
+
+
 def _own_namespaces(hide: dict[str, list[str]], home: str, keras_home: str) -> None:
     """In the child: the namespaces grader/data/hiding.py's prefix builds with unshare(1),
-    built here with the same system calls. Returns in the worker (PID 1 of its own PID
-    namespace); the child itself only holds it, and ends as it ended.
+    built here with the same system calls. Returns in the worker; every other process
+    made here runs no student code and only waits.
 
-    1. user + mount + network namespace: each data root covered by an empty read-only
-       tmpfs, each data file by /dev/null, no network; this student's ~/.keras bound
-       over the folder Keras fixed when the server imported it;
-    2. a nested user + mount + PID namespace, so the covers are locked (a mount made
-       in a more privileged namespace cannot be undone from a less privileged one)."""
+    1. The holder (this child): a user + mount + network namespace where the writable
+       folders keep their own mounts, each data root is covered by an empty read-only
+       tmpfs and each data file by /dev/null, this student's ~/.keras is bound over the
+       folder Keras fixed when the server imported it, and every other mount turns
+       read-only; then a PID namespace, whose first process is
+    2. its init: PID 1 there, with its own /proc, not dumpable. When it ends, the kernel
+       kills every process of the namespace, so a worker that leaves its process group
+       or clears its death signal still cannot outlive it; it dies with the holder.
+    3. The worker, PID 2: a nested user + mount namespace, so every mount above,
+       /proc included, is locked (a less privileged namespace cannot undo them)."""
     uid, gid = os.geteuid(), os.getegid()
     _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET), "unshare")
     _map_root(uid, gid)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    writable = list(hide.get("writable", []))
+    for folder in writable:
+        _mount(folder, folder, None, MS_BIND)
     for folder in hide.get("folders", []):
         _check(_libc.mount(b"grader-hidden", folder.encode(), b"tmpfs",
                            ctypes.c_ulong(MS_RDONLY), b"size=4k,mode=0555"),
                f"mount tmpfs on {folder}")
     for file in hide.get("files", []):
         _mount("/dev/null", file, None, MS_BIND)
+    _check(_libc.mount(b"grader-shm", b"/dev/shm", b"tmpfs", ctypes.c_ulong(0),
+                       b"size=64m,mode=1777"), "mount tmpfs on /dev/shm")
     own = Path(home) / ".keras"
     own.mkdir(parents=True, exist_ok=True)
     if keras_home and os.path.isdir(keras_home):
         _mount(str(own), keras_home, None, MS_BIND)
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID), "unshare")
+        writable.append(keras_home)  # the student's own folder under the server's name
+    _read_only_but(writable)
+    _check(_libc.unshare(CLONE_NEWPID), "unshare")
+    init = os.fork()
+    if init:
+        _end_as(_wait_for(init))  # the holder
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_DUMPABLE, 0)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    worker = os.fork()
+    if worker:
+        while True:  # the init: reaps what the worker leaves, ends when the worker ends
+            pid, status = os.waitpid(-1, 0)
+            if pid == worker:
+                # PID 1 cannot kill itself by a signal: the holder does, from the number.
+                code = (INIT_SIGNALLED + os.WTERMSIG(status) if os.WIFSIGNALED(status)
+                        else os.waitstatus_to_exitcode(status) & 0x7F)
+                _exit(code)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_DUMPABLE, 1)  # its own /proc files, for the maps below
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare")
     _map_root(0, 0)
-    pid = os.fork()
-    if pid == 0:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # --kill-child: dies with its holder
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        return
-    while True:  # the holder: end as the worker ended, killed by the same signal
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):
-        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-        os.kill(os.getpid(), os.WTERMSIG(status))
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
 def _become_worker(request: dict[str, Any], fds: list[int], server_fds: list[int],
@@ -158,8 +228,11 @@ def _become_worker(request: dict[str, Any], fds: list[int], server_fds: list[int
     try:
         for fd in server_fds:
             os.close(fd)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+        # The handlers a new Python process starts with.
+        for sig in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.set_wakeup_fd(-1)
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -184,11 +257,18 @@ def _become_worker(request: dict[str, Any], fds: list[int], server_fds: list[int
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        import tempfile
+
+        tempfile.tempdir = None  # found again from this environment's TMPDIR
         args = [*request["args"], "--jobs-fd", str(jobs), "--events-fd", str(events)]
         sys.argv = [sys.argv[0], *args]
         code = main(args)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
+    except SystemExit as exc:  # as the interpreter treats it at exit
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -198,7 +278,16 @@ def _become_worker(request: dict[str, Any], fds: list[int], server_fds: list[int
                 stream.flush()
             except Exception:
                 pass
-        os._exit(code if isinstance(code, int) else 1)
+        _exit(code if isinstance(code, int) else 1)
+
+
+def _tell(client: socket.socket, message: dict[str, Any]) -> bool:
+    """Sends to a client; False when it has hung up (it is then dropped)."""
+    try:
+        send(client, message)
+        return True
+    except OSError:
+        return False
 
 
 def serve(control_fd: int, main: Callable[[list[str]], int], namespaces: bool) -> int:
@@ -222,7 +311,8 @@ def serve(control_fd: int, main: Callable[[list[str]], int], namespaces: bool) -
                     os.killpg(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
-        clients.pop(client).close()
+        if client in clients:
+            clients.pop(client).close()
 
     while True:
         readable, _, _ = select.select([control, wake_r, *clients.values()], [], [])
@@ -236,12 +326,10 @@ def serve(control_fd: int, main: Callable[[list[str]], int], namespaces: bool) -
                 if pid == 0:
                     break
                 owner = owner_of.pop(pid, None)
-                if owner in clients:
-                    try:
-                        send(clients[owner], {"op": "exited", "pid": pid,
-                                              "returncode": os.waitstatus_to_exitcode(status)})
-                    except OSError:
-                        pass
+                if owner in clients and not _tell(clients[owner], {
+                        "op": "exited", "pid": pid,
+                        "returncode": os.waitstatus_to_exitcode(status)}):
+                    drop(owner)
         if control in readable:
             message, fds = receive(control)
             if message is None:
@@ -263,17 +351,27 @@ def serve(control_fd: int, main: Callable[[list[str]], int], namespaces: bool) -
             if message.get("op") != "spawn" or len(fds) != CHILD_FDS:
                 for f in fds:
                     os.close(f)
-                send(client, {"op": "refused", "id": message.get("id"),
-                              "message": "a spawn request carries three descriptors"})
+                if not _tell(client, {"op": "refused", "id": message.get("id"),
+                                      "message": "a spawn request carries three descriptors"}):
+                    drop(fd)
                 continue
             server_fds = [control.fileno(), wake_r, wake_w, *clients]
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # out of memory or processes: the client starts its own
+                pid = -1
+                refusal = f"cannot fork: {exc}"
             if pid == 0:
                 _become_worker(message, fds, server_fds, main, namespaces, keras_home)
             for f in fds:
                 os.close(f)
-            owner_of[pid] = fd
-            send(client, {"op": "spawned", "id": message.get("id"), "pid": pid})
+            if pid > 0:
+                owner_of[pid] = fd
+                reply = {"op": "spawned", "id": message.get("id"), "pid": pid}
+            else:
+                reply = {"op": "refused", "id": message.get("id"), "message": refusal}
+            if not _tell(client, reply):
+                drop(fd)  # it hung up: what was forked for it goes too
 
 
 def run(argv: list[str], preload: Callable[[], None],

@@ -6,14 +6,16 @@ its own HOME, but the files are still on disk: Debian installs Fashion-MNIST
 world-readable under ``/usr/share/datasets``. `hide_prefix` returns a command
 prefix that starts the worker
 
-1. in a user + mount + network namespace (no network at all: nothing to
-   download, nowhere to send) where every data root (``--data-dir``,
-   ``$GRADER_DATA``, the real Keras cache, the system locations) is covered by
-   an empty, read-only tmpfs, and then
-2. in a nested user + mount + PID namespace, so those covering mounts are
-   locked (a process there cannot unmount them to look beneath, even as its
-   namespace's root) and ``/proc`` shows only the worker's own processes (the
-   verify worker's memory, which holds the test set, is out of sight).
+1. in a user + mount + network + PID namespace (no network at all: nothing to
+   download, nowhere to send; a /proc that shows only the worker's own processes,
+   so the verify worker's memory, which holds the test set, is out of sight) where
+   every data root (``--data-dir``, ``$GRADER_DATA``, the real Keras cache, the
+   system locations) is covered by an empty, read-only tmpfs, and every file system
+   is read-only but the worker's scratch folder (the worker runs as the grader's
+   user: it must not write the run's results or another student's files), and then
+2. in a nested user + mount namespace, so those mounts are locked: a process
+   there cannot unmount a cover, /proc or make a mount writable again, even as
+   its namespace's root.
 
 Unprivileged user namespaces make this work without root; where the kernel or
 a container forbids them, `hide_prefix` returns None and the caller says that
@@ -31,15 +33,29 @@ from pathlib import Path
 
 from grader.data.locations import search_roots
 
-# Run by `sh -c` inside the outer namespaces. Arguments: dirs to cover, then
-# files to cover, each list ended by "--", then the worker's argv.
+# Run by `sh -c` inside the outer namespaces (user, mount, network and PID, with its
+# own /proc). Arguments: folders the worker may write, folders to cover, files to
+# cover, each list ended by "--", then the worker's argv. The writable folders are
+# bound onto themselves first (so they keep their own, writable mount), the covers go
+# on top, then every other mount but the kernel's own turns read-only; the nested user
+# namespace of the last line locks all of it, /proc included.
 _SCRIPT = r"""
 set -e
+keep=""
+while [ "$1" != "--" ]; do mount --bind "$1" "$1"; keep="$keep|$1"; shift; done
+shift
 while [ "$1" != "--" ]; do mount -t tmpfs -o ro,size=4k,mode=0555 grader-hidden "$1"; shift; done
 shift
 while [ "$1" != "--" ]; do mount --bind /dev/null "$1"; shift; done
 shift
-exec unshare --user --map-root-user --mount --pid --fork --mount-proc --kill-child "$@"
+mount -t tmpfs -o size=64m,mode=1777 grader-shm /dev/shm
+awk '{print $5}' /proc/self/mountinfo | while read -r point; do
+  point=$(printf '%b' "$point")
+  case "$point" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
+  case "$keep|" in *"|$point|"*) continue ;; esac
+  mount -o remount,bind,ro "$point"
+done
+exec unshare --user --map-root-user --mount "$@"
 """
 
 # Entries a data root may hold, for roots that cannot be covered whole
@@ -89,9 +105,10 @@ def namespaces_available() -> bool:
     """Whether this machine lets us build the namespaces (probed once, ~10 ms)."""
     if shutil.which("unshare") is None:
         return False
-    probe = ["unshare", "--user", "--map-root-user", "--mount", "--net", "sh", "-c",
+    probe = ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork",
+             "--mount-proc", "sh", "-c",
              "mount -t tmpfs none /mnt 2>/dev/null || mount -t tmpfs none /tmp && "
-             "exec unshare --user --map-root-user --mount --pid --fork --mount-proc true"]
+             "mount -o remount,bind,ro / && exec unshare --user --map-root-user --mount true"]
     try:
         return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -120,10 +137,14 @@ def hidden_paths(data_dir: str | os.PathLike | None, keep: list[Path],
     # A data root that holds the runtime (GRADER_DATA=$HOME, say) is hidden entry by entry.
     folders, files = paths_to_hide(data_dir, [*keep, *_runtime()])
     if cover:
-        every = sorted({*folders, *(Path(c).resolve() for c in cover)})
+        every = sorted({*folders, *(Path(c).resolve() for c in cover if Path(c).is_dir())})
         folders = [f for f in every if not any(f != o and _inside(f, o) for o in every)]
         files = [f for f in files if not any(_inside(f, o) for o in folders)]
-    return {"folders": [str(f) for f in folders], "files": [str(f) for f in files]}
+    # Only these stay writable: the scratch space, not the run's results or the other
+    # students' scratch folders (the worker runs as the grader's own user).
+    writable = sorted({str(Path(k).resolve()) for k in keep if Path(k).is_dir()})
+    return {"folders": [str(f) for f in folders], "files": [str(f) for f in files],
+            "writable": writable}
 
 
 def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path],
@@ -136,6 +157,9 @@ def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path],
     hidden = hidden_paths(data_dir, keep, cover)
     # --net: a network namespace of its own with no interfaces up, so student code
     # can neither download (data, weights) nor send anything out while it runs.
-    return ["unshare", "--user", "--map-root-user", "--mount", "--net",
-            "--propagation", "private", "sh", "-c", _SCRIPT, "grader-hide",
-            *hidden["folders"], "--", *hidden["files"], "--"]
+    # --pid with --mount-proc here, not in the nested namespace: that /proc is then
+    # locked like the covers (a worker that could unmount it would see the host's).
+    return ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork",
+            "--mount-proc", "--kill-child", "--propagation", "private", "sh", "-c", _SCRIPT,
+            "grader-hide", *hidden["writable"], "--", *hidden["folders"], "--",
+            *hidden["files"], "--"]

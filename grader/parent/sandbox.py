@@ -333,6 +333,13 @@ class Supervisor:
         # and the parent can watch the size without reading megabytes.
         out_fd, out_path = tempfile.mkstemp(prefix="worker-output-", dir=spec.cwd.parent)
         proc = self._warm_start(job_r, ev_w, out_fd)
+        if proc is None and spec.warm is not None:
+            # The server may still fork a worker on these pipes after giving up on it:
+            # the fresh worker gets new ones.
+            for fd in (job_r, job_w, ev_r, ev_w):
+                os.close(fd)
+            job_r, job_w = os.pipe()
+            ev_r, ev_w = os.pipe()
         argv = [*spec.argv, "--jobs-fd", str(job_r), "--events-fd", str(ev_w)]
         try:
             if proc is None:
@@ -507,6 +514,10 @@ class Supervisor:
         if failure is None and fatal is None and not out_of_time:
             unfinished = [j for j in sent if j.id not in self.outcome.results
                           and j.id not in self.outcome.failures and j.id not in doomed]
+            if unfinished and getattr(proc, "lost", False):
+                # A warm worker whose server went away: not the job's doing. Its jobs
+                # go to a worker started afresh (the launcher serves no more).
+                return self._Run(unfinished, closed, None)
             if unfinished:
                 if returncode < 0:
                     sig = signal.Signals(-returncode)

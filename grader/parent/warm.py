@@ -42,6 +42,9 @@ class WarmProcess:
     def __init__(self, pid: int):
         self.pid = pid
         self.returncode: int | None = None
+        # The server went away first: the worker died with it, through no fault of
+        # the job it was running (the supervisor runs that job again).
+        self.lost = False
         self._ended = threading.Event()
 
     def _end(self, returncode: int) -> None:
@@ -85,6 +88,7 @@ class Launcher:
                     # The server is gone, and its workers with it (they die with it).
                     self._closed = True
                     for proc in self._procs.values():
+                        proc.lost = True
                         proc._end(-9)
                     self._arrived.notify_all()
                     return
@@ -118,6 +122,10 @@ class Launcher:
             deadline = time.monotonic() + SPAWN_TIMEOUT_S
             while request_id not in self._replies and not self._closed:
                 if not self._arrived.wait(max(0.0, deadline - time.monotonic())):
+                    # Hang up: the server kills whatever it forks for this channel later,
+                    # so no late worker can read the pipes the caller now gives another.
+                    self._closed = True
+                    self._sock.shutdown(socket.SHUT_RDWR)
                     raise Unavailable("the warm server did not answer")
             reply = self._replies.pop(request_id, None)
             if reply is None or reply.get("op") != "spawned":

@@ -15,13 +15,24 @@ from grader.data.hiding import hide_prefix, namespaces_available, paths_to_hide
 
 LOOK = r"""
 import json, os, subprocess, sys
-mount_point, paths = sys.argv[1], sys.argv[2:]
+mount_point, scratch, outside, paths = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 seen = {p: os.path.exists(p) for p in paths}
 umount = subprocess.run(["umount", mount_point], capture_output=True)
 after = {p: os.path.exists(p) for p in paths}
+proc = subprocess.run(["umount", "/proc"], capture_output=True)
+rw = subprocess.run(["mount", "-o", "remount,bind,rw", "/"], capture_output=True)
 pids = [p for p in os.listdir("/proc") if p.isdigit()]
+wrote = {}
+for path in (os.path.join(scratch, "mine.txt"), outside):
+    try:
+        with open(path, "w") as fh:
+            fh.write("written by the worker")
+        wrote[path] = True
+    except OSError:
+        wrote[path] = False
 print(json.dumps({"seen": seen, "umount_rc": umount.returncode, "after": after,
-                  "pids": len(pids)}))
+                  "proc_umount_rc": proc.returncode, "remount_rc": rw.returncode,
+                  "pids": len(pids), "wrote": wrote}))
 """
 
 
@@ -52,16 +63,24 @@ def test_hidden_worker_sees_no_data_cannot_unmount_and_sees_no_other_process(tmp
     labels = data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"
     labels.write_bytes(b"secret")
     system = Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
-    prefix = hide_prefix(data, keep=[tmp_path / "scratch"])
-    out = subprocess.run([*prefix, sys.executable, "-c", LOOK, str(data), str(labels),
-                          str(system)],
+    scratch, outside = tmp_path / "scratch", tmp_path / "results.json"
+    scratch.mkdir()
+    outside.write_text("the grader's")
+    prefix = hide_prefix(data, keep=[scratch])
+    out = subprocess.run([*prefix, sys.executable, "-c", LOOK, str(data), str(scratch),
+                          str(outside), str(labels), str(system)],
                          capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["seen"] == {str(labels): False, str(system): False}
     assert report["umount_rc"] != 0 and report["after"] == report["seen"]
-    assert report["pids"] <= 3  # its own PID namespace: itself and its children
+    # Its own PID namespace, whose /proc it cannot take away to see the host's.
+    assert report["proc_umount_rc"] != 0 and report["pids"] <= 3
+    # It writes its scratch folder and nothing else of the grader's user.
+    assert report["remount_rc"] != 0
+    assert report["wrote"] == {str(scratch / "mine.txt"): True, str(outside): False}
+    assert outside.read_text() == "the grader's"
     assert labels.read_bytes() == b"secret"  # outside, nothing changed
 
 

@@ -42,6 +42,22 @@ PROBE = textwrap.dedent('''
             seen["net"] = True
         except OSError:
             seen["net"] = False
+        seen["proc_umount"] = subprocess.run(["umount", "/proc"], capture_output=True).returncode
+        seen["remount_rw"] = subprocess.run(["mount", "-o", "remount,bind,rw", "/"],
+                                            capture_output=True).returncode
+        seen["pids_after"] = len([p for p in os.listdir("/proc") if p.isdigit()])
+        try:
+            with open({outside!r}, "w") as fh:
+                fh.write("overwritten by a student")
+            seen["wrote_outside"] = True
+        except OSError:
+            seen["wrote_outside"] = False
+        try:  # the verify workers' folder beside its own, in the scratch space
+            with open(os.path.join("..", "verify", "planted"), "w") as fh:
+                fh.write("a dataset of my own")
+            seen["wrote_verify"] = True
+        except OSError:
+            seen["wrote_verify"] = False
         home = keras_home()
         seen["keras_home"] = sorted(os.listdir(home)) if os.path.isdir(home) else []
         with open(os.path.join(home, "left-by-{mark}"), "w") as fh:
@@ -70,18 +86,20 @@ def listener():
     sock.close()
 
 
-def probe_run(root: Path, pool: WarmPool, port: int, mark: str):
+def probe_run(root: Path, pool: WarmPool | None, port: int, mark: str):
     data = root / "data"
     labels = data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"
     labels.parent.mkdir(parents=True)
     labels.write_bytes(b"the test labels")
     sub = root / "submission"
     sub.mkdir()
+    outside = root / "results-of-others.json"
+    outside.write_text("graded")
     (sub / "probe.py").write_text(PROBE.format(labels=str(labels), data=str(data), port=port,
-                                               mark=mark))
+                                               mark=mark, outside=str(outside)))
     spec = write_spec(root / "probe.json", [task("probe", "build", SMALL, file="probe.py")])
     run = run_check(str(sub), "--assignment", str(spec), "--static", "--data-dir", str(data),
-                    json_path=root / "results.json", warm=pool)
+                    json_path=root / "results.json", warm=pool, fresh=pool is None)
     line = next(x for x in run.results["grader"]["student_output"].splitlines()
                 if x.startswith("PROBE "))
     return run, json.loads(line[len("PROBE "):])
@@ -92,10 +110,25 @@ def test_a_warm_build_worker_is_as_closed_as_a_fresh_one(pool, listener, tmp_pat
     assert first.results["grader"]["workers_started"]["warm"] == 2, first.results["grader"]
     assert first.state("probe", "architecture") == "passed"
     assert first.state("probe", "params") == "passed"
-    # Its own PID namespace: PID 1, no server, no other student, no grader.
-    assert seen["pid"] == 1 and len(seen["pids"]) <= 3, seen
+    # Its own PID namespace: the namespace's init (PID 1, which runs no student code)
+    # and itself; no server, no other student, no grader.
+    assert seen["pid"] == 2 and len(seen["pids"]) <= 3, seen
     assert seen["data"] is False and seen["umount"] != 0 and seen["data_after"] is False
     assert seen["net"] is False
+    # /proc cannot be taken away to see the host's, nor the disk made writable again:
+    # nothing outside the scratch space (another student's results) can be written.
+    assert seen["proc_umount"] != 0 and seen["pids_after"] <= 3, seen
+    assert seen["remount_rw"] != 0 and seen["wrote_outside"] is False
+    assert (tmp_path / "a" / "results-of-others.json").read_text() == "graded"
+    assert seen["wrote_verify"] is False
+    # A worker started afresh, as a lone `grader check` starts it, is held the same.
+    fresh, seen_fresh = probe_run(tmp_path / "c", None, listener, "c")
+    assert fresh.results["grader"]["workers_started"]["warm"] == 0
+    assert seen_fresh["pid"] == 1 and len(seen_fresh["pids"]) <= 3, seen_fresh
+    for key in ("data", "data_after", "net", "wrote_outside", "wrote_verify"):
+        assert seen_fresh[key] is False, key
+    for key in ("umount", "proc_umount", "remount_rw"):
+        assert seen_fresh[key] != 0, key
     # The next student finds none of what this one left in Keras's folder.
     second, seen_next = probe_run(tmp_path / "b", pool, listener, "b")
     assert second.state("probe", "params") == "passed"
@@ -158,6 +191,53 @@ def test_a_check_whose_servers_died_starts_its_workers_itself(tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["grader"]["workers_started"] == {"build": 1, "verify": 1, "warm": 0}
+
+
+ESCAPE = textwrap.dedent('''
+    import ctypes, os, subprocess, threading, time
+    import keras
+    from keras import layers
+
+
+    def build():
+        os.setsid()  # out of the worker's process group
+        ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)  # and no death signal
+        os._exit = lambda code: None  # and no way to end
+        subprocess.Popen(["sleep", "{marker}"], start_new_session=True)
+        threading.Thread(target=time.sleep, args=(600,)).start()
+        return keras.Sequential([keras.Input((8, 8, 1)),
+                                 layers.Conv2D(4, 3, padding="same", activation="relu"),
+                                 layers.MaxPooling2D(2), layers.Flatten(),
+                                 layers.Dense(3, activation="softmax")])
+''')
+
+
+def test_a_worker_that_leaves_its_group_and_death_signal_still_ends_with_grading(
+        pool, tmp_path):
+    marker = f"301.{os.getpid()}"  # a sleep whose command line names this test
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    (sub / "escape.py").write_text(ESCAPE.format(marker=marker))
+    spec = write_spec(tmp_path / "escape.json", [task("escape", "build", SMALL,
+                                                      file="escape.py")])
+    run = run_check(str(sub), "--assignment", str(spec), "--static",
+                    json_path=tmp_path / "r.json", warm=pool)
+    assert run.state("escape", "params") == "passed", run.stdout
+    deadline = time.monotonic() + 20
+    while _running(marker):
+        assert time.monotonic() < deadline, "the student's processes outlived grading"
+        time.sleep(0.2)
+
+
+def _running(marker: str) -> list[Path]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(entry)
+        except OSError:
+            continue
+    return found
 
 
 def _children(pid: int) -> list[int]:

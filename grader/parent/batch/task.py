@@ -268,8 +268,11 @@ def _run_teed(cmd: list[str], cwd: Path) -> tuple[int, str]:
     from grader.parent.warm import inherited_fds
 
     # Warm workers lent by `grader batch run` pass through to `grader check`.
+    lent = inherited_fds()
     with subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, pass_fds=inherited_fds()) as proc:
+                          stderr=subprocess.STDOUT, pass_fds=lent) as proc:
+        for fd in lent:  # `grader check` holds them now; the servers see its hang-up
+            os.close(fd)
         try:
             assert proc.stdout is not None
             for raw in proc.stdout:

@@ -60,6 +60,10 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
     from grader.data.hiding import hidden_paths, hide_prefix
 
     run, cover = _train_cache(run, scratch)
+    # The verify side's folders sit in the scratch space the build worker may write:
+    # covered there, so student code cannot plant files the verify workers read (a
+    # dataset in their Keras cache, say).
+    cover = [*cover, _mkdir(scratch / "verify"), _mkdir(scratch / "visual-train")]
     hide = hide_prefix(run.data_dir, keep=[scratch], cover=cover)
     warm_build = warm_verify = None
     # Warm workers (grader/parent/warm.py) only where no GPU is visible: a worker forked
@@ -151,7 +155,9 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         daemon=True)
     trainer_thread.start()
 
-    build_env = sandbox.scrubbed_env(_mkdir(scratch / "home"), build_extra_env)
+    # Its temporary files go to its own folder: the rest of the disk is read-only there.
+    build_env = sandbox.scrubbed_env(_mkdir(scratch / "home"), {
+        **build_extra_env, "TMPDIR": str(_mkdir(scratch / "home" / "tmp"))})
     build_spec = sandbox.WorkerSpec(
         # -P: the submission folder is not put on sys.path before the worker has
         # imported Keras, so a student's keras.py cannot stand in for it.
