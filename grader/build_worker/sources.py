@@ -43,6 +43,12 @@ class Namespace:
         self._names[name] = value
 
 
+def names_of(module: Any) -> dict[str, Any]:
+    """The names a module, or a run's Namespace, defines. (Not a method of Namespace:
+    a student's function of that name must stay reachable as an attribute.)"""
+    return module._names if isinstance(module, Namespace) else vars(module)
+
+
 class Sources:
     def __init__(self, out_dir: Path, scratch: Path):
         self.out_dir = out_dir

@@ -20,7 +20,7 @@ from typing import Any
 
 from grader import registry
 from grader.build_worker.probes import capture_module
-from grader.build_worker.sources import Namespace, Sources
+from grader.build_worker.sources import Namespace, Sources, names_of
 from grader.build_worker.student_errors import call_repr, describe_exception
 from grader.protocol import (
     FILTERED_SUFFIX,
@@ -260,7 +260,7 @@ def _renamed(module: Any, wanted: str) -> str | None:
     ``wanted`` in another order, or None."""
     import types
 
-    names = getattr(module, "_names", None) or vars(module)
+    names = names_of(module)
     own = names.get("__name__")
     words = sorted(w for w in wanted.lower().split("_") if w)
     found = [name for name, value in names.items()
