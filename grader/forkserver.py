@@ -61,6 +61,8 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUTS = 0x04000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 0x1, 0x2, 0x4, 0x8, 0x20
 MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_RELATIME = 0x400, 0x800, 0x1000, 0x4000, 0x200000
 MS_PRIVATE = 0x40000
@@ -130,14 +132,26 @@ def _mount_points() -> list[str]:
 
 
 def _read_only_but(writable: list[str]) -> None:
-    """Every mount read-only but ``writable`` and the kernel's own (/proc, /sys, /dev),
-    keeping each mount's other flags (a user namespace may not drop them)."""
-    kernel = ("/proc", "/sys", "/dev")
+    """Every mount read-only but ``writable``, /proc and /dev/shm, keeping each mount's
+    other flags (a user namespace may not drop them)."""
+    # /proc is mounted afresh after this (and its settings made read-only then); the
+    # worker's private /dev/shm stays writable. /sys and /dev turn read-only too.
     for point in _mount_points():
-        if point in writable or any(point == k or point.startswith(k + "/") for k in kernel):
+        if point in writable or point == "/dev/shm" or point == "/proc" or \
+                point.startswith("/proc/"):
             continue
         flags = os.statvfs(point).f_flag & _KEPT_FLAGS
         _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
+
+
+def _kernel_settings_read_only() -> None:
+    """/proc/sys and /proc/sysrq-trigger read-only under the new /proc: where the grader
+    runs as root, the namespace's root is the host's, and these act on the host."""
+    for path in ("/proc/sys", "/proc/sysrq-trigger"):
+        if os.path.exists(path):
+            _mount(path, path, None, MS_BIND)
+            _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+                   | MS_NOEXEC)
 
 
 def _wait_for(pid: int) -> int:
@@ -177,7 +191,8 @@ def _own_namespaces(hide: dict[str, list[str]], home: str, keras_home: str) -> N
     3. The worker, PID 2: a nested user + mount namespace, so every mount above,
        /proc included, is locked (a less privileged namespace cannot undo them)."""
     uid, gid = os.geteuid(), os.getegid()
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC
+                         | CLONE_NEWUTS), "unshare")
     _map_root(uid, gid)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     writable = list(hide.get("writable", []))
@@ -191,11 +206,12 @@ def _own_namespaces(hide: dict[str, list[str]], home: str, keras_home: str) -> N
         _mount("/dev/null", file, None, MS_BIND)
     _check(_libc.mount(b"grader-shm", b"/dev/shm", b"tmpfs", ctypes.c_ulong(0),
                        b"size=64m,mode=1777"), "mount tmpfs on /dev/shm")
-    own = Path(home) / ".keras"
-    own.mkdir(parents=True, exist_ok=True)
     if keras_home and os.path.isdir(keras_home):
-        _mount(str(own), keras_home, None, MS_BIND)
-        writable.append(keras_home)  # the student's own folder under the server's name
+        # An empty folder of its own where Keras looks (never a bind of a path in the
+        # scratch space, which earlier student code could have made a symlink).
+        _check(_libc.mount(b"grader-keras", keras_home.encode(), b"tmpfs", ctypes.c_ulong(0),
+                           b"size=256m,mode=0755"), f"mount tmpfs on {keras_home}")
+        writable.append(keras_home)
     _read_only_but(writable)
     _check(_libc.unshare(CLONE_NEWPID), "unshare")
     init = os.fork()
@@ -204,6 +220,13 @@ def _own_namespaces(hide: dict[str, list[str]], home: str, keras_home: str) -> N
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_DUMPABLE, 0)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _kernel_settings_read_only()
+    # The worker's signals must not end the init early (it would end the worker's run).
+    for sig in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}:
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (OSError, ValueError):
+            pass
     worker = os.fork()
     if worker:
         while True:  # the init: reaps what the worker leaves, ends when the worker ends

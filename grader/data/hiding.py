@@ -37,8 +37,9 @@ from grader.data.locations import search_roots
 # own /proc). Arguments: folders the worker may write, folders to cover, files to
 # cover, each list ended by "--", then the worker's argv. The writable folders are
 # bound onto themselves first (so they keep their own, writable mount), the covers go
-# on top, then every other mount but the kernel's own turns read-only; the nested user
-# namespace of the last line locks all of it, /proc included.
+# on top, then every other mount turns read-only (/sys and /dev too; /proc's kernel
+# settings are bound read-only: where the grader runs as root, the namespace's root is
+# the host's); the nested user namespace of the last line locks all of it.
 _SCRIPT = r"""
 set -e
 keep=""
@@ -51,9 +52,15 @@ shift
 mount -t tmpfs -o size=64m,mode=1777 grader-shm /dev/shm
 awk '{print $5}' /proc/self/mountinfo | while read -r point; do
   point=$(printf '%b' "$point")
-  case "$point" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
+  case "$point" in /proc|/proc/*|/dev/shm) continue ;; esac
   case "$keep|" in *"|$point|"*) continue ;; esac
   mount -o remount,bind,ro "$point"
+done
+for setting in /proc/sys /proc/sysrq-trigger; do
+  if [ -e "$setting" ]; then
+    mount --bind "$setting" "$setting"
+    mount -o remount,bind,ro,nosuid,nodev,noexec "$setting"
+  fi
 done
 exec unshare --user --map-root-user --mount "$@"
 """
@@ -105,8 +112,8 @@ def namespaces_available() -> bool:
     """Whether this machine lets us build the namespaces (probed once, ~10 ms)."""
     if shutil.which("unshare") is None:
         return False
-    probe = ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork",
-             "--mount-proc", "sh", "-c",
+    probe = ["unshare", "--user", "--map-root-user", "--mount", "--net", "--ipc", "--uts",
+             "--pid", "--fork", "--mount-proc", "sh", "-c",
              "mount -t tmpfs none /mnt 2>/dev/null || mount -t tmpfs none /tmp && "
              "mount -o remount,bind,ro / && exec unshare --user --map-root-user --mount true"]
     try:
@@ -159,7 +166,9 @@ def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path],
     # can neither download (data, weights) nor send anything out while it runs.
     # --pid with --mount-proc here, not in the nested namespace: that /proc is then
     # locked like the covers (a worker that could unmount it would see the host's).
-    return ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork",
-            "--mount-proc", "--kill-child", "--propagation", "private", "sh", "-c", _SCRIPT,
+    # --ipc and --uts: System V objects and the host name are its own too.
+    return ["unshare", "--user", "--map-root-user", "--mount", "--net", "--ipc", "--uts",
+            "--pid", "--fork", "--mount-proc", "--kill-child", "--propagation", "private",
+            "sh", "-c", _SCRIPT,
             "grader-hide", *hidden["writable"], "--", *hidden["folders"], "--",
             *hidden["files"], "--"]

@@ -52,6 +52,14 @@ PROBE = textwrap.dedent('''
             seen["wrote_outside"] = True
         except OSError:
             seen["wrote_outside"] = False
+        for name, path in (("kernel_settings", "/proc/sys/kernel/core_pattern"),
+                           ("device_folder", "/dev/planted-by-a-student")):
+            try:  # opened for writing only: nothing is written
+                with open(path, "a"):
+                    pass
+                seen[name] = True
+            except OSError:
+                seen[name] = False
         try:  # the verify workers' folder beside its own, in the scratch space
             with open(os.path.join("..", "verify", "planted"), "w") as fh:
                 fh.write("a dataset of my own")
@@ -125,7 +133,9 @@ def test_a_warm_build_worker_is_as_closed_as_a_fresh_one(pool, listener, tmp_pat
     fresh, seen_fresh = probe_run(tmp_path / "c", None, listener, "c")
     assert fresh.results["grader"]["workers_started"]["warm"] == 0
     assert seen_fresh["pid"] == 1 and len(seen_fresh["pids"]) <= 3, seen_fresh
-    for key in ("data", "data_after", "net", "wrote_outside", "wrote_verify"):
+    assert seen["kernel_settings"] is False and seen["device_folder"] is False
+    for key in ("data", "data_after", "net", "wrote_outside", "wrote_verify", "kernel_settings",
+                "device_folder"):
         assert seen_fresh[key] is False, key
     for key in ("umount", "proc_umount", "remount_rw"):
         assert seen_fresh[key] != 0, key
