@@ -65,6 +65,10 @@ done
 exec unshare --user --map-root-user --mount "$@"
 """
 
+# Where package managers keep downloaded packages: Debian's dataset-fashion-mnist .deb
+# holds the same files as /usr/share/datasets until `apt-get clean`.
+PACKAGE_CACHES = ("/var/cache/apt/archives",)
+
 # Entries a data root may hold, for roots that cannot be covered whole
 # because they also hold the grader's own scratch space (e.g. GRADER_DATA=/tmp).
 _DATASET_ENTRIES = ("fashion-mnist", "fashion_mnist", "mnist", "mnist.npz", "cifar-10-batches-py",
@@ -143,6 +147,8 @@ def hidden_paths(data_dir: str | os.PathLike | None, keep: list[Path],
     not write); check them with `can_cover` first."""
     # A data root that holds the runtime (GRADER_DATA=$HOME, say) is hidden entry by entry.
     folders, files = paths_to_hide(data_dir, [*keep, *_runtime()])
+    # The package cache can hold the datasets' own .deb files (test labels and all).
+    cover = [*cover, *(Path(p) for p in PACKAGE_CACHES)]
     if cover:
         every = sorted({*folders, *(Path(c).resolve() for c in cover if Path(c).is_dir())})
         folders = [f for f in every if not any(f != o and _inside(f, o) for o in every)]

@@ -30,7 +30,10 @@ for path in (os.path.join(scratch, "mine.txt"), outside):
         wrote[path] = True
     except OSError:
         wrote[path] = False
+apt = "/var/cache/apt/archives"
+packages = os.listdir(apt) if os.path.isdir(apt) else []
 print(json.dumps({"seen": seen, "umount_rc": umount.returncode, "after": after,
+                  "packages": packages,
                   "proc_umount_rc": proc.returncode, "remount_rc": rw.returncode,
                   "pids": len(pids), "wrote": wrote}))
 """
@@ -80,6 +83,7 @@ def test_hidden_worker_sees_no_data_cannot_unmount_and_sees_no_other_process(tmp
     # It writes its scratch folder and nothing else of the grader's user.
     assert report["remount_rc"] != 0
     assert report["wrote"] == {str(scratch / "mine.txt"): True, str(outside): False}
+    assert report["packages"] == []  # a dataset's .deb in apt's cache holds its labels too
     assert outside.read_text() == "the grader's"
     assert labels.read_bytes() == b"secret"  # outside, nothing changed
 
