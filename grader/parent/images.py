@@ -7,6 +7,20 @@ from pathlib import Path
 from typing import Any
 
 
+def _plain_png(path: Path) -> bool:
+    """A regular file (not a link: the folder is one the build worker could write, and a
+    link there could name any file of the grader's user) that is a PNG."""
+    import stat
+
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False
+        with path.open("rb") as fh:
+            return fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
+
+
 def keep_images(tasks: list[Any], dest: str | Path) -> None:
     """Parent side, before the scratch space is removed: copies the PNGs that
     the visual checks list in ``details["images"]`` to ``dest/<task id>/`` and
@@ -24,8 +38,8 @@ def keep_images(tasks: list[Any], dest: str | Path) -> None:
         kept = []
         for image in images:
             source = Path(image)
-            if source.is_file():
-                shutil.copyfile(source, target / source.name)
+            if _plain_png(source):
+                shutil.copyfile(source, target / source.name, follow_symlinks=False)
                 kept.append(str((target / source.name).resolve()))
         result["details"]["images"] = kept
         if kept:

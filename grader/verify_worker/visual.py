@@ -286,10 +286,18 @@ def _score(ctx: Any, model, inputs, where: str) -> CheckResult:
     kind = calls["kind"]
     checker = {"grad_cam": _check_grad_cam, "activation_maps": _check_activation_maps,
                "filter_pattern": _check_filter_pattern}[kind]
-    scored = checker(model, check, calls, outputs, folder, where, inputs)
+    # The grader's pictures go to a folder of this worker's own (its working directory,
+    # out of the build worker's reach), never into the folder the build worker named.
+    import os
+    import tempfile
+
+    mine = Path(tempfile.mkdtemp(prefix="images-", dir=os.getcwd()))
+    scored = checker(model, check, calls, outputs, mine, where, inputs)
     if kind == "grad_cam" and check.get("figure_function"):
         scored = _check_figure(scored, record, check)
-    scored["details"]["images"] = sorted(str(p) for p in folder.glob("*.png"))
+    # The student's own figures, which the build worker saved beside its outputs, too.
+    scored["details"]["images"] = sorted(str(p) for p in mine.glob("*.png")) + sorted(
+        str(p) for p in folder.glob("*.png") if p.is_file() and not p.is_symlink())
     return scored
 
 

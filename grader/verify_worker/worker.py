@@ -135,10 +135,29 @@ def _load(path: Path) -> tuple[Any, VerifyResult | None]:
                                   message=text[:2000])
 
 
+def _own_copy(path: Path) -> Path:
+    """The model file read once, into this worker's own folder (its working directory,
+    which the build worker cannot reach): every fact, key and training of the job then
+    comes from the same bytes, whatever the build worker, still running the student's
+    next task, does to the file meanwhile. A symlink is refused, not followed."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as src:
+        data = src.read()
+    folder = Path(os.getcwd()) / "models"
+    folder.mkdir(exist_ok=True)
+    copy = folder / f"{os.getpid()}-{time.monotonic_ns()}{path.suffix}"
+    copy.write_bytes(data)
+    return copy
+
+
 def _verify(job: VerifyJob, events: EventWriter, model_facts: Callable[[Any], dict]
             ) -> VerifyResult:
     started = time.monotonic()
-    path = Path(job.model_path)
+    try:
+        path = _own_copy(Path(job.model_path))
+    except OSError as exc:
+        return VerifyResult(VerifyState.ERROR, message=f"cannot read the saved model "
+                            f"{job.model_path}: {exc}")
     if path.suffix == ".pt2":
         return _verify_torch(job, path)
     model, problem = _load(path)

@@ -219,7 +219,9 @@ def _train_job(spec: Spec, task: dict[str, Any], built: BuildResult, run: RunOpt
     training of the same architecture is reused (visual_training._trained_once)."""
     check = {k: v for k, v in task["checks"]["visual"].items() if not k.startswith("_")}
     check.update(_stage="train", _training=settings,
-                 _out_dir=str(_mkdir(scratch / "visual-trained" / task["id"])))
+                 # In the trainer's own folder, which no build worker can reach: what it
+                 # writes there is what it hashes and may store for classmates.
+                 _out_dir=str(_mkdir(scratch / "visual-train" / "trained" / task["id"])))
     timeout = float(spec.limits(task)["verify_timeout_s"]) + float(
         settings.get("time_limit_s", 600)) + 120.0  # + reading the dataset
     if run.train_cache and data_hidden:
@@ -260,7 +262,9 @@ def _visual_builds(spec: Spec, plan: Plan, run: RunOptions, staged: dict[str, Bu
         check = {k: v for k, v in by_task[task_id]["checks"]["visual"].items()
                  if not k.startswith("_")}
         if details is not None:
-            check.update(_model=details["model"], _inputs=details["inputs"])
+            # The visual build reads copies; scoring reads the trainer's own files.
+            model, inputs = _hand_over(details, plan.models.parent / "visual-trained")
+            check.update(_model=model, _inputs=inputs)
             # The hashes stay here, out of the build worker's reach, for the scoring.
             extra[task_id] = {"_trained": {k: details[k] for k in (
                 "model", "sha256", "inputs", "inputs_sha256", "summary")}}
@@ -295,6 +299,25 @@ def _visual_builds(spec: Spec, plan: Plan, run: RunOptions, staged: dict[str, Bu
         return []
 
     sup.run(todo, on_built, on_failure)
+
+
+def _hand_over(details: dict[str, Any], folder: Path) -> tuple[str, str]:
+    """Copies of the trainer's model and images for the student's visual function, in a
+    new folder of a name no earlier student code could guess, written without following
+    links: (model path, images path)."""
+    import tempfile
+
+    folder.mkdir(exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix="trained-", dir=folder))
+    copies = []
+    for key in ("model", "inputs"):
+        source = Path(details[key])
+        copy = target / source.name
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            out.write(src.read())
+        copies.append(str(copy))
+    return copies[0], copies[1]
 
 
 def _merge(into: sandbox.Outcome, other: sandbox.Outcome) -> None:
