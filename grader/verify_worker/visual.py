@@ -286,12 +286,12 @@ def _score(ctx: Any, model, inputs, where: str) -> CheckResult:
     kind = calls["kind"]
     checker = {"grad_cam": _check_grad_cam, "activation_maps": _check_activation_maps,
                "filter_pattern": _check_filter_pattern}[kind]
-    # The grader's pictures go to a folder of this worker's own (its working directory,
-    # out of the build worker's reach), never into the folder the build worker named.
-    import os
+    # The grader's pictures go to a folder of this worker's own (its temporary folder,
+    # out of the build worker's reach: see worker.main), never into the folder the build
+    # worker named.
     import tempfile
 
-    mine = Path(tempfile.mkdtemp(prefix="images-", dir=os.getcwd()))
+    mine = Path(tempfile.mkdtemp(prefix="images-"))
     scored = checker(model, check, calls, outputs, mine, where, inputs)
     if kind == "grad_cam" and check.get("figure_function"):
         scored = _check_figure(scored, record, check)

@@ -136,16 +136,16 @@ def _load(path: Path) -> tuple[Any, VerifyResult | None]:
 
 
 def _own_copy(path: Path) -> Path:
-    """The model file read once, into this worker's own folder (its working directory,
+    """The model file read once, into this worker's own folder (its temporary folder,
     which the build worker cannot reach): every fact, key and training of the job then
     comes from the same bytes, whatever the build worker, still running the student's
     next task, does to the file meanwhile. A symlink is refused, not followed."""
+    import tempfile
+
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as src:
         data = src.read()
-    folder = Path(os.getcwd()) / "models"
-    folder.mkdir(exist_ok=True)
-    copy = folder / f"{os.getpid()}-{time.monotonic_ns()}{path.suffix}"
+    copy = Path(tempfile.mkdtemp(prefix="model-")) / f"model{path.suffix}"
     copy.write_bytes(data)
     return copy
 
@@ -188,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-fd", type=int, required=True)
     args = parser.parse_args(argv)
     events = EventWriter(args.events_fd)
+    # Its temporary files (model copies, pictures, Keras' own) stay in its working
+    # folder, which the parent covers in the build worker's namespaces.
+    import tempfile
+
+    tempfile.tempdir = os.getcwd()
 
     import keras  # noqa: F401  (imported before the first job, so start-up is not charged to it)
 
