@@ -53,6 +53,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from grader.data.checksums import file_digest
 from grader.files import write_json_atomic
 
 #: Bumped whenever the grader's training or scoring changes what a key stands for,
@@ -158,8 +159,6 @@ def file_digests(files: list[Path], memo_path: Path | None = None) -> list[str]:
     this process, and in ``memo_path`` for other processes and runs), so hashing a
     dataset costs once per machine and then one ``stat`` per file. A file that
     changes gets a new mtime or size, hence a new stamp."""
-    from grader.data.checksums import file_digest
-
     stamps = [_stamp(p) for p in files]
     missing = [s for s in stamps if s not in _memo]
     if missing and memo_path is not None:
@@ -299,7 +298,6 @@ class TrainCache:
         except OSError:
             return False
 
-
     def visual(self, key: str) -> dict[str, Any] | None:
         """A stored visual training: {"model", "inputs" (paths in the store), "details"},
         or None. The files must still have the hashes stored with them."""
@@ -312,7 +310,7 @@ class TrainCache:
         files = {"model": folder / "trained.keras", "inputs": folder / "inputs.npz"}
         hashes = entry.get("sha256") or {}
         try:
-            if any(_sha256(path) != hashes.get(name) for name, path in files.items()):
+            if any(file_digest(path) != hashes.get(name) for name, path in files.items()):
                 return None
         except OSError:
             return None
@@ -336,22 +334,14 @@ class TrainCache:
             shutil.copyfile(inputs, staging / "inputs.npz")
             write_json_atomic(staging / "entry.json", {
                 "format": FORMAT, "key": key, "material": material, "details": details,
-                "sha256": {"model": _sha256(staging / "trained.keras"),
-                           "inputs": _sha256(staging / "inputs.npz")}})
+                "sha256": {"model": file_digest(staging / "trained.keras"),
+                           "inputs": file_digest(staging / "inputs.npz")}})
             os.rename(staging, target)
             return True
         except OSError:
             return False
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _sha256(path: Path) -> str:
-    digest_ = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest_.update(block)
-    return digest_.hexdigest()
 
 
 def _read_json(path: Path) -> Any:

@@ -246,13 +246,13 @@ def _model_and_inputs(ctx: Any) -> tuple[Any, dict[str, np.ndarray] | None, str]
         return ctx.model, None, f"untrained model, synthetic image: {why}"
     import keras
 
-    from grader.verify_worker.visual_training import sha256
+    from grader.data.checksums import file_digest
 
     # The parent kept the hashes the training stage reported; the scratch files
     # were within the build worker's reach since.
     for path, digest in ((trained["model"], trained["sha256"]),
                          (trained["inputs"], trained["inputs_sha256"])):
-        if not Path(path).is_file() or sha256(path) != digest:
+        if not Path(path).is_file() or file_digest(Path(path)) != digest:
             raise ValueError(f"{Path(path).name}, which the grader wrote for this check, "
                              "changed or went missing before scoring; the check cannot be "
                              "trusted")

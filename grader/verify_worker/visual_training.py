@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.data.checksums import file_digest
 from grader.protocol import CheckResult, passed, skipped
 from grader.verify_worker.visual_plan import INPUTS, TRAINED, image_classes
 
@@ -38,14 +39,6 @@ _NOT_SETTINGS = ("points", "derived_from", "notes", "train", "train_skipped", "t
 #: Trained models by architecture and data, in this worker: two visual tasks on the
 #: same builder (cs577's activation maps and filter patterns) train once.
 _CACHE: dict[str, dict[str, Any]] = {}
-
-
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _key(model_path: Path, settings: dict[str, Any], classes: list[int] | None) -> str:
@@ -136,9 +129,14 @@ def _reuse(model_path: str | Path, stored: dict[str, Any], seed: int,
     shutil.copyfile(stored["inputs"], out_dir / INPUTS)
     details = dict(stored["details"])
     details["summary"] = f"{details.get('summary', 'trained by the grader')}; {REUSED}"
-    return {**details, "model": str((out_dir / TRAINED).resolve()),
-            "sha256": sha256(out_dir / TRAINED), "inputs": str((out_dir / INPUTS).resolve()),
-            "inputs_sha256": sha256(out_dir / INPUTS), "reused": True}
+    return {**details, **_written(out_dir), "reused": True}
+
+
+def _written(out_dir: Path) -> dict[str, str]:
+    """Where the trained model and the images are in ``out_dir``, with their sha256."""
+    return {"model": str((out_dir / TRAINED).resolve()), "sha256": file_digest(out_dir / TRAINED),
+            "inputs": str((out_dir / INPUTS).resolve()),
+            "inputs_sha256": file_digest(out_dir / INPUTS)}
 
 
 def training_spec(settings: dict[str, Any]):
@@ -229,7 +227,5 @@ def train_for_visual(model_path: str | Path, settings: dict[str, Any], data_dir:
     seconds = time.monotonic() - started
     summary = (f"trained by the grader: {spec.epochs} epoch(s) on {len(y):,} {spec.dataset} "
                f"training images, validation accuracy {val_accuracy:.2f}, {seconds:.0f} s")
-    return {"model": str((out_dir / TRAINED).resolve()), "sha256": sha256(out_dir / TRAINED),
-            "inputs": str((out_dir / INPUTS).resolve()), "inputs_sha256": sha256(out_dir / INPUTS),
-            "summary": summary, "dataset": spec.dataset, "class_names": names,
+    return {**_written(out_dir), "summary": summary, "dataset": spec.dataset, "class_names": names,
             "train_index": index, "val_accuracy": round(val_accuracy, 4)}
