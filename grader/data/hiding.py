@@ -163,11 +163,16 @@ def hidden_paths(data_dir: str | os.PathLike | None, keep: list[Path],
 def hide_prefix(data_dir: str | os.PathLike | None, keep: list[Path],
                 cover: list[Path] | tuple[Path, ...] = ()) -> list[str] | None:
     """The argv prefix that starts a command with `hidden_paths` covered, or None when
-    namespaces are unavailable here. (A warm build worker builds the same namespaces
-    itself: grader/forkserver.py.)"""
+    namespaces are unavailable here."""
+    return prefix_for(hidden_paths(data_dir, keep, cover))
+
+
+def prefix_for(hidden: dict[str, list[str]]) -> list[str] | None:
+    """The argv prefix for what `hidden_paths` returned, or None when namespaces are
+    unavailable here. (A warm build worker builds the same namespaces itself, from the
+    same dict: grader/forkserver.py.)"""
     if not namespaces_available():
         return None
-    hidden = hidden_paths(data_dir, keep, cover)
     # --net: a network namespace of its own with no interfaces up, so student code
     # can neither download (data, weights) nor send anything out while it runs.
     # --pid with --mount-proc here, not in the nested namespace: that /proc is then

@@ -57,14 +57,15 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         build_q.put(job)
     build_q.put(None)
     by_task = {t["id"]: t for t in spec.tasks}
-    from grader.data.hiding import hidden_paths, hide_prefix
+    from grader.data.hiding import hidden_paths, prefix_for
 
     run, cover = _train_cache(run, scratch)
     # The verify side's folders sit in the scratch space the build worker may write:
     # covered there, so student code cannot plant files the verify workers read (a
     # dataset in their Keras cache, say).
     cover = [*cover, _mkdir(scratch / "verify"), _mkdir(scratch / "visual-train")]
-    hide = hide_prefix(run.data_dir, keep=[scratch], cover=cover)
+    hidden = hidden_paths(run.data_dir, keep=[scratch], cover=cover)
+    hide = prefix_for(hidden)
     warm_build = warm_verify = None
     # Warm workers (grader/parent/warm.py) only where no GPU is visible: a worker forked
     # after the import must set up CUDA itself, which is not tested on a GPU node yet,
@@ -170,8 +171,7 @@ def run_workers(spec: Spec, plan: Plan, scratch: Path, run: RunOptions,
         flood_limit=limits0["output_flood_bytes"],
         job_timeout=lambda job: job.build_timeout_s,
         budget=budget,
-        warm=(warm_build, [str(plan.models)],
-              hidden_paths(run.data_dir, keep=[scratch], cover=cover)) if warm_build else None,
+        warm=(warm_build, [str(plan.models)], hidden) if warm_build else None,
     )
     build_sup = sandbox.Supervisor(build_spec)
     try:
