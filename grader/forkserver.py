@@ -24,14 +24,15 @@ namespace of its own whose init runs no student code: the worker sees no other
 process (the server, other students' workers), and when the init ends the kernel
 ends everything the worker started, whatever process group or death signal it chose.
 The server and the init are not dumpable, so nothing can read or trace their memory.
-Keras fixed its home folder when the server imported it; each child binds its own
-HOME/.keras over that folder, so no student reads another's files there.
+Keras fixed its home folder when the server imported it; each child gets an empty
+tmpfs there, so no student reads another's files there (a bind of the student's own
+HOME/.keras would follow a symlink earlier student code could plant).
 
 Wire (a SOCK_SEQPACKET socket per client, one JSON message per packet, descriptors
 passed with SCM_RIGHTS):
   control: {"op": "channel"} + [socket]       a new client channel (from the owner)
-  client:  {"op": "spawn", "id", "args", "cwd", "env", "memory_mb", "home",
-            "hide": {"folders": [...], "files": [...]}}
+  client:  {"op": "spawn", "id", "args", "cwd", "env", "memory_mb",
+            "hide": {"writable": [...], "folders": [...], "files": [...]}}
            + [jobs read end, events write end, output file]
   server:  {"op": "spawned", "id", "pid"} | {"op": "refused", "id", "message"}
            then {"op": "exited", "pid", "returncode"} (Popen's convention)
@@ -94,9 +95,10 @@ def _prctl(option: int, value: int) -> None:
     _check(_libc.prctl(option, value, 0, 0, 0), f"prctl({option})")
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
-    enc = [None if s is None else s.encode() for s in (source, target, fstype)]
-    _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), None),
+def _mount(source: str | None, target: str, fstype: str | None, flags: int,
+           options: str | None = None) -> None:
+    enc = [None if s is None else s.encode() for s in (source, target, fstype, options)]
+    _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]),
            f"mount {target}")
 
 
@@ -175,15 +177,15 @@ def _end_as(status: int) -> None:
     _exit(INIT_SIGNALLED + sig)
 
 
-def _own_namespaces(hide: dict[str, list[str]], home: str, keras_home: str) -> None:
+def _own_namespaces(hide: dict[str, list[str]], keras_home: str) -> None:
     """In the child: the namespaces grader/data/hiding.py's prefix builds with unshare(1),
     built here with the same system calls. Returns in the worker; every other process
     made here runs no student code and only waits.
 
     1. The holder (this child): a user + mount + network namespace where the writable
        folders keep their own mounts, each data root is covered by an empty read-only
-       tmpfs and each data file by /dev/null, this student's ~/.keras is bound over the
-       folder Keras fixed when the server imported it, and every other mount turns
+       tmpfs and each data file by /dev/null, the folder Keras fixed when the server
+       imported it gets an empty tmpfs of its own, and every other mount turns
        read-only; then a PID namespace, whose first process is
     2. its init: PID 1 there, with its own /proc, not dumpable. When it ends, the kernel
        kills every process of the namespace, so a worker that leaves its process group
@@ -199,18 +201,14 @@ def _own_namespaces(hide: dict[str, list[str]], home: str, keras_home: str) -> N
     for folder in writable:
         _mount(folder, folder, None, MS_BIND)
     for folder in hide.get("folders", []):
-        _check(_libc.mount(b"grader-hidden", folder.encode(), b"tmpfs",
-                           ctypes.c_ulong(MS_RDONLY), b"size=4k,mode=0555"),
-               f"mount tmpfs on {folder}")
+        _mount("grader-hidden", folder, "tmpfs", MS_RDONLY, "size=4k,mode=0555")
     for file in hide.get("files", []):
         _mount("/dev/null", file, None, MS_BIND)
-    _check(_libc.mount(b"grader-shm", b"/dev/shm", b"tmpfs", ctypes.c_ulong(0),
-                       b"size=64m,mode=1777"), "mount tmpfs on /dev/shm")
+    _mount("grader-shm", "/dev/shm", "tmpfs", 0, "size=64m,mode=1777")
     if keras_home and os.path.isdir(keras_home):
         # An empty folder of its own where Keras looks (never a bind of a path in the
         # scratch space, which earlier student code could have made a symlink).
-        _check(_libc.mount(b"grader-keras", keras_home.encode(), b"tmpfs", ctypes.c_ulong(0),
-                           b"size=256m,mode=0755"), f"mount tmpfs on {keras_home}")
+        _mount("grader-keras", keras_home, "tmpfs", 0, "size=256m,mode=0755")
         writable.append(keras_home)
     _read_only_but(writable)
     _check(_libc.unshare(CLONE_NEWPID), "unshare")
@@ -251,11 +249,6 @@ def _become_worker(request: dict[str, Any], fds: list[int], server_fds: list[int
     try:
         for fd in server_fds:
             os.close(fd)
-        # The handlers a new Python process starts with.
-        for sig in (signal.SIGCHLD, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.set_wakeup_fd(-1)
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -276,7 +269,17 @@ def _become_worker(request: dict[str, Any], fds: list[int], server_fds: list[int
         for fd in (null, output):
             os.close(fd)
         if namespaces:
-            _own_namespaces(request.get("hide") or {}, request["home"], keras_home)
+            _own_namespaces(request.get("hide") or {}, keras_home)
+        # The handlers a new Python process starts with (the server's, or for a build
+        # worker its namespace init's, which ignores every signal, are not the worker's).
+        for sig in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}:
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])

@@ -116,7 +116,7 @@ class Launcher:
             try:
                 send(self._sock, {"op": "spawn", "id": request_id, "args": args,
                                   "cwd": str(cwd), "env": env, "memory_mb": memory_mb,
-                                  "home": env.get("HOME", str(cwd)), "hide": hide}, fds)
+                                  "hide": hide}, fds)
             except OSError as exc:
                 raise Unavailable(f"the warm server did not take the request: {exc}") from exc
             deadline = time.monotonic() + SPAWN_TIMEOUT_S

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not namespaces_available(),
                                 reason="no user namespaces here: build workers start fresh")
 
 PROBE = textwrap.dedent('''
-    import json, os, socket, subprocess
+    import json, os, signal, socket, subprocess
     import keras
     from keras import layers
     from keras.src.backend.config import keras_home  # where Keras keeps its files
@@ -71,6 +71,8 @@ PROBE = textwrap.dedent('''
         with open(os.path.join(home, "left-by-{mark}"), "w") as fh:
             fh.write("a file for the next student to find")
         seen["home"] = os.environ["HOME"]
+        seen["signals"] = {{s.name: str(signal.getsignal(s)) for s in signal.valid_signals()
+                           if signal.getsignal(s) not in (signal.SIG_DFL, None)}}
         print("PROBE " + json.dumps(seen))
         return keras.Sequential([keras.Input((8, 8, 1)),
                                  layers.Conv2D(4, 3, padding="same", activation="relu"),
@@ -133,6 +135,8 @@ def test_a_warm_build_worker_is_as_closed_as_a_fresh_one(pool, listener, tmp_pat
     fresh, seen_fresh = probe_run(tmp_path / "c", None, listener, "c")
     assert fresh.results["grader"]["workers_started"]["warm"] == 0
     assert seen_fresh["pid"] == 1 and len(seen_fresh["pids"]) <= 3, seen_fresh
+    # The signal handlers a new Python process starts with, not its server's or init's.
+    assert seen["signals"] == seen_fresh["signals"], (seen["signals"], seen_fresh["signals"])
     assert seen["kernel_settings"] is False and seen["device_folder"] is False
     for key in ("data", "data_after", "net", "wrote_outside", "wrote_verify", "kernel_settings",
                 "device_folder"):
