@@ -143,40 +143,36 @@ _FROM_ENV: Launchers | None = None
 
 
 def from_env() -> Launchers:
-    """The launchers ``$GRADER_WARM`` names (once per process), or none."""
+    """The launchers ``$GRADER_WARM`` names (once per process: one reader per channel),
+    or none."""
     global _FROM_ENV
     if _FROM_ENV is None:
-        try:
-            named = json.loads(os.environ.get(ENV) or "{}")
-        except ValueError:
-            named = {}
-        found = {}
-        for kind in KINDS:
-            fd = named.get(kind) if isinstance(named, dict) else None
-            try:
-                found[kind] = Launcher(int(fd)) if fd is not None and os.fstat(int(fd)) \
-                    else None
-            except (OSError, ValueError, TypeError):
-                found[kind] = None
-        _FROM_ENV = Launchers(**found)
+        named = _inherited()
+        _FROM_ENV = Launchers(**{kind: Launcher(named[kind]) if kind in named else None
+                                 for kind in KINDS})
     return _FROM_ENV
 
 
 def inherited_fds() -> tuple[int, ...]:
     """The descriptors ``$GRADER_WARM`` names that are open here (to pass on to a child)."""
+    return tuple(_inherited().values())
+
+
+def _inherited() -> dict[str, int]:
+    """Worker kind -> the open descriptor ``$GRADER_WARM`` names for it."""
     try:
         named = json.loads(os.environ.get(ENV) or "{}")
-        fds = [int(fd) for fd in named.values()] if isinstance(named, dict) else []
-    except (ValueError, TypeError):
-        return ()
-    out = []
-    for fd in fds:
+    except ValueError:
+        return {}
+    out = {}
+    for kind in KINDS:
         try:
+            fd = int(named[kind])
             os.fstat(fd)
-            out.append(fd)
-        except OSError:
-            pass
-    return tuple(out)
+        except (KeyError, TypeError, ValueError, OSError):
+            continue
+        out[kind] = fd
+    return out
 
 
 class WarmPool:
