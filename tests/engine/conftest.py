@@ -83,7 +83,7 @@ ONE_POINT = {"params": {"points": 1, "trainable": 235}}
 QUICK = {"limits": {"build_timeout_s": 5}}
 
 
-def zoo_spec(pidfile: Path) -> dict:
+def zoo_spec(daemon_marker: Path) -> dict:
     graph = lambda *need: {"graph": {"points": 1, "require": list(need)}}  # noqa: E731
     return {
         "id": "zoo", "title": "Engine test zoo", "marker": "zoo",
@@ -105,7 +105,7 @@ def zoo_spec(pidfile: Path) -> dict:
             # The pid file goes to the worker's own folder (it may write nothing else);
             # the marker names the daemon in its command line.
             task("daemon", "daemon", ONE_POINT,
-                 entry={"kwargs": {"pidfile": "daemon.pid", "marker": str(pidfile)}}),
+                 entry={"kwargs": {"pidfile": "daemon.pid", "marker": str(daemon_marker)}}),
             task("from_logits", "from_logits", {"lints": {"points": 1,
                                                           "rules": ["softmax_from_logits"]}}),
             task("dense_first", "dense_first", {"lints": {"points": 1,
