@@ -41,11 +41,8 @@ _NOT_SETTINGS = ("points", "derived_from", "notes", "train", "train_skipped", "t
 _CACHE: dict[str, dict[str, Any]] = {}
 
 
-def _key(model_path: Path, settings: dict[str, Any], classes: list[int] | None) -> str:
-    from grader.verify_worker.training import read_model_config
-
-    config = read_model_config(model_path)
-    config.pop("compile_config", None)
+def _key(config: dict[str, Any], settings: dict[str, Any], classes: list[int] | None) -> str:
+    config = {k: v for k, v in config.items() if k != "compile_config"}
     return hashlib.sha256(json.dumps([config, settings, classes], sort_keys=True,
                                      default=str).encode()).hexdigest()
 
@@ -55,16 +52,18 @@ def train_stage(ctx: Any) -> CheckResult:
     hashes in ``details``; or skipped with the reason the check falls back to an
     untrained model and a synthetic image. Never raises."""
     from grader.data import DatasetCorrupt, DatasetMissing
+    from grader.verify_worker.training import read_model_config
 
     check = ctx.check
     out_dir = Path(check["_out_dir"])
     classes = image_classes(check)
     try:
         settings = dict(check["_training"])
-        key = _key(Path(ctx.model_path), settings, classes)
+        config = read_model_config(Path(ctx.model_path))
+        key = _key(config, settings, classes)
         done = _CACHE.get(key)
         if done is None or not all(Path(done[k]).is_file() for k in ("model", "inputs")):
-            done = _CACHE[key] = _trained_once(ctx, settings, out_dir, classes)
+            done = _CACHE[key] = _trained_once(ctx, config, settings, out_dir, classes)
         return passed(done["summary"], details=dict(done))
     except DatasetMissing as err:
         return skipped(f"no training data on this machine ({err})")
@@ -75,7 +74,7 @@ def train_stage(ctx: Any) -> CheckResult:
                        f"{str(err)[:300]})")
 
 
-def _trained_once(ctx: Any, settings: dict[str, Any], out_dir: Path,
+def _trained_once(ctx: Any, config: dict[str, Any], settings: dict[str, Any], out_dir: Path,
                   classes: list[int] | None) -> dict[str, Any]:
     """`train_for_visual`, or, with the run's training cache (``ctx.train_cache``), the
     weights another student's copy of this architecture was trained to: the same
@@ -89,11 +88,10 @@ def _trained_once(ctx: Any, settings: dict[str, Any], out_dir: Path,
         return train_for_visual(ctx.model_path, settings, ctx.data_dir, out_dir, classes)
     from grader import device as devices
     from grader.verify_worker import train_cache
-    from grader.verify_worker.training import read_model_config
 
     spec = training_spec(settings)
     cache = train_cache.TrainCache(folder)
-    material = {"visual": train_cache.architecture_digest(read_model_config(ctx.model_path)),
+    material = {"visual": train_cache.architecture_digest(config),
                 "settings": settings, "classes": classes,
                 "dataset": train_cache.dataset_digests(spec.dataset, ctx.data_dir,
                                                        cache.digests_path),
