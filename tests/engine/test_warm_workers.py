@@ -136,7 +136,11 @@ def test_a_warm_build_worker_is_as_closed_as_a_fresh_one(pool, listener, tmp_pat
     assert fresh.results["grader"]["workers_started"]["warm"] == 0
     assert seen_fresh["pid"] == 1 and len(seen_fresh["pids"]) <= 3, seen_fresh
     # The signal handlers a new Python process starts with, not its server's or init's.
-    assert seen["signals"] == seen_fresh["signals"], (seen["signals"], seen_fresh["signals"])
+    # (A fresh worker also inherits what the grader's own parent ignored: SIGHUP under
+    # nohup, say; those are the grader's environment, not Python's start.)
+    python = {"SIGINT": str(signal.default_int_handler), "SIGPIPE": "1", "SIGXFSZ": "1"}
+    assert seen["signals"] == python, seen["signals"]
+    assert python.items() <= seen_fresh["signals"].items(), seen_fresh["signals"]
     assert seen["kernel_settings"] is False and seen["device_folder"] is False
     for key in ("data", "data_after", "net", "wrote_outside", "wrote_verify", "kernel_settings",
                 "device_folder"):
